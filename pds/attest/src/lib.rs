@@ -1,0 +1,2 @@
+//! LedgerFS attest core: placeholder until the crate lands.
+#![no_std]

@@ -1,0 +1,308 @@
+//! The canonical log entry: one compact JSON object per accepted event, with a fixed
+//! key order, amounts as decimal strings and RFC 3339 times, so that `cat` can read the
+//! ledger in a hundred years. The bytes written here are what the Merkle tree commits
+//! to; decoding insists the bytes are exactly canonical, so one event has one encoding.
+//!
+//! ```text
+//! {"v":1,"index":0,"time":"2026-11-21T10:00:00.000000000Z","type":"account","id":"acc_1","currency":"EUR","kind":"customer","flags":["debits_must_not_exceed_credits"],"metadata":{}}
+//! {"v":1,"index":1,"time":"2026-11-21T10:00:00.000000001Z","type":"transfer","id":"tx_1","debit":"acc_0","credit":"acc_1","amount":"10.50","currency":"EUR","reference":"","metadata":{},"linked":false}
+//! ```
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::{self, Write};
+use serde::Deserialize;
+
+use crate::amount::Amount;
+use crate::currency::Currency;
+use crate::event::{AccountFlags, AccountKind};
+use crate::json::write_string;
+use crate::limits::{ENTRY_VERSION, MAX_ENTRY_LEN};
+use crate::time::{parse_timestamp, write_timestamp, UnixNanos};
+
+/// One log entry: its position, its sequencing time and what happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry<S = String> {
+    /// Position in the log (0-based), equal to the Merkle leaf index.
+    pub index: u64,
+    /// Sequencing time; never decreases along the log.
+    pub time: UnixNanos,
+    /// The accepted event.
+    pub body: EntryBody<S>,
+}
+
+/// The accepted event an entry records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryBody<S = String> {
+    /// An account was opened.
+    Account(AccountRecord<S>),
+    /// A transfer was posted.
+    Transfer(TransferRecord<S>),
+}
+
+/// An opened account, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRecord<S = String> {
+    /// Unique identifier.
+    pub id: S,
+    /// Currency (ledger) of the account.
+    pub currency: Currency,
+    /// What the account is for.
+    pub kind: AccountKind,
+    /// Balance limits.
+    pub flags: AccountFlags,
+    /// Canonical metadata JSON object text.
+    pub metadata: S,
+}
+
+/// A posted transfer, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferRecord<S = String> {
+    /// Unique identifier.
+    pub id: S,
+    /// Account debited.
+    pub debit: S,
+    /// Account credited.
+    pub credit: S,
+    /// Amount in minor units of `currency`.
+    pub amount: Amount,
+    /// Currency of the transfer and both accounts.
+    pub currency: Currency,
+    /// Free-text reference.
+    pub reference: S,
+    /// Canonical metadata JSON object text.
+    pub metadata: S,
+    /// Whether it was linked to the next event of its batch.
+    pub linked: bool,
+}
+
+/// Why bytes are not a valid canonical entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryError {
+    /// Not UTF-8 JSON of the entry shape.
+    Malformed,
+    /// A version this code does not read.
+    UnsupportedVersion,
+    /// A field holds a value no valid entry can hold.
+    InvalidField(&'static str),
+    /// Valid content, but not byte-identical to its canonical encoding.
+    NotCanonical,
+    /// Longer than an entry bundle can hold.
+    TooLong,
+}
+
+impl EntryError {
+    /// Stable code for messages and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EntryError::Malformed => "entry_malformed",
+            EntryError::UnsupportedVersion => "entry_version_unsupported",
+            EntryError::InvalidField(_) => "entry_field_invalid",
+            EntryError::NotCanonical => "entry_not_canonical",
+            EntryError::TooLong => "entry_too_long",
+        }
+    }
+}
+
+impl fmt::Display for EntryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EntryError::InvalidField(field) => write!(f, "{}: field {field}", self.code()),
+            _ => f.write_str(self.code()),
+        }
+    }
+}
+
+impl<S: AsRef<str>> Entry<S> {
+    /// Appends the canonical encoding to `out` (no trailing newline).
+    pub fn write(&self, out: &mut String) {
+        write!(out, "{{\"v\":{ENTRY_VERSION},\"index\":{},\"time\":\"", self.index)
+            .expect("writing to a String cannot fail");
+        write_timestamp(self.time, out);
+        out.push('"');
+        match &self.body {
+            EntryBody::Account(a) => {
+                out.push_str(",\"type\":\"account\",\"id\":");
+                write_string(out, a.id.as_ref());
+                write!(out, ",\"currency\":\"{}\",\"kind\":\"{}\",\"flags\":[", a.currency, a.kind.as_str())
+                    .expect("writing to a String cannot fail");
+                for (i, name) in a.flags.names().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_string(out, name);
+                }
+                out.push_str("],\"metadata\":");
+                out.push_str(a.metadata.as_ref());
+            }
+            EntryBody::Transfer(t) => {
+                out.push_str(",\"type\":\"transfer\",\"id\":");
+                write_string(out, t.id.as_ref());
+                out.push_str(",\"debit\":");
+                write_string(out, t.debit.as_ref());
+                out.push_str(",\"credit\":");
+                write_string(out, t.credit.as_ref());
+                out.push_str(",\"amount\":\"");
+                t.amount.write(t.currency, out);
+                write!(out, "\",\"currency\":\"{}\",\"reference\":", t.currency)
+                    .expect("writing to a String cannot fail");
+                write_string(out, t.reference.as_ref());
+                out.push_str(",\"metadata\":");
+                out.push_str(t.metadata.as_ref());
+                write!(out, ",\"linked\":{}", t.linked).expect("writing to a String cannot fail");
+            }
+        }
+        out.push('}');
+    }
+
+    /// The canonical encoding as a new string.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(256);
+        self.write(&mut out);
+        out
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    v: u32,
+    index: u64,
+    time: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    id: String,
+    currency: String,
+    kind: Option<String>,
+    flags: Option<Vec<String>>,
+    metadata: serde_json::Value,
+    debit: Option<String>,
+    credit: Option<String>,
+    amount: Option<String>,
+    reference: Option<String>,
+    linked: Option<bool>,
+}
+
+impl Entry<String> {
+    /// Decodes canonical entry bytes; anything but the exact canonical encoding of a
+    /// valid entry is refused.
+    pub fn decode(bytes: &[u8]) -> Result<Entry<String>, EntryError> {
+        if bytes.len() > MAX_ENTRY_LEN {
+            return Err(EntryError::TooLong);
+        }
+        let raw: RawEntry = serde_json::from_slice(bytes).map_err(|_| EntryError::Malformed)?;
+        if raw.v != ENTRY_VERSION {
+            return Err(EntryError::UnsupportedVersion);
+        }
+        let time = parse_timestamp(&raw.time).ok_or(EntryError::InvalidField("time"))?;
+        let currency = Currency::from_code(&raw.currency).ok_or(EntryError::InvalidField("currency"))?;
+        if !raw.metadata.is_object() {
+            return Err(EntryError::InvalidField("metadata"));
+        }
+        let metadata = serde_json::to_string(&raw.metadata).map_err(|_| EntryError::Malformed)?;
+        let body = match raw.event_type.as_str() {
+            "account" => {
+                let kind = raw.kind.as_deref().and_then(AccountKind::parse);
+                let flags = AccountFlags::parse(raw.flags.as_deref().unwrap_or(&[]));
+                EntryBody::Account(AccountRecord {
+                    id: raw.id,
+                    currency,
+                    kind: kind.ok_or(EntryError::InvalidField("kind"))?,
+                    flags: flags.map_err(|_| EntryError::InvalidField("flags"))?,
+                    metadata,
+                })
+            }
+            "transfer" => {
+                let amount_text = raw.amount.ok_or(EntryError::InvalidField("amount"))?;
+                let amount = Amount::parse(&amount_text, currency).map_err(|_| EntryError::InvalidField("amount"))?;
+                EntryBody::Transfer(TransferRecord {
+                    id: raw.id,
+                    debit: raw.debit.ok_or(EntryError::InvalidField("debit"))?,
+                    credit: raw.credit.ok_or(EntryError::InvalidField("credit"))?,
+                    amount,
+                    currency,
+                    reference: raw.reference.ok_or(EntryError::InvalidField("reference"))?,
+                    metadata,
+                    linked: raw.linked.ok_or(EntryError::InvalidField("linked"))?,
+                })
+            }
+            _ => return Err(EntryError::InvalidField("type")),
+        };
+        let entry = Entry { index: raw.index, time, body };
+        if entry.encode().as_bytes() != bytes {
+            return Err(EntryError::NotCanonical);
+        }
+        Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::borrow::ToOwned;
+
+    fn eur() -> Currency {
+        Currency::from_code("EUR").unwrap()
+    }
+
+    fn transfer() -> Entry {
+        Entry {
+            index: 1,
+            time: 1_795_000_000_000_000_001,
+            body: EntryBody::Transfer(TransferRecord {
+                id: "tx_1".to_owned(),
+                debit: "acc_0".to_owned(),
+                credit: "acc_1".to_owned(),
+                amount: Amount(1050),
+                currency: eur(),
+                reference: "inv \"7\"".to_owned(),
+                metadata: r#"{"doc":{"sha256":"ab"}}"#.to_owned(),
+                linked: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn golden_transfer() {
+        assert_eq!(
+            transfer().encode(),
+            r#"{"v":1,"index":1,"time":"2026-11-18T11:06:40.000000001Z","type":"transfer","id":"tx_1","debit":"acc_0","credit":"acc_1","amount":"10.50","currency":"EUR","reference":"inv \"7\"","metadata":{"doc":{"sha256":"ab"}},"linked":false}"#
+        );
+        assert_eq!(Entry::decode(transfer().encode().as_bytes()), Ok(transfer()));
+    }
+
+    #[test]
+    fn golden_account() {
+        let account = Entry {
+            index: 0,
+            time: 0,
+            body: EntryBody::Account(AccountRecord {
+                id: "acc_1".to_owned(),
+                currency: eur(),
+                kind: AccountKind::Customer,
+                flags: AccountFlags { debits_must_not_exceed_credits: true, credits_must_not_exceed_debits: false },
+                metadata: "{}".to_owned(),
+            }),
+        };
+        let text = account.encode();
+        assert_eq!(
+            text,
+            r#"{"v":1,"index":0,"time":"1970-01-01T00:00:00.000000000Z","type":"account","id":"acc_1","currency":"EUR","kind":"customer","flags":["debits_must_not_exceed_credits"],"metadata":{}}"#
+        );
+        assert_eq!(Entry::decode(text.as_bytes()), Ok(account));
+    }
+
+    #[test]
+    fn refuses_non_canonical() {
+        let text = transfer().encode();
+        let spaced = text.replace(",\"debit\"", ", \"debit\"");
+        assert_eq!(Entry::decode(spaced.as_bytes()), Err(EntryError::NotCanonical));
+        let short_amount = text.replace("\"10.50\"", "\"10.5\"");
+        assert_eq!(Entry::decode(short_amount.as_bytes()), Err(EntryError::NotCanonical));
+        let v2 = text.replace("{\"v\":1", "{\"v\":2");
+        assert_eq!(Entry::decode(v2.as_bytes()), Err(EntryError::UnsupportedVersion));
+        let extra = text.replace("\"linked\":false", "\"linked\":false,\"x\":1");
+        assert_eq!(Entry::decode(extra.as_bytes()), Err(EntryError::Malformed));
+        assert_eq!(Entry::decode(b"\xff"), Err(EntryError::Malformed));
+    }
+}

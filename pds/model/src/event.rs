@@ -1,0 +1,223 @@
+//! Events as clients submit them (accounts to create, transfers to post), before the
+//! sequencer validates them, and the per-event validation rules that need no ledger
+//! state. Fields stay as the client's text so that every rejection is reported by the
+//! sequencer with its code, inside the batch, in order.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::code::ResultCode;
+use crate::limits::{MAX_ID_LEN, MAX_REFERENCE_LEN};
+
+/// One event of a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// Open an account.
+    Account(NewAccount),
+    /// Post a double-entry transfer.
+    Transfer(NewTransfer),
+}
+
+impl Event {
+    /// Whether this event chains to the next one (all-or-nothing group).
+    pub fn linked(&self) -> bool {
+        match self {
+            Event::Account(a) => a.linked,
+            Event::Transfer(t) => t.linked,
+        }
+    }
+
+    /// The client-chosen identifier.
+    pub fn id(&self) -> &str {
+        match self {
+            Event::Account(a) => &a.id,
+            Event::Transfer(t) => &t.id,
+        }
+    }
+}
+
+/// An account as requested: `{"id", "currency", "kind", "flags", "metadata"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAccount {
+    /// Client-chosen unique identifier.
+    pub id: String,
+    /// ISO 4217 code; the account's ledger.
+    pub currency: String,
+    /// One of the [`AccountKind`] names.
+    pub kind: String,
+    /// Names of [`AccountFlags`].
+    pub flags: Vec<String>,
+    /// Raw JSON text of the metadata object.
+    pub metadata: String,
+    /// Chains this event to the next one.
+    pub linked: bool,
+}
+
+/// A transfer as requested: `{"id", "debit", "credit", "amount", "currency", "reference", "metadata", "linked"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTransfer {
+    /// Client-chosen unique identifier.
+    pub id: String,
+    /// Account debited.
+    pub debit: String,
+    /// Account credited.
+    pub credit: String,
+    /// Decimal text, e.g. "10.50".
+    pub amount: String,
+    /// ISO 4217 code; must match both accounts.
+    pub currency: String,
+    /// Free text for the counterparties (invoice number, payment reference).
+    pub reference: String,
+    /// Raw JSON text of the metadata object (may hold document descriptors).
+    pub metadata: String,
+    /// Chains this event to the next one.
+    pub linked: bool,
+}
+
+/// What an account is for; reports group balances by kind (e.g. safeguarding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccountKind {
+    /// A customer's e-money or deposit account.
+    Customer,
+    /// Funds held in a safeguarding account for customers.
+    Safeguarding,
+    /// The institution's own operating funds.
+    Operational,
+    /// Unreconciled items awaiting investigation.
+    Suspense,
+    /// Clearing and settlement with other institutions.
+    Settlement,
+    /// Fee and interest income.
+    Revenue,
+    /// Costs.
+    Expense,
+}
+
+impl AccountKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [AccountKind; 7] = [
+        AccountKind::Customer,
+        AccountKind::Safeguarding,
+        AccountKind::Operational,
+        AccountKind::Suspense,
+        AccountKind::Settlement,
+        AccountKind::Revenue,
+        AccountKind::Expense,
+    ];
+
+    /// The stable name used in requests, entries and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Customer => "customer",
+            AccountKind::Safeguarding => "safeguarding",
+            AccountKind::Operational => "operational",
+            AccountKind::Suspense => "suspense",
+            AccountKind::Settlement => "settlement",
+            AccountKind::Revenue => "revenue",
+            AccountKind::Expense => "expense",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(text: &str) -> Option<AccountKind> {
+        AccountKind::ALL.iter().copied().find(|k| k.as_str() == text)
+    }
+}
+
+/// Balance limits an account enforces on every posting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AccountFlags {
+    /// Debits may never exceed credits (a customer cannot overdraw).
+    pub debits_must_not_exceed_credits: bool,
+    /// Credits may never exceed debits (an asset account cannot go negative).
+    pub credits_must_not_exceed_debits: bool,
+}
+
+impl AccountFlags {
+    /// Name of the debit-limit flag.
+    pub const DEBITS_LIMIT: &'static str = "debits_must_not_exceed_credits";
+    /// Name of the credit-limit flag.
+    pub const CREDITS_LIMIT: &'static str = "credits_must_not_exceed_debits";
+
+    /// Parses flag names; duplicates are allowed, unknown names and both limits are not.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<AccountFlags, ResultCode> {
+        let mut flags = AccountFlags::default();
+        for name in names {
+            match name.as_ref() {
+                Self::DEBITS_LIMIT => flags.debits_must_not_exceed_credits = true,
+                Self::CREDITS_LIMIT => flags.credits_must_not_exceed_debits = true,
+                _ => return Err(ResultCode::FlagsInvalid),
+            }
+        }
+        if flags.debits_must_not_exceed_credits && flags.credits_must_not_exceed_debits {
+            return Err(ResultCode::FlagsConflict);
+        }
+        Ok(flags)
+    }
+
+    /// Flag names in canonical order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        let debit = self.debits_must_not_exceed_credits.then_some(Self::DEBITS_LIMIT);
+        let credit = self.credits_must_not_exceed_debits.then_some(Self::CREDITS_LIMIT);
+        debit.into_iter().chain(credit)
+    }
+}
+
+/// Checks an account or transfer identifier: 1..=64 bytes of `[A-Za-z0-9._:-]`.
+/// The alphabet keeps ids safe as file names in the FUSE view and in URLs.
+pub fn validate_id(id: &str) -> Result<(), ResultCode> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id != "."
+        && id != ".."
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ResultCode::IdInvalid)
+    }
+}
+
+/// Checks a transfer reference: at most 256 bytes, no control characters.
+pub fn validate_reference(reference: &str) -> Result<(), ResultCode> {
+    if reference.len() > MAX_REFERENCE_LEN || reference.chars().any(char::is_control) {
+        return Err(ResultCode::ReferenceInvalid);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for good in ["a", "acc_001", "tx:2026-11-21.1", &"x".repeat(64)] {
+            assert_eq!(validate_id(good), Ok(()), "{good}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(65), "a\n"] {
+            assert_eq!(validate_id(bad), Err(ResultCode::IdInvalid), "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags() {
+        assert_eq!(AccountFlags::parse::<&str>(&[]), Ok(AccountFlags::default()));
+        let f = AccountFlags::parse(&["debits_must_not_exceed_credits"]).unwrap();
+        assert!(f.debits_must_not_exceed_credits);
+        assert_eq!(f.names().count(), 1);
+        assert_eq!(AccountFlags::parse(&["nope"]), Err(ResultCode::FlagsInvalid));
+        assert_eq!(
+            AccountFlags::parse(&[AccountFlags::DEBITS_LIMIT, AccountFlags::CREDITS_LIMIT]),
+            Err(ResultCode::FlagsConflict)
+        );
+    }
+
+    #[test]
+    fn references() {
+        assert_eq!(validate_reference("invoice 42 — März"), Ok(()));
+        assert_eq!(validate_reference("a\tb"), Err(ResultCode::ReferenceInvalid));
+        assert_eq!(validate_reference(&"r".repeat(257)), Err(ResultCode::ReferenceInvalid));
+    }
+}

@@ -1,0 +1,226 @@
+//! Parsing of API request bodies into events. One object or an array of objects; unknown
+//! fields, wrong JSON types and oversized batches are request-level errors (nothing is
+//! sequenced). Everything about a field's *value* is left to the sequencer, which
+//! reports it per event with a result code.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::event::{Event, NewAccount, NewTransfer};
+use crate::limits::MAX_BATCH_EVENTS;
+
+/// Why a whole request body was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// Not well-formed JSON.
+    Malformed(String),
+    /// Well-formed, but not the documented shape (unknown field, wrong type, missing field).
+    Invalid(String),
+    /// More events than one batch may carry.
+    BatchTooLarge(usize),
+    /// An empty array.
+    BatchEmpty,
+}
+
+impl RequestError {
+    /// Stable code for the API's error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestError::Malformed(_) => "request_malformed",
+            RequestError::Invalid(_) => "request_invalid",
+            RequestError::BatchTooLarge(_) => "batch_too_large",
+            RequestError::BatchEmpty => "batch_empty",
+        }
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::Malformed(m) => write!(f, "request body is not valid JSON: {m}"),
+            RequestError::Invalid(m) => write!(f, "{m}"),
+            RequestError::BatchTooLarge(n) => {
+                write!(f, "a batch holds at most {MAX_BATCH_EVENTS} events, this one has {n}")
+            }
+            RequestError::BatchEmpty => f.write_str("the batch is empty"),
+        }
+    }
+}
+
+fn default_kind() -> String {
+    "customer".to_string()
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountJson {
+    id: String,
+    currency: String,
+    #[serde(default = "default_kind")]
+    kind: String,
+    #[serde(default)]
+    flags: Vec<String>,
+    #[serde(default = "empty_object")]
+    metadata: serde_json::Value,
+    #[serde(default)]
+    linked: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferJson {
+    id: String,
+    debit: String,
+    credit: String,
+    amount: String,
+    currency: String,
+    #[serde(default)]
+    reference: String,
+    #[serde(default = "empty_object")]
+    metadata: serde_json::Value,
+    #[serde(default)]
+    linked: bool,
+}
+
+fn metadata_text(value: &serde_json::Value) -> String {
+    serde_json::to_string(value).expect("a parsed JSON value serialises")
+}
+
+/// Parses `POST /v1/accounts`: one account object or an array of them.
+pub fn parse_accounts(body: &[u8]) -> Result<Vec<Event>, RequestError> {
+    parse_batch::<AccountJson>(body, "account").map(|accounts| {
+        accounts
+            .into_iter()
+            .map(|a| {
+                Event::Account(NewAccount {
+                    id: a.id,
+                    currency: a.currency,
+                    kind: a.kind,
+                    flags: a.flags,
+                    metadata: metadata_text(&a.metadata),
+                    linked: a.linked,
+                })
+            })
+            .collect()
+    })
+}
+
+/// Parses `POST /v1/transfers`: one transfer object or an array of them.
+pub fn parse_transfers(body: &[u8]) -> Result<Vec<Event>, RequestError> {
+    parse_batch::<TransferJson>(body, "transfer").map(|transfers| {
+        transfers
+            .into_iter()
+            .map(|t| {
+                Event::Transfer(NewTransfer {
+                    id: t.id,
+                    debit: t.debit,
+                    credit: t.credit,
+                    amount: t.amount,
+                    currency: t.currency,
+                    reference: t.reference,
+                    metadata: metadata_text(&t.metadata),
+                    linked: t.linked,
+                })
+            })
+            .collect()
+    })
+}
+
+fn parse_batch<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<Vec<T>, RequestError> {
+    let first = body.iter().copied().find(|b| !b.is_ascii_whitespace());
+    let items: Vec<T> = if first == Some(b'[') {
+        // Fast path: straight into the typed structs; on failure, find the culprit.
+        serde_json::from_slice(body).map_err(|e| explain(body, what, e))?
+    } else {
+        let one: T = serde_json::from_slice(body).map_err(|e| explain(body, what, e))?;
+        alloc::vec![one]
+    };
+    if items.is_empty() {
+        return Err(RequestError::BatchEmpty);
+    }
+    if items.len() > MAX_BATCH_EVENTS {
+        return Err(RequestError::BatchTooLarge(items.len()));
+    }
+    Ok(items)
+}
+
+/// Turns a serde error into a message naming the offending event, when it can.
+fn explain(body: &[u8], what: &str, error: serde_json::Error) -> RequestError {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Syntax | Category::Eof | Category::Io => RequestError::Malformed(error.to_string()),
+        Category::Data => {
+            let hint = match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(serde_json::Value::Array(items)) => {
+                    if items.len() > MAX_BATCH_EVENTS {
+                        return RequestError::BatchTooLarge(items.len());
+                    }
+                    items
+                        .iter()
+                        .position(|item| !item.is_object() || item_error(item, what).is_some())
+                        .map(|i| format!("{what} {i}: "))
+                }
+                _ => None,
+            };
+            let message = strip_position(&error.to_string());
+            RequestError::Invalid(format!(
+                "{}{message}; amounts are decimal strings such as \"10.50\"",
+                hint.unwrap_or_default()
+            ))
+        }
+    }
+}
+
+fn item_error(item: &serde_json::Value, what: &str) -> Option<()> {
+    let ok = if what == "account" {
+        serde_json::from_value::<AccountJson>(item.clone()).is_ok()
+    } else {
+        serde_json::from_value::<TransferJson>(item.clone()).is_ok()
+    };
+    (!ok).then_some(())
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_or_many() {
+        let one = parse_transfers(br#"{"id":"t","debit":"a","credit":"b","amount":"1.00","currency":"EUR"}"#).unwrap();
+        assert_eq!(one.len(), 1);
+        let Event::Transfer(t) = &one[0] else { panic!() };
+        assert_eq!(t.metadata, "{}");
+        assert!(!t.linked);
+        let many = parse_accounts(br#"[{"id":"a","currency":"EUR"},{"id":"b","currency":"EUR","kind":"safeguarding","linked":true}]"#).unwrap();
+        assert_eq!(many.len(), 2);
+        assert!(many[1].linked());
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(parse_accounts(b"{").unwrap_err().code(), "request_malformed");
+        assert_eq!(parse_accounts(b"[]").unwrap_err(), RequestError::BatchEmpty);
+        let unknown = parse_accounts(br#"[{"id":"a","currency":"EUR"},{"id":"b","currency":"EUR","colour":"red"}]"#).unwrap_err();
+        assert_eq!(unknown.code(), "request_invalid");
+        assert!(unknown.to_string().starts_with("account 1: unknown field `colour`"), "{unknown}");
+        let float = parse_transfers(br#"{"id":"t","debit":"a","credit":"b","amount":1.5,"currency":"EUR"}"#).unwrap_err();
+        assert_eq!(float.code(), "request_invalid");
+        let too_many = alloc::format!("[{}]", alloc::vec![r#"{"id":"a","currency":"EUR"}"#; MAX_BATCH_EVENTS + 1].join(","));
+        assert_eq!(parse_accounts(too_many.as_bytes()).unwrap_err(), RequestError::BatchTooLarge(MAX_BATCH_EVENTS + 1));
+    }
+}

@@ -1,0 +1,151 @@
+//! Timestamps as Unix nanoseconds (u64, good until 2554) and their canonical RFC 3339
+//! text `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`. The cores never read a clock: adapters pass
+//! the time in with each message.
+
+use alloc::string::String;
+use core::fmt::Write;
+
+/// Nanoseconds since 1970-01-01T00:00:00Z.
+pub type UnixNanos = u64;
+
+const NANOS_PER_SECOND: u64 = 1_000_000_000;
+const SECONDS_PER_DAY: u64 = 86_400;
+/// Length of the canonical text form.
+pub const TIMESTAMP_TEXT_LEN: usize = 30;
+
+/// Days since the epoch to (year, month, day), proleptic Gregorian (Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// (year, month, day) to days since the epoch; `None` before 1970.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let y = if month <= 2 { year.checked_sub(1)? } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).checked_sub(719_468)
+}
+
+/// Appends the canonical text of `nanos` to `out`.
+pub fn write_timestamp(nanos: UnixNanos, out: &mut String) {
+    let seconds = nanos / NANOS_PER_SECOND;
+    let fraction = nanos % NANOS_PER_SECOND;
+    let (year, month, day) = civil_from_days(seconds / SECONDS_PER_DAY);
+    let second_of_day = seconds % SECONDS_PER_DAY;
+    write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:09}Z",
+        second_of_day / 3_600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
+    .expect("writing to a String cannot fail");
+}
+
+/// The canonical text of `nanos`.
+pub fn format_timestamp(nanos: UnixNanos) -> String {
+    let mut out = String::with_capacity(TIMESTAMP_TEXT_LEN);
+    write_timestamp(nanos, &mut out);
+    out
+}
+
+/// Parses RFC 3339 UTC text (`Z` suffix, 0 to 9 fractional digits). Strict: the
+/// canonical form is accepted, as are shorter fractions for human input.
+pub fn parse_timestamp(text: &str) -> Option<UnixNanos> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |range: core::ops::Range<usize>| -> Option<u64> {
+        let s = text.get(range)?;
+        if !s.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let rest = &text[19..];
+    let fraction_text = match rest.strip_suffix('Z')? {
+        "" => "",
+        f => f.strip_prefix('.')?,
+    };
+    if fraction_text.len() > 9 || !fraction_text.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    if rest != "Z" && fraction_text.is_empty() {
+        return None;
+    }
+    let mut fraction = 0u64;
+    for (i, c) in fraction_text.bytes().enumerate() {
+        fraction += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
+    }
+    let days = days_from_civil(year, month, day)?;
+    let seconds = days * SECONDS_PER_DAY + hour * 3_600 + minute * 60 + second;
+    seconds.checked_mul(NANOS_PER_SECOND)?.checked_add(fraction)
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known_values() {
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            format_timestamp(1_795_000_000_123_456_789),
+            "2026-11-18T11:06:40.123456789Z"
+        );
+        assert_eq!(format_timestamp(951_782_400 * NANOS_PER_SECOND), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(parse_timestamp("2000-02-29T00:00:00Z"), Some(951_782_400 * NANOS_PER_SECOND));
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00.5Z"), Some(500_000_000));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-01 00:00:00Z",
+            "2026-01-01T00:00:00", "2026-01-01T00:00:00.Z", "2026-01-01T24:00:00Z",
+            "1969-12-31T23:59:59Z", "2026-01-01T00:00:00.1234567890Z", "2026-01-01T00:00:00+01:00",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(nanos in 0u64..u64::MAX) {
+            let text = format_timestamp(nanos);
+            prop_assert_eq!(text.len(), TIMESTAMP_TEXT_LEN);
+            prop_assert_eq!(parse_timestamp(&text), Some(nanos));
+        }
+    }
+}

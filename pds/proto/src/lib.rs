@@ -1,0 +1,2 @@
+//! LedgerFS proto core: placeholder until the crate lands.
+#![no_std]

@@ -1,0 +1,2 @@
+//! LedgerFS ring core: placeholder until the crate lands.
+#![no_std]

@@ -1,0 +1,2 @@
+//! LedgerFS sequencer core: placeholder until the crate lands.
+#![no_std]

@@ -1,0 +1,2 @@
+//! LedgerFS tiles core: placeholder until the crate lands.
+#![no_std]
