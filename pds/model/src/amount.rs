@@ -69,8 +69,7 @@ impl Amount {
         let fraction = self.0 % scale;
         write!(out, "{whole}").expect("writing to a String cannot fail");
         if exponent > 0 {
-            write!(out, ".{fraction:0width$}", width = exponent as usize)
-                .expect("writing to a String cannot fail");
+            write!(out, ".{fraction:0width$}", width = exponent as usize).expect("writing to a String cannot fail");
         }
     }
 }
@@ -109,7 +108,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_text() {
-        for bad in ["", "-1", "+1", "1e3", " 1", "1 ", "1_000", "1,00", ".5", "5.", "0", "0.00", "abc", "NaN", "1.2.3"] {
+        for bad in [
+            "", "-1", "+1", "1e3", " 1", "1 ", "1_000", "1,00", ".5", "5.", "0", "0.00", "abc", "NaN", "1.2.3",
+        ] {
             let got = Amount::parse(bad, eur());
             assert!(got.is_err(), "{bad:?} gave {got:?}");
         }

@@ -124,8 +124,13 @@ impl<S: AsRef<str>> Entry<S> {
             EntryBody::Account(a) => {
                 out.push_str(",\"type\":\"account\",\"id\":");
                 write_string(out, a.id.as_ref());
-                write!(out, ",\"currency\":\"{}\",\"kind\":\"{}\",\"flags\":[", a.currency, a.kind.as_str())
-                    .expect("writing to a String cannot fail");
+                write!(
+                    out,
+                    ",\"currency\":\"{}\",\"kind\":\"{}\",\"flags\":[",
+                    a.currency,
+                    a.kind.as_str()
+                )
+                .expect("writing to a String cannot fail");
                 for (i, name) in a.flags.names().enumerate() {
                     if i > 0 {
                         out.push(',');
@@ -228,7 +233,11 @@ impl Entry<String> {
             }
             _ => return Err(EntryError::InvalidField("type")),
         };
-        let entry = Entry { index: raw.index, time, body };
+        let entry = Entry {
+            index: raw.index,
+            time,
+            body,
+        };
         if entry.encode().as_bytes() != bytes {
             return Err(EntryError::NotCanonical);
         }
@@ -280,7 +289,10 @@ mod tests {
                 id: "acc_1".to_owned(),
                 currency: eur(),
                 kind: AccountKind::Customer,
-                flags: AccountFlags { debits_must_not_exceed_credits: true, credits_must_not_exceed_debits: false },
+                flags: AccountFlags {
+                    debits_must_not_exceed_credits: true,
+                    credits_must_not_exceed_debits: false,
+                },
                 metadata: "{}".to_owned(),
             }),
         };

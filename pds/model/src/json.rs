@@ -44,6 +44,9 @@ pub fn write_string(out: &mut String, text: &str) {
 /// Validates raw metadata JSON text and returns its canonical form: an object with keys
 /// sorted, no insignificant white space, no floating-point numbers.
 pub fn canonical_metadata(raw: &str) -> Result<String, ResultCode> {
+    if raw == "{}" {
+        return Ok(String::from("{}"));
+    }
     if raw.len() > 4 * MAX_METADATA_LEN {
         return Err(ResultCode::MetadataTooLarge);
     }
@@ -78,7 +81,10 @@ mod tests {
 
     #[test]
     fn canonicalises_metadata() {
-        assert_eq!(canonical_metadata(r#"{ "b": 1, "a": "x" }"#).unwrap(), r#"{"a":"x","b":1}"#);
+        assert_eq!(
+            canonical_metadata(r#"{ "b": 1, "a": "x" }"#).unwrap(),
+            r#"{"a":"x","b":1}"#
+        );
         assert_eq!(canonical_metadata("{}").unwrap(), "{}");
         assert_eq!(canonical_metadata("[1]"), Err(ResultCode::MetadataInvalid));
         assert_eq!(canonical_metadata(r#"{"a":1.5}"#), Err(ResultCode::MetadataInvalid));

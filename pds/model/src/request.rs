@@ -206,7 +206,10 @@ mod tests {
         let Event::Transfer(t) = &one[0] else { panic!() };
         assert_eq!(t.metadata, "{}");
         assert!(!t.linked);
-        let many = parse_accounts(br#"[{"id":"a","currency":"EUR"},{"id":"b","currency":"EUR","kind":"safeguarding","linked":true}]"#).unwrap();
+        let many = parse_accounts(
+            br#"[{"id":"a","currency":"EUR"},{"id":"b","currency":"EUR","kind":"safeguarding","linked":true}]"#,
+        )
+        .unwrap();
         assert_eq!(many.len(), 2);
         assert!(many[1].linked());
     }
@@ -215,12 +218,23 @@ mod tests {
     fn refusals() {
         assert_eq!(parse_accounts(b"{").unwrap_err().code(), "request_malformed");
         assert_eq!(parse_accounts(b"[]").unwrap_err(), RequestError::BatchEmpty);
-        let unknown = parse_accounts(br#"[{"id":"a","currency":"EUR"},{"id":"b","currency":"EUR","colour":"red"}]"#).unwrap_err();
+        let unknown =
+            parse_accounts(br#"[{"id":"a","currency":"EUR"},{"id":"b","currency":"EUR","colour":"red"}]"#).unwrap_err();
         assert_eq!(unknown.code(), "request_invalid");
-        assert!(unknown.to_string().starts_with("account 1: unknown field `colour`"), "{unknown}");
-        let float = parse_transfers(br#"{"id":"t","debit":"a","credit":"b","amount":1.5,"currency":"EUR"}"#).unwrap_err();
+        assert!(
+            unknown.to_string().starts_with("account 1: unknown field `colour`"),
+            "{unknown}"
+        );
+        let float =
+            parse_transfers(br#"{"id":"t","debit":"a","credit":"b","amount":1.5,"currency":"EUR"}"#).unwrap_err();
         assert_eq!(float.code(), "request_invalid");
-        let too_many = alloc::format!("[{}]", alloc::vec![r#"{"id":"a","currency":"EUR"}"#; MAX_BATCH_EVENTS + 1].join(","));
-        assert_eq!(parse_accounts(too_many.as_bytes()).unwrap_err(), RequestError::BatchTooLarge(MAX_BATCH_EVENTS + 1));
+        let too_many = alloc::format!(
+            "[{}]",
+            alloc::vec![r#"{"id":"a","currency":"EUR"}"#; MAX_BATCH_EVENTS + 1].join(",")
+        );
+        assert_eq!(
+            parse_accounts(too_many.as_bytes()).unwrap_err(),
+            RequestError::BatchTooLarge(MAX_BATCH_EVENTS + 1)
+        );
     }
 }

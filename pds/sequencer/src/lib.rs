@@ -1,2 +1,21 @@
-//! LedgerFS sequencer core: placeholder until the crate lands.
+//! The sequencer protection domain's logic: it validates each event of a batch against
+//! the ledger state, applies double-entry postings, enforces balance limits and linked
+//! (all-or-nothing) chains, remembers every transfer id for idempotent retries, and
+//! assigns each accepted event its log index, time and canonical entry bytes.
+//!
+//! It is a sans-IO state machine: batches in, results and entries out. It never reads a
+//! clock (the adapter passes `now`), never touches storage, and never changes state for
+//! a rejected event. Replaying the log through [`Sequencer::replay`] re-executes every
+//! entry and insists on byte-identical output, so a projection rebuilt from the log is
+//! exactly the state that wrote it.
 #![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod entries;
+mod fingerprint;
+mod state;
+
+pub use entries::EntryBuffer;
+pub use state::{Account, EventResult, Limits, ReplayError, Sequencer};

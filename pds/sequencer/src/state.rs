@@ -1,0 +1,545 @@
+//! The sequencer's state and its batch execution. Every rule about whether an event is
+//! accepted lives here (or in `ledgerfs-model` for rules that need no state), once.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use hashbrown::HashMap;
+
+use ledgerfs_model::entry::{AccountRecord, Entry, EntryBody, EntryError, TransferRecord};
+use ledgerfs_model::event::{validate_id, validate_reference, AccountFlags, AccountKind};
+use ledgerfs_model::json::canonical_metadata;
+use ledgerfs_model::time::UnixNanos;
+use ledgerfs_model::{Amount, Currency, Event, NewAccount, NewTransfer, ResultCode};
+
+use crate::entries::EntryBuffer;
+use crate::fingerprint::{body_digest, id_fingerprint, FingerprintBuildHasher};
+
+/// Capacity limits, fixed at start-up (the tables are sized from them once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most accounts the ledger will hold.
+    pub max_accounts: usize,
+    /// Most transfers the ledger will hold.
+    pub max_transfers: usize,
+    /// Capacity reserved up front for the transfer table (the rest grows on demand).
+    pub reserve_transfers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_accounts: 1_000_000,
+            max_transfers: 100_000_000,
+            reserve_transfers: 0,
+        }
+    }
+}
+
+/// An account with its posted totals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// The account as opened.
+    pub record: AccountRecord<String>,
+    /// Log index of the entry that opened it.
+    pub index: u64,
+    /// Sum of posted debits, in minor units.
+    pub debits_posted: u128,
+    /// Sum of posted credits, in minor units.
+    pub credits_posted: u128,
+}
+
+/// The outcome of one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventResult {
+    /// What happened.
+    pub code: ResultCode,
+    /// The log index, for `ok` (new) and `exists` (original).
+    pub index: Option<u64>,
+    /// The field a rejection is about (`"debit"`, `"credit"`), when it is ambiguous.
+    pub field: Option<&'static str>,
+}
+
+impl EventResult {
+    fn rejected(code: ResultCode) -> Self {
+        debug_assert!(!code.is_success());
+        EventResult {
+            code,
+            index: None,
+            field: None,
+        }
+    }
+
+    fn rejected_on(code: ResultCode, field: &'static str) -> Self {
+        EventResult {
+            code,
+            index: None,
+            field: Some(field),
+        }
+    }
+}
+
+/// Why a log entry could not be replayed: the store is not a log this code wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplayError {
+    /// The bytes are not a canonical entry.
+    Entry(EntryError),
+    /// The entry's index is not the next one.
+    IndexMismatch {
+        /// Index the sequencer expected.
+        expected: u64,
+        /// Index the entry carries.
+        found: u64,
+    },
+    /// Re-executing the entry was refused with this code.
+    Rejected(ResultCode),
+    /// Re-executing the entry produced different bytes.
+    Diverged,
+}
+
+impl core::fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ReplayError::Entry(e) => write!(f, "{e}"),
+            ReplayError::IndexMismatch { expected, found } => {
+                write!(f, "entry carries index {found}, expected {expected}")
+            }
+            ReplayError::Rejected(code) => write!(f, "re-executing the entry was refused: {code}"),
+            ReplayError::Diverged => f.write_str("re-executing the entry produced different bytes"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TransferSeen {
+    index: u64,
+    digest: u64,
+}
+
+/// How to undo one applied event while a linked chain is still open.
+#[derive(Clone, Copy, Debug)]
+enum Undo {
+    Account,
+    Transfer {
+        fingerprint: u128,
+        debit: u32,
+        credit: u32,
+        amount: u128,
+    },
+}
+
+/// Where a linked chain started, to roll back to.
+#[derive(Clone, Copy, Debug)]
+struct ChainStart {
+    event: usize,
+    entries: usize,
+    next_index: u64,
+    last_time: UnixNanos,
+}
+
+/// The sequencer state machine.
+#[derive(Clone, Debug)]
+pub struct Sequencer {
+    limits: Limits,
+    accounts: Vec<Account>,
+    account_slots: HashMap<String, u32>,
+    transfers: HashMap<u128, TransferSeen, FingerprintBuildHasher>,
+    next_index: u64,
+    last_time: UnixNanos,
+    undo: Vec<Undo>,
+}
+
+impl PartialEq for Sequencer {
+    fn eq(&self, other: &Self) -> bool {
+        self.accounts == other.accounts
+            && self.account_slots == other.account_slots
+            && self.transfers == other.transfers
+            && self.next_index == other.next_index
+            && self.last_time == other.last_time
+    }
+}
+
+impl Sequencer {
+    /// An empty ledger with the given limits.
+    pub fn new(limits: Limits) -> Self {
+        assert!(limits.max_accounts <= u32::MAX as usize, "account slots are u32");
+        assert!(limits.reserve_transfers <= limits.max_transfers);
+        let mut transfers = HashMap::with_hasher(FingerprintBuildHasher);
+        transfers.reserve(limits.reserve_transfers);
+        Sequencer {
+            limits,
+            accounts: Vec::new(),
+            account_slots: HashMap::new(),
+            transfers,
+            next_index: 0,
+            last_time: 0,
+            undo: Vec::new(),
+        }
+    }
+
+    /// The index the next accepted event will get (= the log size).
+    pub fn next_index(&self) -> u64 {
+        self.next_index
+    }
+
+    /// The time of the last accepted event.
+    pub fn last_time(&self) -> UnixNanos {
+        self.last_time
+    }
+
+    /// An account and its balances.
+    pub fn account(&self, id: &str) -> Option<&Account> {
+        self.account_slots.get(id).map(|&slot| &self.accounts[slot as usize])
+    }
+
+    /// Every account, in opening order.
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+
+    /// The log index of a recorded transfer.
+    pub fn transfer_index(&self, id: &str) -> Option<u64> {
+        self.transfers.get(&id_fingerprint(id)).map(|seen| seen.index)
+    }
+
+    /// Number of transfers recorded.
+    pub fn transfer_count(&self) -> usize {
+        self.transfers.len()
+    }
+
+    /// Executes a batch: appends one result per event to `results` and the entries of
+    /// accepted events to `entries`, in order. Linked chains are all-or-nothing.
+    pub fn execute(
+        &mut self,
+        events: &[Event],
+        now: UnixNanos,
+        results: &mut Vec<EventResult>,
+        entries: &mut EntryBuffer,
+    ) {
+        let results_base = results.len();
+        let mut chain: Option<ChainStart> = None;
+        let mut i = 0;
+        while i < events.len() {
+            let event = &events[i];
+            if chain.is_none() && event.linked() {
+                chain = Some(ChainStart {
+                    event: i,
+                    entries: entries.len(),
+                    next_index: self.next_index,
+                    last_time: self.last_time,
+                });
+                assert!(self.undo.is_empty());
+            }
+            let result = self.apply(event, now, entries);
+            results.push(result);
+            if chain.is_none() {
+                self.undo.clear();
+            }
+            if let Some(start) = chain {
+                if !result.code.is_success() {
+                    self.roll_back(start, entries);
+                    for r in &mut results[results_base + start.event..results_base + i] {
+                        *r = EventResult::rejected(ResultCode::LinkedEventFailed);
+                    }
+                    // Skip the rest of this chain: up to and including its first unlinked event.
+                    let mut j = i;
+                    while j < events.len() && events[j].linked() {
+                        j += 1;
+                        if j < events.len() {
+                            results.push(EventResult::rejected(ResultCode::LinkedEventFailed));
+                        }
+                    }
+                    if j == events.len() {
+                        // The chain never closed: its last event reports that.
+                        let last = results.len() - 1;
+                        if last > results_base + i {
+                            results[last] = EventResult::rejected(ResultCode::LinkedEventChainOpen);
+                        }
+                    }
+                    chain = None;
+                    i = j + 1;
+                    continue;
+                }
+                if !event.linked() {
+                    chain = None;
+                    self.undo.clear();
+                }
+            }
+            i += 1;
+        }
+        if let Some(start) = chain {
+            self.roll_back(start, entries);
+            let first = results_base + start.event;
+            let last = results.len() - 1;
+            for r in &mut results[first..last] {
+                *r = EventResult::rejected(ResultCode::LinkedEventFailed);
+            }
+            results[last] = EventResult::rejected(ResultCode::LinkedEventChainOpen);
+        }
+        assert!(self.undo.is_empty());
+        assert_eq!(results.len() - results_base, events.len());
+        debug_assert!(entries
+            .first_index()
+            .is_none_or(|first| first + entries.len() as u64 == self.next_index));
+    }
+
+    /// Re-executes one logged entry; it must be accepted and reproduce `bytes` exactly.
+    pub fn replay(&mut self, bytes: &[u8], scratch: &mut EntryBuffer) -> Result<(), ReplayError> {
+        let entry = Entry::decode(bytes).map_err(ReplayError::Entry)?;
+        if entry.index != self.next_index {
+            return Err(ReplayError::IndexMismatch {
+                expected: self.next_index,
+                found: entry.index,
+            });
+        }
+        let event = event_of(&entry.body);
+        scratch.clear();
+        let result = self.apply(&event, entry.time, scratch);
+        self.undo.clear();
+        if result.code != ResultCode::Ok {
+            return Err(ReplayError::Rejected(result.code));
+        }
+        if scratch.len() != 1 || scratch.get(0) != bytes {
+            return Err(ReplayError::Diverged);
+        }
+        Ok(())
+    }
+
+    fn roll_back(&mut self, start: ChainStart, entries: &mut EntryBuffer) {
+        while let Some(undo) = self.undo.pop() {
+            match undo {
+                Undo::Account => {
+                    let account = self.accounts.pop().expect("undo of an account that exists");
+                    self.account_slots.remove(&account.record.id);
+                }
+                Undo::Transfer {
+                    fingerprint,
+                    debit,
+                    credit,
+                    amount,
+                } => {
+                    self.transfers.remove(&fingerprint);
+                    self.accounts[debit as usize].debits_posted -= amount;
+                    self.accounts[credit as usize].credits_posted -= amount;
+                }
+            }
+        }
+        entries.truncate(start.entries);
+        self.next_index = start.next_index;
+        self.last_time = start.last_time;
+    }
+
+    /// Times strictly increase along the log, so "state at time T" is unambiguous.
+    fn next_time(&self, now: UnixNanos) -> UnixNanos {
+        if self.next_index == 0 {
+            now
+        } else {
+            now.max(self.last_time + 1)
+        }
+    }
+
+    fn apply(&mut self, event: &Event, now: UnixNanos, entries: &mut EntryBuffer) -> EventResult {
+        match event {
+            Event::Account(a) => self.open_account(a, now, entries),
+            Event::Transfer(t) => self.post_transfer(t, now, entries),
+        }
+    }
+
+    fn open_account(&mut self, a: &NewAccount, now: UnixNanos, entries: &mut EntryBuffer) -> EventResult {
+        if let Err(code) = validate_id(&a.id) {
+            return EventResult::rejected(code);
+        }
+        let Some(currency) = Currency::from_code(&a.currency) else {
+            return EventResult::rejected(ResultCode::CurrencyInvalid);
+        };
+        let Some(kind) = AccountKind::parse(&a.kind) else {
+            return EventResult::rejected(ResultCode::KindInvalid);
+        };
+        let flags = match AccountFlags::parse(&a.flags) {
+            Ok(flags) => flags,
+            Err(code) => return EventResult::rejected(code),
+        };
+        let metadata = match canonical_metadata(&a.metadata) {
+            Ok(m) => m,
+            Err(code) => return EventResult::rejected(code),
+        };
+        let record = AccountRecord {
+            id: a.id.clone(),
+            currency,
+            kind,
+            flags,
+            metadata,
+        };
+        if let Some(existing) = self.account(&a.id) {
+            if existing.record == record {
+                return EventResult {
+                    code: ResultCode::Exists,
+                    index: Some(existing.index),
+                    field: None,
+                };
+            }
+            return EventResult::rejected(ResultCode::IdExistsWithDifferentFields);
+        }
+        if self.accounts.len() >= self.limits.max_accounts {
+            return EventResult::rejected(ResultCode::AccountLimitReached);
+        }
+        let index = self.next_index;
+        let time = self.next_time(now);
+        let entry = Entry {
+            index,
+            time,
+            body: EntryBody::Account(record),
+        };
+        entries.push_with(index, |out| entry.write(out));
+        let EntryBody::Account(record) = entry.body else {
+            unreachable!()
+        };
+        let slot = u32::try_from(self.accounts.len()).expect("bounded by max_accounts");
+        self.account_slots.insert(record.id.clone(), slot);
+        self.accounts.push(Account {
+            record,
+            index,
+            debits_posted: 0,
+            credits_posted: 0,
+        });
+        self.undo.push(Undo::Account);
+        self.next_index += 1;
+        self.last_time = time;
+        EventResult {
+            code: ResultCode::Ok,
+            index: Some(index),
+            field: None,
+        }
+    }
+
+    fn post_transfer(&mut self, t: &NewTransfer, now: UnixNanos, entries: &mut EntryBuffer) -> EventResult {
+        if let Err(code) = validate_id(&t.id) {
+            return EventResult::rejected(code);
+        }
+        let Some(currency) = Currency::from_code(&t.currency) else {
+            return EventResult::rejected(ResultCode::CurrencyInvalid);
+        };
+        let amount = match Amount::parse(&t.amount, currency) {
+            Ok(amount) => amount,
+            Err(code) => return EventResult::rejected(code),
+        };
+        if let Err(code) = validate_reference(&t.reference) {
+            return EventResult::rejected(code);
+        }
+        let metadata = match canonical_metadata(&t.metadata) {
+            Ok(m) => m,
+            Err(code) => return EventResult::rejected(code),
+        };
+        if t.debit == t.credit {
+            return EventResult::rejected(ResultCode::SameAccount);
+        }
+        let record = TransferRecord {
+            id: t.id.as_str(),
+            debit: t.debit.as_str(),
+            credit: t.credit.as_str(),
+            amount,
+            currency,
+            reference: t.reference.as_str(),
+            metadata: metadata.as_str(),
+            linked: t.linked,
+        };
+        let fingerprint = id_fingerprint(&t.id);
+        let digest = body_digest(&record);
+        if let Some(seen) = self.transfers.get(&fingerprint) {
+            if seen.digest == digest {
+                return EventResult {
+                    code: ResultCode::Exists,
+                    index: Some(seen.index),
+                    field: None,
+                };
+            }
+            return EventResult::rejected(ResultCode::IdExistsWithDifferentFields);
+        }
+        let Some(&debit) = self.account_slots.get(t.debit.as_str()) else {
+            return EventResult::rejected_on(ResultCode::AccountNotFound, "debit");
+        };
+        let Some(&credit) = self.account_slots.get(t.credit.as_str()) else {
+            return EventResult::rejected_on(ResultCode::AccountNotFound, "credit");
+        };
+        if let Err(result) = self.check_postable(debit, credit, currency, amount) {
+            return result;
+        }
+        let index = self.next_index;
+        let time = self.next_time(now);
+        let entry = Entry {
+            index,
+            time,
+            body: EntryBody::Transfer(record),
+        };
+        entries.push_with(index, |out| entry.write(out));
+        self.accounts[debit as usize].debits_posted += amount.0;
+        self.accounts[credit as usize].credits_posted += amount.0;
+        self.transfers.insert(fingerprint, TransferSeen { index, digest });
+        self.undo.push(Undo::Transfer {
+            fingerprint,
+            debit,
+            credit,
+            amount: amount.0,
+        });
+        self.next_index += 1;
+        self.last_time = time;
+        EventResult {
+            code: ResultCode::Ok,
+            index: Some(index),
+            field: None,
+        }
+    }
+
+    /// Currency, capacity, overflow and balance-limit rules for a posting.
+    fn check_postable(&self, debit: u32, credit: u32, currency: Currency, amount: Amount) -> Result<(), EventResult> {
+        let (d, c) = (&self.accounts[debit as usize], &self.accounts[credit as usize]);
+        if d.record.currency != currency {
+            return Err(EventResult::rejected_on(ResultCode::CurrencyMismatch, "debit"));
+        }
+        if c.record.currency != currency {
+            return Err(EventResult::rejected_on(ResultCode::CurrencyMismatch, "credit"));
+        }
+        if self.transfers.len() >= self.limits.max_transfers {
+            return Err(EventResult::rejected(ResultCode::TransferLimitReached));
+        }
+        let Some(debits_after) = d.debits_posted.checked_add(amount.0) else {
+            return Err(EventResult::rejected(ResultCode::OverflowsDebits));
+        };
+        let Some(credits_after) = c.credits_posted.checked_add(amount.0) else {
+            return Err(EventResult::rejected(ResultCode::OverflowsCredits));
+        };
+        if d.record.flags.debits_must_not_exceed_credits && debits_after > d.credits_posted {
+            return Err(EventResult::rejected(ResultCode::InsufficientFunds));
+        }
+        if c.record.flags.credits_must_not_exceed_debits && credits_after > c.debits_posted {
+            return Err(EventResult::rejected(ResultCode::ExceedsCredits));
+        }
+        Ok(())
+    }
+}
+
+/// The event that, executed alone, reproduces a logged entry.
+fn event_of(body: &EntryBody<String>) -> Event {
+    match body {
+        EntryBody::Account(a) => Event::Account(NewAccount {
+            id: a.id.clone(),
+            currency: a.currency.code().to_string(),
+            kind: a.kind.as_str().to_string(),
+            flags: a.flags.names().map(ToString::to_string).collect(),
+            metadata: a.metadata.clone(),
+            linked: false,
+        }),
+        EntryBody::Transfer(t) => Event::Transfer(NewTransfer {
+            id: t.id.clone(),
+            debit: t.debit.clone(),
+            credit: t.credit.clone(),
+            amount: t.amount.format(t.currency),
+            currency: t.currency.code().to_string(),
+            reference: t.reference.clone(),
+            metadata: t.metadata.clone(),
+            linked: t.linked,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,369 @@
+//! Unit and property tests of the sequencer: every rejection code, linked atomicity,
+//! idempotency, conservation and replay determinism.
+
+use super::*;
+use alloc::format;
+use proptest::prelude::*;
+
+fn account(id: &str, currency: &str, flags: &[&str]) -> Event {
+    Event::Account(NewAccount {
+        id: id.to_string(),
+        currency: currency.to_string(),
+        kind: "customer".to_string(),
+        flags: flags.iter().map(|f| f.to_string()).collect(),
+        metadata: "{}".to_string(),
+        linked: false,
+    })
+}
+
+fn transfer(id: &str, debit: &str, credit: &str, amount: &str) -> Event {
+    Event::Transfer(NewTransfer {
+        id: id.to_string(),
+        debit: debit.to_string(),
+        credit: credit.to_string(),
+        amount: amount.to_string(),
+        currency: "EUR".to_string(),
+        reference: String::new(),
+        metadata: "{}".to_string(),
+        linked: false,
+    })
+}
+
+fn linked(mut event: Event) -> Event {
+    match &mut event {
+        Event::Account(a) => a.linked = true,
+        Event::Transfer(t) => t.linked = true,
+    }
+    event
+}
+
+fn run(seq: &mut Sequencer, events: &[Event]) -> Vec<ResultCode> {
+    let mut results = Vec::new();
+    let mut entries = EntryBuffer::new();
+    seq.execute(events, 1_000, &mut results, &mut entries);
+    results.iter().map(|r| r.code).collect()
+}
+
+fn ledger() -> Sequencer {
+    let mut seq = Sequencer::new(Limits::default());
+    let codes = run(
+        &mut seq,
+        &[
+            account("bank", "EUR", &[]),
+            account("alice", "EUR", &["debits_must_not_exceed_credits"]),
+            account("bob", "EUR", &["debits_must_not_exceed_credits"]),
+            account("yen", "JPY", &[]),
+        ],
+    );
+    assert!(codes.iter().all(|c| *c == ResultCode::Ok));
+    seq
+}
+
+#[test]
+fn posts_and_conserves() {
+    let mut seq = ledger();
+    assert_eq!(
+        run(
+            &mut seq,
+            &[
+                transfer("t1", "bank", "alice", "100.00"),
+                transfer("t2", "alice", "bob", "40.50")
+            ]
+        ),
+        [ResultCode::Ok; 2]
+    );
+    let alice = seq.account("alice").unwrap();
+    assert_eq!((alice.debits_posted, alice.credits_posted), (4050, 10000));
+    assert_eq!(seq.next_index(), 6);
+}
+
+#[test]
+fn rejection_codes() {
+    let mut seq = ledger();
+    let cases = [
+        (transfer("", "bank", "alice", "1"), ResultCode::IdInvalid),
+        (transfer("t", "bank", "alice", "-1"), ResultCode::AmountInvalid),
+        (transfer("t", "bank", "alice", "0.001"), ResultCode::AmountTooPrecise),
+        (transfer("t", "bank", "bank", "1"), ResultCode::SameAccount),
+        (transfer("t", "nobody", "alice", "1"), ResultCode::AccountNotFound),
+        (transfer("t", "bank", "yen", "1"), ResultCode::CurrencyMismatch),
+        (transfer("t", "alice", "bob", "1"), ResultCode::InsufficientFunds),
+        (account("x", "XXX", &[]), ResultCode::CurrencyInvalid),
+        (account("x", "EUR", &["nope"]), ResultCode::FlagsInvalid),
+        (
+            account(
+                "x",
+                "EUR",
+                &["debits_must_not_exceed_credits", "credits_must_not_exceed_debits"],
+            ),
+            ResultCode::FlagsConflict,
+        ),
+        (account("bank", "GBP", &[]), ResultCode::IdExistsWithDifferentFields),
+        (account("bank", "EUR", &[]), ResultCode::Exists),
+    ];
+    let before = seq.clone();
+    for (event, code) in cases {
+        assert_eq!(run(&mut seq, core::slice::from_ref(&event)), [code], "{event:?}");
+    }
+    assert!(seq == before, "rejections changed nothing");
+}
+
+#[test]
+fn exceeds_credits_and_fields() {
+    let mut seq = ledger();
+    run(
+        &mut seq,
+        &[account("asset", "EUR", &["credits_must_not_exceed_debits"])],
+    );
+    assert_eq!(
+        run(&mut seq, &[transfer("t", "bank", "asset", "1")]),
+        [ResultCode::ExceedsCredits]
+    );
+    let mut results = Vec::new();
+    seq.execute(
+        &[transfer("t", "bank", "ghost", "1")],
+        0,
+        &mut results,
+        &mut EntryBuffer::new(),
+    );
+    assert_eq!(results[0].field, Some("credit"));
+}
+
+#[test]
+fn idempotent_transfers() {
+    let mut seq = ledger();
+    assert_eq!(run(&mut seq, &[transfer("t1", "bank", "alice", "5")]), [ResultCode::Ok]);
+    let mut results = Vec::new();
+    let mut entries = EntryBuffer::new();
+    seq.execute(&[transfer("t1", "bank", "alice", "5")], 9, &mut results, &mut entries);
+    assert_eq!((results[0].code, results[0].index), (ResultCode::Exists, Some(4)));
+    assert!(entries.is_empty());
+    assert_eq!(
+        run(&mut seq, &[transfer("t1", "bank", "alice", "6")]),
+        [ResultCode::IdExistsWithDifferentFields]
+    );
+    assert_eq!(seq.account("alice").unwrap().credits_posted, 500);
+}
+
+#[test]
+fn linked_chain_is_all_or_nothing() {
+    let mut seq = ledger();
+    let before = seq.clone();
+    let codes = run(
+        &mut seq,
+        &[
+            linked(transfer("a", "bank", "alice", "10")),
+            linked(transfer("b", "alice", "bob", "10")),
+            transfer("c", "bob", "alice", "20"), // bob lacks 20: the chain fails
+            transfer("d", "bank", "bob", "1"),
+        ],
+    );
+    assert_eq!(
+        codes,
+        [
+            ResultCode::LinkedEventFailed,
+            ResultCode::LinkedEventFailed,
+            ResultCode::InsufficientFunds,
+            ResultCode::Ok
+        ]
+    );
+    assert_eq!(seq.account("alice").unwrap().credits_posted, 0);
+    assert_eq!(seq.next_index(), before.next_index() + 1);
+    assert_eq!(seq.transfer_index("a"), None);
+    assert_eq!(seq.transfer_index("d"), Some(4));
+}
+
+#[test]
+fn failure_mid_chain_skips_the_rest_of_the_chain() {
+    let mut seq = ledger();
+    let codes = run(
+        &mut seq,
+        &[
+            linked(transfer("a", "bank", "alice", "10")),
+            linked(transfer("b", "ghost", "bob", "10")),
+            linked(transfer("c", "bank", "bob", "1")),
+            transfer("d", "bank", "bob", "1"),
+            transfer("e", "bank", "bob", "1"),
+        ],
+    );
+    assert_eq!(
+        codes,
+        [
+            ResultCode::LinkedEventFailed,
+            ResultCode::AccountNotFound,
+            ResultCode::LinkedEventFailed,
+            ResultCode::LinkedEventFailed,
+            ResultCode::Ok
+        ]
+    );
+}
+
+#[test]
+fn open_chain_fails() {
+    let mut seq = ledger();
+    let before = seq.clone();
+    let codes = run(
+        &mut seq,
+        &[
+            linked(transfer("a", "bank", "alice", "1")),
+            linked(transfer("b", "bank", "alice", "1")),
+        ],
+    );
+    assert_eq!(codes, [ResultCode::LinkedEventFailed, ResultCode::LinkedEventChainOpen]);
+    assert!(seq == before);
+}
+
+#[test]
+fn times_strictly_increase() {
+    let mut seq = Sequencer::new(Limits::default());
+    let mut results = Vec::new();
+    let mut entries = EntryBuffer::new();
+    seq.execute(
+        &[account("a", "EUR", &[]), account("b", "EUR", &[])],
+        50,
+        &mut results,
+        &mut entries,
+    );
+    seq.execute(&[account("c", "EUR", &[])], 10, &mut results, &mut entries);
+    assert_eq!(seq.last_time(), 52);
+    assert_eq!(entries.len(), 3);
+}
+
+#[test]
+fn limits_are_enforced() {
+    let mut seq = Sequencer::new(Limits {
+        max_accounts: 2,
+        max_transfers: 1,
+        reserve_transfers: 1,
+    });
+    let codes = run(
+        &mut seq,
+        &[
+            account("a", "EUR", &[]),
+            account("b", "EUR", &[]),
+            account("c", "EUR", &[]),
+        ],
+    );
+    assert_eq!(codes, [ResultCode::Ok, ResultCode::Ok, ResultCode::AccountLimitReached]);
+    let codes = run(
+        &mut seq,
+        &[transfer("t1", "a", "b", "1"), transfer("t2", "a", "b", "1")],
+    );
+    assert_eq!(codes, [ResultCode::Ok, ResultCode::TransferLimitReached]);
+}
+
+#[test]
+fn replay_refuses_tampering() {
+    let mut seq = ledger();
+    let mut results = Vec::new();
+    let mut entries = EntryBuffer::new();
+    seq.execute(&[transfer("t1", "bank", "alice", "1")], 7, &mut results, &mut entries);
+    let good = entries.get(0).to_vec();
+    let text = String::from_utf8(good.clone()).unwrap();
+    let mut fresh = ledger();
+    let mut scratch = EntryBuffer::new();
+    let other_amount = text.replace("\"1.00\"", "\"2.00\"");
+    assert!(
+        fresh.clone().replay(other_amount.as_bytes(), &mut scratch).is_ok(),
+        "a valid entry replays"
+    );
+    let wrong_index = text.replace("\"index\":4", "\"index\":5");
+    assert!(matches!(
+        fresh.replay(wrong_index.as_bytes(), &mut scratch),
+        Err(ReplayError::IndexMismatch { .. })
+    ));
+    let overdraw = text.replace(
+        "\"debit\":\"bank\",\"credit\":\"alice\"",
+        "\"debit\":\"alice\",\"credit\":\"bank\"",
+    );
+    assert_eq!(
+        fresh.replay(overdraw.as_bytes(), &mut scratch),
+        Err(ReplayError::Rejected(ResultCode::InsufficientFunds))
+    );
+    fresh.replay(&good, &mut scratch).unwrap();
+    assert!(fresh == seq);
+}
+
+/// A random workload over a few accounts, with some invalid and linked events.
+fn workload() -> impl Strategy<Value = Vec<Vec<Event>>> {
+    let event = (0u8..12, 0usize..6, 0usize..6, 1u32..5000, any::<bool>(), 0u8..40).prop_map(
+        |(kind, d, c, cents, link, id)| {
+            let ids = ["a0", "a1", "a2", "a3", "bank", "nobody"];
+            let amount = format!("{}.{:02}", cents / 100, cents % 100);
+            let flags: &[&str] = if c % 2 == 0 {
+                &["debits_must_not_exceed_credits"]
+            } else {
+                &[]
+            };
+            let mut e = if kind == 0 {
+                account(ids[d], if c == 5 { "JPY" } else { "EUR" }, flags)
+            } else {
+                transfer(&format!("t{id}"), ids[d], ids[c], &amount)
+            };
+            if link {
+                e = linked(e);
+            }
+            e
+        },
+    );
+    prop::collection::vec(prop::collection::vec(event, 1..20), 1..12)
+}
+
+fn conserved(seq: &Sequencer) -> bool {
+    let mut sums: Vec<(Currency, u128, u128)> = Vec::new();
+    for a in seq.accounts() {
+        match sums.iter_mut().find(|s| s.0 == a.record.currency) {
+            Some(s) => {
+                s.1 += a.debits_posted;
+                s.2 += a.credits_posted;
+            }
+            None => sums.push((a.record.currency, a.debits_posted, a.credits_posted)),
+        }
+    }
+    sums.iter().all(|s| s.1 == s.2)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn conservation_atomicity_and_replay_determinism(batches in workload()) {
+        let mut seq = Sequencer::new(Limits::default());
+        let mut log: Vec<Vec<u8>> = Vec::new();
+        let mut results = Vec::new();
+        let mut entries = EntryBuffer::new();
+        seq.execute(&[account("bank", "EUR", &[])], 1_000, &mut results, &mut entries);
+        log.extend(entries.iter().map(<[u8]>::to_vec));
+        let mut now = 1_000;
+        for batch in &batches {
+            let before = seq.clone();
+            results.clear();
+            entries.clear();
+            now += 7;
+            seq.execute(batch, now, &mut results, &mut entries);
+            prop_assert!(conserved(&seq));
+            prop_assert_eq!(results.len(), batch.len());
+            let accepted = results.iter().filter(|r| r.code == ResultCode::Ok).count();
+            prop_assert_eq!(accepted, entries.len());
+            prop_assert_eq!(seq.next_index(), before.next_index() + accepted as u64);
+            // Linked atomicity: within a chain, either every event succeeds or none does.
+            let mut start = 0;
+            for (i, e) in batch.iter().enumerate() {
+                if !e.linked() || i + 1 == batch.len() {
+                    let chain = &results[start..=i];
+                    let ok = chain.iter().filter(|r| r.code.is_success()).count();
+                    prop_assert!(ok == 0 || ok == chain.len(), "chain {:?}", chain);
+                    start = i + 1;
+                }
+            }
+            log.extend(entries.iter().map(<[u8]>::to_vec));
+        }
+        let mut replayed = Sequencer::new(Limits::default());
+        let mut scratch = EntryBuffer::new();
+        for bytes in &log {
+            replayed.replay(bytes, &mut scratch).unwrap();
+            prop_assert!(conserved(&replayed));
+        }
+        prop_assert!(replayed == seq, "replay reproduces the state");
+    }
+}
