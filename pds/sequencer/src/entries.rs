@@ -4,11 +4,31 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Entries produced by one or more batches, in log order.
+/// What an entry did to balances, so read models need not parse entry JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Posting {
+    /// The account in this slot (opening order) was opened.
+    Opened {
+        /// Slot of the new account.
+        slot: u32,
+    },
+    /// `amount` minor units moved from the debit slot to the credit slot.
+    Transfer {
+        /// Slot of the debited account.
+        debit: u32,
+        /// Slot of the credited account.
+        credit: u32,
+        /// Minor units.
+        amount: u128,
+    },
+}
+
+/// Entries produced by one or more batches, in log order, each with its posting.
 #[derive(Clone, Debug, Default)]
 pub struct EntryBuffer {
     text: String,
     ends: Vec<usize>,
+    postings: Vec<Posting>,
     first_index: Option<u64>,
 }
 
@@ -39,6 +59,11 @@ impl EntryBuffer {
         &self.text.as_bytes()[start..self.ends[i]]
     }
 
+    /// The posting of entry `i` of the buffer.
+    pub fn posting(&self, i: usize) -> Posting {
+        self.postings[i]
+    }
+
     /// Iterates the entries in order.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
         (0..self.len()).map(|i| self.get(i))
@@ -48,17 +73,19 @@ impl EntryBuffer {
     pub fn clear(&mut self) {
         self.text.clear();
         self.ends.clear();
+        self.postings.clear();
         self.first_index = None;
     }
 
     /// Appends one entry for log `index`, written by `write`.
-    pub(crate) fn push_with(&mut self, index: u64, write: impl FnOnce(&mut String)) {
+    pub(crate) fn push_with(&mut self, index: u64, posting: Posting, write: impl FnOnce(&mut String)) {
         match self.first_index {
             None => self.first_index = Some(index),
             Some(first) => assert_eq!(first + self.ends.len() as u64, index, "entries must be contiguous"),
         }
         write(&mut self.text);
         self.ends.push(self.text.len());
+        self.postings.push(posting);
     }
 
     /// Drops entries from position `len` on (rolling back a failed linked chain).
@@ -67,6 +94,7 @@ impl EntryBuffer {
         let end = if len == 0 { 0 } else { self.ends[len - 1] };
         self.text.truncate(end);
         self.ends.truncate(len);
+        self.postings.truncate(len);
         if len == 0 {
             self.first_index = None;
         }

@@ -17,5 +17,5 @@ mod entries;
 mod fingerprint;
 mod state;
 
-pub use entries::EntryBuffer;
+pub use entries::{EntryBuffer, Posting};
 pub use state::{Account, EventResult, Limits, ReplayError, Sequencer};

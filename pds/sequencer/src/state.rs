@@ -11,8 +11,9 @@ use ledgerfs_model::json::canonical_metadata;
 use ledgerfs_model::time::UnixNanos;
 use ledgerfs_model::{Amount, Currency, Event, NewAccount, NewTransfer, ResultCode};
 
-use crate::entries::EntryBuffer;
+use crate::entries::{EntryBuffer, Posting};
 use crate::fingerprint::{body_digest, id_fingerprint, FingerprintBuildHasher};
+use alloc::collections::VecDeque;
 
 /// Capacity limits, fixed at start-up (the tables are sized from them once).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,11 +116,15 @@ struct TransferSeen {
     digest: u64,
 }
 
-/// How to undo one applied event while a linked chain is still open.
+/// How to undo one applied event: kept for every entry that is not yet durable, so a
+/// failed linked chain or a failed storage write can be rolled back exactly.
 #[derive(Clone, Copy, Debug)]
 enum Undo {
-    Account,
+    Account {
+        prev_time: UnixNanos,
+    },
     Transfer {
+        prev_time: UnixNanos,
         fingerprint: u128,
         debit: u32,
         credit: u32,
@@ -133,7 +138,6 @@ struct ChainStart {
     event: usize,
     entries: usize,
     next_index: u64,
-    last_time: UnixNanos,
 }
 
 /// The sequencer state machine.
@@ -145,7 +149,9 @@ pub struct Sequencer {
     transfers: HashMap<u128, TransferSeen, FingerprintBuildHasher>,
     next_index: u64,
     last_time: UnixNanos,
-    undo: Vec<Undo>,
+    /// Undo records for entries `durable_size..next_index`, oldest first.
+    undo: VecDeque<Undo>,
+    durable_size: u64,
 }
 
 impl PartialEq for Sequencer {
@@ -172,7 +178,8 @@ impl Sequencer {
             transfers,
             next_index: 0,
             last_time: 0,
-            undo: Vec::new(),
+            undo: VecDeque::new(),
+            durable_size: 0,
         }
     }
 
@@ -225,15 +232,10 @@ impl Sequencer {
                     event: i,
                     entries: entries.len(),
                     next_index: self.next_index,
-                    last_time: self.last_time,
                 });
-                assert!(self.undo.is_empty());
             }
             let result = self.apply(event, now, entries);
             results.push(result);
-            if chain.is_none() {
-                self.undo.clear();
-            }
             if let Some(start) = chain {
                 if !result.code.is_success() {
                     self.roll_back(start, entries);
@@ -261,7 +263,6 @@ impl Sequencer {
                 }
                 if !event.linked() {
                     chain = None;
-                    self.undo.clear();
                 }
             }
             i += 1;
@@ -275,7 +276,7 @@ impl Sequencer {
             }
             results[last] = EventResult::rejected(ResultCode::LinkedEventChainOpen);
         }
-        assert!(self.undo.is_empty());
+        assert_eq!(self.undo.len() as u64, self.next_index - self.durable_size);
         assert_eq!(results.len() - results_base, events.len());
         debug_assert!(entries
             .first_index()
@@ -294,7 +295,7 @@ impl Sequencer {
         let event = event_of(&entry.body);
         scratch.clear();
         let result = self.apply(&event, entry.time, scratch);
-        self.undo.clear();
+        self.mark_durable(self.next_index);
         if result.code != ResultCode::Ok {
             return Err(ReplayError::Rejected(result.code));
         }
@@ -304,14 +305,30 @@ impl Sequencer {
         Ok(())
     }
 
-    fn roll_back(&mut self, start: ChainStart, entries: &mut EntryBuffer) {
-        while let Some(undo) = self.undo.pop() {
+    /// Entries below `size` are on stable storage: their undo records can go.
+    pub fn mark_durable(&mut self, size: u64) {
+        assert!(size >= self.durable_size, "durable size never shrinks");
+        assert!(size <= self.next_index, "cannot be durable beyond what was sequenced");
+        let drop = (size - self.durable_size) as usize;
+        self.undo.drain(..drop);
+        self.durable_size = size;
+    }
+
+    /// Entries from `size` on were not stored (a write failed): undo them exactly, so
+    /// the state equals the one that produced the durable log.
+    pub fn roll_back_to(&mut self, size: u64) {
+        assert!(size >= self.durable_size, "cannot roll back durable entries");
+        assert!(size <= self.next_index);
+        while self.next_index > size {
+            let undo = self.undo.pop_back().expect("an undo record per non-durable entry");
             match undo {
-                Undo::Account => {
+                Undo::Account { prev_time } => {
                     let account = self.accounts.pop().expect("undo of an account that exists");
                     self.account_slots.remove(&account.record.id);
+                    self.last_time = prev_time;
                 }
                 Undo::Transfer {
+                    prev_time,
                     fingerprint,
                     debit,
                     credit,
@@ -320,12 +337,21 @@ impl Sequencer {
                     self.transfers.remove(&fingerprint);
                     self.accounts[debit as usize].debits_posted -= amount;
                     self.accounts[credit as usize].credits_posted -= amount;
+                    self.last_time = prev_time;
                 }
             }
+            self.next_index -= 1;
         }
+    }
+
+    /// Entries sequenced but not yet marked durable.
+    pub fn pending(&self) -> u64 {
+        self.next_index - self.durable_size
+    }
+
+    fn roll_back(&mut self, start: ChainStart, entries: &mut EntryBuffer) {
+        self.roll_back_to(start.next_index);
         entries.truncate(start.entries);
-        self.next_index = start.next_index;
-        self.last_time = start.last_time;
     }
 
     /// Times strictly increase along the log, so "state at time T" is unambiguous.
@@ -389,11 +415,11 @@ impl Sequencer {
             time,
             body: EntryBody::Account(record),
         };
-        entries.push_with(index, |out| entry.write(out));
+        let slot = u32::try_from(self.accounts.len()).expect("bounded by max_accounts");
+        entries.push_with(index, Posting::Opened { slot }, |out| entry.write(out));
         let EntryBody::Account(record) = entry.body else {
             unreachable!()
         };
-        let slot = u32::try_from(self.accounts.len()).expect("bounded by max_accounts");
         self.account_slots.insert(record.id.clone(), slot);
         self.accounts.push(Account {
             record,
@@ -401,7 +427,9 @@ impl Sequencer {
             debits_posted: 0,
             credits_posted: 0,
         });
-        self.undo.push(Undo::Account);
+        self.undo.push_back(Undo::Account {
+            prev_time: self.last_time,
+        });
         self.next_index += 1;
         self.last_time = time;
         EventResult {
@@ -470,11 +498,20 @@ impl Sequencer {
             time,
             body: EntryBody::Transfer(record),
         };
-        entries.push_with(index, |out| entry.write(out));
+        entries.push_with(
+            index,
+            Posting::Transfer {
+                debit,
+                credit,
+                amount: amount.0,
+            },
+            |out| entry.write(out),
+        );
         self.accounts[debit as usize].debits_posted += amount.0;
         self.accounts[credit as usize].credits_posted += amount.0;
         self.transfers.insert(fingerprint, TransferSeen { index, digest });
-        self.undo.push(Undo::Transfer {
+        self.undo.push_back(Undo::Transfer {
+            prev_time: self.last_time,
             fingerprint,
             debit,
             credit,

@@ -284,6 +284,22 @@ fn replay_refuses_tampering() {
     assert!(fresh == seq);
 }
 
+#[test]
+fn storage_failure_rolls_back_exactly() {
+    let mut seq = ledger();
+    seq.mark_durable(seq.next_index());
+    let durable = seq.clone();
+    run(
+        &mut seq,
+        &[transfer("t1", "bank", "alice", "5"), account("carol", "EUR", &[])],
+    );
+    run(&mut seq, &[transfer("t2", "alice", "bob", "1")]);
+    assert_eq!(seq.pending(), 3);
+    seq.roll_back_to(durable.next_index());
+    assert!(seq == durable);
+    assert_eq!(run(&mut seq, &[transfer("t1", "bank", "alice", "5")]), [ResultCode::Ok]);
+}
+
 /// A random workload over a few accounts, with some invalid and linked events.
 fn workload() -> impl Strategy<Value = Vec<Vec<Event>>> {
     let event = (0u8..12, 0usize..6, 0usize..6, 1u32..5000, any::<bool>(), 0u8..40).prop_map(
@@ -358,6 +374,7 @@ proptest! {
             }
             log.extend(entries.iter().map(<[u8]>::to_vec));
         }
+        seq.mark_durable(seq.next_index());
         let mut replayed = Sequencer::new(Limits::default());
         let mut scratch = EntryBuffer::new();
         for bytes in &log {
