@@ -1,1 +1,325 @@
-fn main() {}
+//! The `ledgerfs` command: init, serve, key, verify, and client commands for a running
+//! daemon. Exit status 0 on success, 1 on any error (printed with its stable code).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+
+use ledgerfs_hosted::client::{segment, Client};
+use ledgerfs_hosted::error::{Error, Result};
+use ledgerfs_hosted::{ledger, serve, verify};
+
+#[derive(Parser)]
+#[command(
+    name = "ledgerfs",
+    version,
+    about = "LedgerFS: a verifiable, append-only ledger stored as C2SP tlog-tiles"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DataArg {
+    /// Data directory (holds ledgerfs.toml, the key and log/).
+    #[arg(long, env = "LEDGERFS_DATA", default_value = "./ledgerfs-data")]
+    data: PathBuf,
+}
+
+#[derive(Args, Clone)]
+struct ClientArgs {
+    /// Daemon URL.
+    #[arg(long, env = "LEDGERFS_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Bearer token (default: the admin token in the data directory).
+    #[arg(long, env = "LEDGERFS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Data directory whose admin.token to use when no token is given.
+    #[arg(long, env = "LEDGERFS_DATA", default_value = "./ledgerfs-data")]
+    data: PathBuf,
+}
+
+impl ClientArgs {
+    fn client(&self) -> Result<Client> {
+        let token = match &self.token {
+            Some(token) => token.clone(),
+            None => {
+                let path = self.data.join(ledger::ADMIN_TOKEN_FILE);
+                std::fs::read_to_string(&path)
+                    .map_err(|e| Error::Client(format!("no --token and cannot read {}: {e}", path.display())))?
+                    .trim()
+                    .to_string()
+            }
+        };
+        Ok(Client::new(&self.url, token))
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new store: key pair, admin token, config, empty signed log.
+    Init {
+        #[command(flatten)]
+        data: DataArg,
+        /// Checkpoint origin (also the key name); default ledgerfs.localhost/<random>.
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// Run the daemon (HTTP API on 127.0.0.1:8080 by default).
+    Serve {
+        #[command(flatten)]
+        data: DataArg,
+        /// Listen address (overrides the config and LEDGERFS_LISTEN).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Print the verifier key.
+    Key {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Open and fully check a store without serving it.
+    Check {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Verify a log offline: signature, every tile, every entry, older checkpoints.
+    Verify {
+        /// A data or log directory.
+        #[arg(long, conflicts_with = "url")]
+        dir: Option<PathBuf>,
+        /// A server publishing /log/.
+        #[arg(long)]
+        url: Option<String>,
+        /// Verifier key string (default: DIR/log.vkey when --dir is a data directory).
+        #[arg(long)]
+        vkey: Option<String>,
+        /// Bearer token for --url servers that require one.
+        #[arg(long, env = "LEDGERFS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// An earlier signed checkpoint to check consistency with (repeatable).
+        #[arg(long = "older")]
+        older: Vec<PathBuf>,
+    },
+    /// Accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Post a transfer.
+    Transfer {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        debit: String,
+        #[arg(long)]
+        credit: String,
+        /// Decimal amount, e.g. 10.50.
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        currency: String,
+        #[arg(long, default_value = "")]
+        reference: String,
+        /// Ask for inclusion proofs in the receipt.
+        #[arg(long)]
+        receipt: bool,
+    },
+    /// An account's balance, now or at a log index / RFC 3339 time.
+    Balance {
+        #[command(flatten)]
+        client: ClientArgs,
+        account: String,
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// An account's postings, oldest first.
+    History {
+        #[command(flatten)]
+        client: ClientArgs,
+        account: String,
+        #[arg(long)]
+        after: Option<u64>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Inclusion and consistency proofs.
+    #[command(subcommand)]
+    Proof(ProofCommand),
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Open an account.
+    Create {
+        #[command(flatten)]
+        client: ClientArgs,
+        id: String,
+        #[arg(long)]
+        currency: String,
+        #[arg(long, default_value = "customer")]
+        kind: String,
+        /// debits_must_not_exceed_credits or credits_must_not_exceed_debits (repeatable).
+        #[arg(long = "flag")]
+        flags: Vec<String>,
+    },
+    /// Show an account and its balance.
+    Show {
+        #[command(flatten)]
+        client: ClientArgs,
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProofCommand {
+    /// Inclusion proof of entry INDEX in the tree of SIZE (default: current).
+    Inclusion {
+        #[command(flatten)]
+        client: ClientArgs,
+        index: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Consistency proof between two tree sizes.
+    Consistency {
+        #[command(flatten)]
+        client: ClientArgs,
+        from: u64,
+        to: Option<u64>,
+    },
+}
+
+fn print(value: &Value) {
+    println!("{}", serde_json::to_string_pretty(value).expect("JSON prints"));
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init { data, origin } => {
+            let made = ledger::init(&data.data, origin)?;
+            println!("initialised {} (origin {})", data.data.display(), made.origin);
+            println!("verifier key: {}", made.vkey);
+            println!("admin token:  {} (mode 0600)", made.admin_token_path.display());
+        }
+        Command::Serve { data, listen } => serve::serve(&data.data, listen)?,
+        Command::Key { data } => println!("{}", ledger::read_vkey(&data.data)?.encode()),
+        Command::Check { data } => {
+            let opened = serve::open_with_progress(&data.data)?;
+            println!(
+                "ok: size {} with {} accounts",
+                opened.committed.size,
+                opened.view.accounts.len()
+            );
+        }
+        Command::Verify {
+            dir,
+            url,
+            vkey,
+            token,
+            older,
+        } => {
+            let vkey_text = match (&vkey, &dir) {
+                (Some(k), _) => k.clone(),
+                (None, Some(d)) => ledger::read_vkey(d)
+                    .map(|k| k.encode())
+                    .map_err(|_| Error::Client("pass --vkey (no log.vkey in that directory)".into()))?,
+                (None, None) => return Err(Error::Client("pass --vkey with --url".into())),
+            };
+            let key =
+                ledgerfs_attest::VerifierKey::parse(&vkey_text).map_err(|e| Error::Client(format!("--vkey: {e}")))?;
+            let source = match (dir, url) {
+                (Some(d), _) => verify::Source::Dir(d),
+                (None, Some(base)) => verify::Source::Url { base, token },
+                (None, None) => return Err(Error::Client("pass --dir DIR or --url URL".into())),
+            };
+            let older = older
+                .iter()
+                .map(|p| std::fs::read(p).map_err(|e| Error::io(p, e)))
+                .collect::<Result<Vec<_>>>()?;
+            let report = verify::verify(source, &key, &older, true)?;
+            println!(
+                "verified: size {} root {} ({} accounts, money conserved, {} older checkpoint(s) consistent)",
+                report.size, report.root, report.accounts, report.older_checkpoints
+            );
+        }
+        Command::Account(AccountCommand::Create {
+            client,
+            id,
+            currency,
+            kind,
+            flags,
+        }) => {
+            let body = json!({"id": id, "currency": currency, "kind": kind, "flags": flags});
+            print(&client.client()?.post("/v1/accounts", &body)?);
+        }
+        Command::Account(AccountCommand::Show { client, id }) => {
+            print(&client.client()?.get(&format!("/v1/accounts/{}", segment(&id)))?);
+        }
+        Command::Transfer {
+            client,
+            id,
+            debit,
+            credit,
+            amount,
+            currency,
+            reference,
+            receipt,
+        } => {
+            let body = json!({"id": id, "debit": debit, "credit": credit, "amount": amount, "currency": currency, "reference": reference});
+            let path = if receipt {
+                "/v1/transfers?receipt=true"
+            } else {
+                "/v1/transfers"
+            };
+            print(&client.client()?.post(path, &body)?);
+        }
+        Command::Balance { client, account, at } => {
+            let mut path = format!("/v1/accounts/{}/balance", segment(&account));
+            if let Some(at) = at {
+                path.push_str(&format!("?at={}", segment(&at)));
+            }
+            print(&client.client()?.get(&path)?);
+        }
+        Command::History {
+            client,
+            account,
+            after,
+            limit,
+        } => {
+            let mut path = format!("/v1/accounts/{}/history?limit={limit}", segment(&account));
+            if let Some(after) = after {
+                path.push_str(&format!("&after={after}"));
+            }
+            print(&client.client()?.get(&path)?);
+        }
+        Command::Proof(ProofCommand::Inclusion { client, index, size }) => {
+            let mut path = format!("/v1/proofs/inclusion?index={index}");
+            if let Some(size) = size {
+                path.push_str(&format!("&size={size}"));
+            }
+            print(&client.client()?.get(&path)?);
+        }
+        Command::Proof(ProofCommand::Consistency { client, from, to }) => {
+            let mut path = format!("/v1/proofs/consistency?from={from}");
+            if let Some(to) = to {
+                path.push_str(&format!("&to={to}"));
+            }
+            print(&client.client()?.get(&path)?);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ledgerfs: error[{}]: {e}", e.code());
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -166,9 +166,7 @@ impl fmt::Display for NoteError {
             NoteError::SignatureTooShort => "signature shorter than 5 bytes",
             NoteError::TooManySignatures => "too many signature lines",
             NoteError::InvalidSignature => "signature from the verifier's key does not verify",
-            NoteError::KeyHashMismatch => {
-                "signature carries the verifier's name with another key hash"
-            }
+            NoteError::KeyHashMismatch => "signature carries the verifier's name with another key hash",
             NoteError::NoSignatureFromKey => "no signature from the verifier's key",
             NoteError::TooFewLines => "checkpoint has fewer than three lines",
             NoteError::BadOrigin => "checkpoint origin is empty or holds a control character",

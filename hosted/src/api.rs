@@ -1,0 +1,739 @@
+//! The HTTP JSON API (`/v1/...`), the read-only tlog-tiles tree (`/log/...`), the entry
+//! stream (server-sent events), `/metrics` and `/health`. Handlers only translate: every
+//! ledger rule runs in the cores behind the engine. See `docs/openapi.yaml`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use ledgerfs_model::amount::{format_signed, Amount};
+use ledgerfs_model::entry::{Entry, EntryBody};
+use ledgerfs_model::limits::MAX_REQUEST_BYTES;
+use ledgerfs_model::request::{parse_accounts, parse_transfers};
+use ledgerfs_model::time::{format_timestamp, parse_timestamp};
+use ledgerfs_model::Event;
+use ledgerfs_tiles::{leaf_hash, TilePath};
+
+use crate::auth::{Caller, Tokens};
+use crate::engine::{BatchOutcome, Engine};
+use crate::error::Error;
+use crate::logread::LogReader;
+use crate::view::{AccountView, Committed};
+
+/// Most entries one history page or stream catch-up read returns.
+const MAX_PAGE: usize = 1_000;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The running pipeline.
+    pub engine: Engine,
+    /// Entry reader over the log directory.
+    pub reader: Arc<LogReader>,
+    /// Token table.
+    pub tokens: Arc<Tokens>,
+    /// Start time, for `/health`.
+    pub started: Instant,
+}
+
+/// An API error: status, stable code, message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        let status = match &e {
+            Error::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
+            Error::Storage(_) | Error::Attest(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let mut response = (self.status, body).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+type ApiResult<T> = std::result::Result<T, ApiError>;
+
+/// The router with every route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/v1/accounts", post(create_accounts).get(list_accounts))
+        .route("/v1/accounts/{id}", get(get_account))
+        .route("/v1/accounts/{id}/balance", get(get_balance))
+        .route("/v1/accounts/{id}/history", get(get_history))
+        .route("/v1/transfers", post(create_transfers))
+        .route("/v1/transfers/{id}", get(get_transfer))
+        .route("/v1/entries/{index}", get(get_entry))
+        .route("/v1/checkpoint", get(get_checkpoint))
+        .route("/v1/proofs/inclusion", get(inclusion))
+        .route("/v1/proofs/consistency", get(consistency))
+        .route("/v1/stream", get(stream))
+        .route("/log/{*path}", get(log_file))
+        .fallback(|| async { ApiError::not_found("route") })
+        .with_state(state)
+}
+
+fn caller(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
+    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    state.tokens.authenticate(header).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "send `Authorization: Bearer <token>` with a configured token",
+        )
+    })
+}
+
+fn require_everything(caller: &Caller) -> ApiResult<()> {
+    if caller.reads_everything() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "role {} may not read this",
+            caller.role.as_str()
+        )))
+    }
+}
+
+fn committed(state: &AppState) -> Arc<Committed> {
+    state.engine.view.committed().expect("an opened store has a checkpoint")
+}
+
+fn checkpoint_json(c: &Committed) -> Value {
+    json!({"size": c.size, "root": B64.encode(c.root), "note": c.note})
+}
+
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"status": "ok", "size": committed(&state).size, "uptime_seconds": state.started.elapsed().as_secs()}))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &state.engine.metrics;
+    let view = state.engine.view.state.read().expect("view lock");
+    let text = format!(
+        "# HELP ledgerfs_log_size Entries covered by the durable checkpoint.\n# TYPE ledgerfs_log_size gauge\nledgerfs_log_size {}\n\
+         # HELP ledgerfs_accounts Accounts opened.\n# TYPE ledgerfs_accounts gauge\nledgerfs_accounts {}\n\
+         # HELP ledgerfs_transfers Transfers posted.\n# TYPE ledgerfs_transfers gauge\nledgerfs_transfers {}\n\
+         # HELP ledgerfs_batches_total Batches acknowledged.\n# TYPE ledgerfs_batches_total counter\nledgerfs_batches_total {}\n\
+         # HELP ledgerfs_events_total Events submitted.\n# TYPE ledgerfs_events_total counter\nledgerfs_events_total {}\n\
+         # HELP ledgerfs_commits_total Group commits made durable.\n# TYPE ledgerfs_commits_total counter\nledgerfs_commits_total {}\n\
+         # HELP ledgerfs_commit_seconds_total Time spent committing.\n# TYPE ledgerfs_commit_seconds_total counter\nledgerfs_commit_seconds_total {:.6}\n\
+         # HELP ledgerfs_storage_failures_total Commits that failed on storage.\n# TYPE ledgerfs_storage_failures_total counter\nledgerfs_storage_failures_total {}\n",
+        view.size,
+        view.accounts.len(),
+        view.transfers,
+        m.batches.load(Ordering::Relaxed),
+        m.events.load(Ordering::Relaxed),
+        m.commits.load(Ordering::Relaxed),
+        m.commit_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        m.storage_failures.load(Ordering::Relaxed),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+#[derive(Deserialize)]
+struct SubmitQuery {
+    #[serde(default)]
+    receipt: bool,
+}
+
+async fn read_json_body(headers: &HeaderMap, body: Body) -> ApiResult<Bytes> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/json")
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type_unsupported",
+            "send `Content-Type: application/json`",
+        ));
+    }
+    axum::body::to_bytes(body, MAX_REQUEST_BYTES).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request_too_large",
+            format!("request bodies are limited to {MAX_REQUEST_BYTES} bytes"),
+        )
+    })
+}
+
+async fn create_accounts(
+    State(state): State<AppState>,
+    Query(query): Query<SubmitQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers)?;
+    if !caller.may_open_accounts() {
+        return Err(ApiError::forbidden(format!(
+            "role {} may not open accounts",
+            caller.role.as_str()
+        )));
+    }
+    let body = read_json_body(&headers, body).await?;
+    let events = parse_accounts(&body).map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
+    submit(&state, events, query.receipt).await
+}
+
+async fn create_transfers(
+    State(state): State<AppState>,
+    Query(query): Query<SubmitQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers)?;
+    let body = read_json_body(&headers, body).await?;
+    let events = parse_transfers(&body).map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
+    for event in &events {
+        if let Event::Transfer(t) = event {
+            if !caller.may_debit(&t.debit) {
+                return Err(ApiError::forbidden(format!(
+                    "{} may not debit account {:?}",
+                    caller.name, t.debit
+                )));
+            }
+        }
+    }
+    submit(&state, events, query.receipt).await
+}
+
+async fn submit(state: &AppState, events: Vec<Event>, receipt: bool) -> ApiResult<Json<Value>> {
+    let ids: Vec<String> = events.iter().map(|e| e.id().to_string()).collect();
+    let BatchOutcome { results, committed } = state.engine.submit(events).await?;
+    let mut accepted = 0;
+    let items: Vec<Value> = results
+        .iter()
+        .zip(&ids)
+        .enumerate()
+        .map(|(i, (r, id))| {
+            if r.code.is_success() {
+                accepted += 1;
+            }
+            let mut item = json!({"event": i, "id": id, "code": r.code.as_str()});
+            if let Some(index) = r.index {
+                item["index"] = json!(index);
+            }
+            if !r.code.is_success() {
+                item["message"] = json!(r.code.description());
+            }
+            if let Some(field) = r.field {
+                item["field"] = json!(field);
+            }
+            item
+        })
+        .collect();
+    let mut response = json!({
+        "results": items,
+        "accepted": accepted,
+        "rejected": results.len() - accepted,
+        "checkpoint": checkpoint_json(&committed),
+    });
+    if receipt {
+        let mut proofs = Vec::new();
+        for r in results.iter().filter(|r| r.code.is_success()) {
+            let index = r.index.expect("successes carry an index");
+            proofs.push(inclusion_json(state, index, committed.size)?);
+        }
+        response["proofs"] = Value::Array(proofs);
+    }
+    Ok(Json(response))
+}
+
+fn account_json(a: &AccountView, size: u64) -> Value {
+    let currency = a.record.currency;
+    json!({
+        "id": a.record.id,
+        "currency": currency.code(),
+        "kind": a.record.kind.as_str(),
+        "flags": a.record.flags.names().collect::<Vec<_>>(),
+        "metadata": serde_json::from_str::<Value>(&a.record.metadata).unwrap_or(Value::Null),
+        "index": a.index,
+        "balance": {
+            "debits": Amount(a.debits).format(currency),
+            "credits": Amount(a.credits).format(currency),
+            "net": format_signed(a.credits, a.debits, currency),
+        },
+        "postings": a.postings.len(),
+        "as_of_size": size,
+    })
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_accounts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers)?;
+    let view = state.engine.view.state.read().expect("view lock");
+    let limit = q.limit.unwrap_or(100).min(MAX_PAGE);
+    let start = match &q.after {
+        Some(after) => view.slots.get(after.as_str()).map_or(0, |&s| s as usize + 1),
+        None => 0,
+    };
+    let page: Vec<Value> = view.accounts[start..]
+        .iter()
+        .filter(|a| caller.may_read_account(&a.record.id))
+        .take(limit)
+        .map(|a| account_json(a, view.size))
+        .collect();
+    let next = (page.len() == limit)
+        .then(|| page.last().map(|a| a["id"].clone()))
+        .flatten();
+    Ok(Json(json!({"accounts": page, "next_after": next})))
+}
+
+fn visible_account(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Value> {
+    if !caller.may_read_account(id) {
+        return Err(ApiError::forbidden(format!(
+            "{} may not read account {id:?}",
+            caller.name
+        )));
+    }
+    let view = state.engine.view.state.read().expect("view lock");
+    view.account(id)
+        .map(|a| account_json(a, view.size))
+        .ok_or_else(|| ApiError::not_found("account"))
+}
+
+async fn get_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers)?;
+    let mut account = visible_account(&state, &caller, &id)?;
+    account["checkpoint"] = checkpoint_json(&committed(&state));
+    Ok(Json(account))
+}
+
+#[derive(Deserialize)]
+struct BalanceQuery {
+    at: Option<String>,
+}
+
+/// Resolves `at` (a log index, or an RFC 3339 time) to the last index it includes.
+fn resolve_at(state: &AppState, at: &str, size: u64) -> ApiResult<Option<u64>> {
+    if at.bytes().all(|b| b.is_ascii_digit()) {
+        let index: u64 = at
+            .parse()
+            .map_err(|_| ApiError::bad_request("at_invalid", "index too large"))?;
+        if index >= size {
+            return Err(ApiError::bad_request(
+                "at_invalid",
+                format!("index {index} is beyond the log size {size}"),
+            ));
+        }
+        return Ok(Some(index));
+    }
+    let time = parse_timestamp(at).ok_or_else(|| {
+        ApiError::bad_request(
+            "at_invalid",
+            "`at` is a log index or an RFC 3339 UTC time like 2026-11-21T10:00:00Z",
+        )
+    })?;
+    // Entry times strictly increase: binary search for the last entry at or before `time`.
+    let (mut lo, mut hi) = (0u64, size);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let entry = Entry::decode(&state.reader.entry(mid, size)?).map_err(|e| Error::Corrupt {
+            path: format!("log/tile/entries (entry {mid})"),
+            reason: e.to_string(),
+        })?;
+        if entry.time <= time {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo.checked_sub(1))
+}
+
+async fn get_balance(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<BalanceQuery>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers)?;
+    let current = visible_account(&state, &caller, &id)?;
+    let Some(at) = q.at else {
+        return Ok(Json(
+            json!({"id": id, "balance": current["balance"], "as_of_size": current["as_of_size"]}),
+        ));
+    };
+    let committed = committed(&state);
+    let reader = state.reader.clone();
+    let (record, opened, postings) = {
+        let view = state.engine.view.state.read().expect("view lock");
+        let a = view.account(&id).ok_or_else(|| ApiError::not_found("account"))?;
+        (a.record.clone(), a.index, a.postings.clone())
+    };
+    let state2 = state.clone();
+    let result = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
+        let last = resolve_at(&state2, &at, committed.size)?;
+        let Some(last) = last.filter(|&l| l >= opened) else {
+            return Err(ApiError::not_found("account at that point of the log"));
+        };
+        let (mut debits, mut credits) = (0u128, 0u128);
+        for &index in postings.iter().take_while(|&&i| i <= last) {
+            let entry = Entry::decode(&reader.entry(index, committed.size)?)
+                .map_err(|e| Error::Corrupt { path: format!("entry {index}"), reason: e.to_string() })?;
+            if let EntryBody::Transfer(t) = entry.body {
+                if t.debit == record.id {
+                    debits += t.amount.0;
+                }
+                if t.credit == record.id {
+                    credits += t.amount.0;
+                }
+            }
+        }
+        let at_entry = Entry::decode(&reader.entry(last, committed.size)?)
+            .map_err(|e| Error::Corrupt { path: format!("entry {last}"), reason: e.to_string() })?;
+        let c = record.currency;
+        Ok(json!({
+            "id": record.id,
+            "at_index": last,
+            "at_time": format_timestamp(at_entry.time),
+            "balance": {"debits": Amount(debits).format(c), "credits": Amount(credits).format(c), "net": format_signed(credits, debits, c)},
+        }))
+    })
+    .await
+    .map_err(|e| ApiError::from(Error::Storage(e.to_string())))??;
+    Ok(Json(result))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+async fn get_history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers)?;
+    visible_account(&state, &caller, &id)?;
+    let size = committed(&state).size;
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let indices: Vec<u64> = {
+        let view = state.engine.view.state.read().expect("view lock");
+        let a = view.account(&id).ok_or_else(|| ApiError::not_found("account"))?;
+        let start = match q.after {
+            Some(after) => a.postings.partition_point(|&i| i <= after),
+            None => 0,
+        };
+        a.postings[start..].iter().copied().take(limit).collect()
+    };
+    let mut entries = Vec::with_capacity(indices.len());
+    for &index in &indices {
+        let bytes = state.reader.entry(index, size)?;
+        entries.push(serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null));
+    }
+    let next = (indices.len() == limit).then(|| indices.last().copied()).flatten();
+    Ok(Json(json!({"account": id, "entries": entries, "next_after": next})))
+}
+
+async fn get_transfer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers)?;
+    let index = state
+        .engine
+        .transfer_index(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("transfer"))?;
+    let (entry, value) = read_entry(&state, index)?;
+    if let EntryBody::Transfer(t) = &entry.body {
+        if !(caller.may_read_account(&t.debit) || caller.may_read_account(&t.credit)) {
+            return Err(ApiError::forbidden("the transfer touches none of your accounts"));
+        }
+    }
+    Ok(Json(json!({"index": index, "entry": value})))
+}
+
+fn read_entry(state: &AppState, index: u64) -> ApiResult<(Entry, Value)> {
+    let size = committed(state).size;
+    if index >= size {
+        return Err(ApiError::not_found("entry"));
+    }
+    let bytes = state.reader.entry(index, size)?;
+    let entry = Entry::decode(&bytes).map_err(|e| Error::Corrupt {
+        path: format!("entry {index}"),
+        reason: e.to_string(),
+    })?;
+    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Ok((entry, value))
+}
+
+fn may_read_entry(caller: &Caller, entry: &Entry) -> bool {
+    match &entry.body {
+        EntryBody::Transfer(t) => caller.may_read_account(&t.debit) || caller.may_read_account(&t.credit),
+        EntryBody::Account(a) => caller.may_read_account(&a.id),
+    }
+}
+
+async fn get_entry(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(index): Path<u64>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers)?;
+    let (entry, value) = read_entry(&state, index)?;
+    if !may_read_entry(&caller, &entry) {
+        return Err(ApiError::forbidden("the entry touches none of your accounts"));
+    }
+    Ok(Json(value))
+}
+
+async fn get_checkpoint(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    caller(&state, &headers)?;
+    Ok(Json(checkpoint_json(&committed(&state))))
+}
+
+fn b64_hashes(hashes: &[[u8; 32]]) -> Vec<String> {
+    hashes.iter().map(|h| B64.encode(h)).collect()
+}
+
+fn inclusion_json(state: &AppState, index: u64, size: u64) -> ApiResult<Value> {
+    let bytes = state.reader.entry(index, size)?;
+    let proof = ledgerfs_tiles::inclusion_proof(state.reader.store(), index, size).map_err(|e| {
+        ApiError::from(Error::Corrupt {
+            path: "log/tile".into(),
+            reason: format!("{e:?}"),
+        })
+    })?;
+    Ok(json!({"index": index, "size": size, "leaf_hash": B64.encode(leaf_hash(&bytes)), "proof": b64_hashes(&proof)}))
+}
+
+#[derive(Deserialize)]
+struct InclusionQuery {
+    index: u64,
+    size: Option<u64>,
+}
+
+async fn inclusion(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<InclusionQuery>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers)?;
+    let committed = committed(&state);
+    let size = q.size.unwrap_or(committed.size);
+    if size > committed.size || q.index >= size {
+        return Err(ApiError::bad_request(
+            "range_invalid",
+            format!("need index < size <= {}", committed.size),
+        ));
+    }
+    let (entry, _) = read_entry(&state, q.index)?;
+    if !may_read_entry(&caller, &entry) {
+        return Err(ApiError::forbidden("the entry touches none of your accounts"));
+    }
+    let mut proof = inclusion_json(&state, q.index, size)?;
+    let root = ledgerfs_tiles::tree_root_from_tiles(state.reader.store(), size).map_err(|e| {
+        ApiError::from(Error::Corrupt {
+            path: "log/tile".into(),
+            reason: format!("{e:?}"),
+        })
+    })?;
+    proof["root"] = json!(B64.encode(root));
+    proof["checkpoint"] = checkpoint_json(&committed);
+    Ok(Json(proof))
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    from: u64,
+    to: Option<u64>,
+}
+
+async fn consistency(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ConsistencyQuery>,
+) -> ApiResult<Json<Value>> {
+    caller(&state, &headers)?;
+    let committed = committed(&state);
+    let to = q.to.unwrap_or(committed.size);
+    if to > committed.size || q.from > to {
+        return Err(ApiError::bad_request(
+            "range_invalid",
+            format!("need from <= to <= {}", committed.size),
+        ));
+    }
+    let store = state.reader.store();
+    let tile_error = |e: ledgerfs_tiles::TileError| {
+        ApiError::from(Error::Corrupt {
+            path: "log/tile".into(),
+            reason: format!("{e:?}"),
+        })
+    };
+    let proof = ledgerfs_tiles::consistency_proof(store, q.from, to).map_err(tile_error)?;
+    let from_root = ledgerfs_tiles::tree_root_from_tiles(store, q.from).map_err(tile_error)?;
+    let to_root = ledgerfs_tiles::tree_root_from_tiles(store, to).map_err(tile_error)?;
+    Ok(Json(json!({
+        "from": q.from, "to": to,
+        "from_root": B64.encode(from_root), "to_root": B64.encode(to_root),
+        "proof": b64_hashes(&proof),
+        "checkpoint": checkpoint_json(&committed),
+    })))
+}
+
+#[derive(Deserialize)]
+struct StreamQuery {
+    from: Option<u64>,
+}
+
+async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<StreamQuery>,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers)?;
+    require_everything(&caller)?;
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|last| last + 1);
+    let start = resume.or(q.from).unwrap_or(0);
+    let durable = state.engine.durable.clone();
+    let reader = state.reader.clone();
+    let events = futures_util::stream::unfold(
+        (start, durable, Vec::<(u64, Vec<u8>)>::new()),
+        move |(mut next, mut durable, mut buffered)| {
+            let reader = reader.clone();
+            async move {
+                loop {
+                    if !buffered.is_empty() {
+                        let (index, bytes) = buffered.remove(0);
+                        let text = String::from_utf8_lossy(&bytes).into_owned();
+                        let event = SseEvent::default().id(index.to_string()).event("entry").data(text);
+                        return Some((Ok::<_, std::convert::Infallible>(event), (next, durable, buffered)));
+                    }
+                    let size = *durable.borrow_and_update();
+                    if next < size {
+                        let to = size.min(next + MAX_PAGE as u64);
+                        let mut batch = Vec::new();
+                        let read = reader.for_each(next, to, size, |i, b| {
+                            batch.push((i, b.to_vec()));
+                            Ok(())
+                        });
+                        if read.is_err() {
+                            return None;
+                        }
+                        next = to;
+                        buffered = batch;
+                        continue;
+                    }
+                    if durable.changed().await.is_err() {
+                        return None;
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
+
+async fn log_file(State(state): State<AppState>, headers: HeaderMap, Path(path): Path<String>) -> ApiResult<Response> {
+    let caller = caller(&state, &headers)?;
+    require_everything(&caller)?;
+    let root = state.reader.store().root();
+    if path == "checkpoint" {
+        let note = committed(&state).note.clone();
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            note,
+        )
+            .into_response());
+    }
+    let tile = TilePath::parse(&path).ok_or_else(|| ApiError::not_found("tile"))?;
+    let bytes = std::fs::read(root.join(tile.to_path())).map_err(|_| ApiError::not_found("tile"))?;
+    let cache = if tile.is_full() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=60"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,391 @@
+//! The hosted composition of the cores: the sequencer, tiles and attestation domains
+//! each run on their own thread, joined by bounded in-process queues, exactly as the
+//! seL4 image joins them with shared rings. The pipeline overlaps sequencing of one
+//! group with hashing and writing of the previous one (group commit).
+//!
+//! ```text
+//!  HTTP handlers ──ingress──▶ sequencer ──groups──▶ committer ──sign──▶ attest
+//!        ▲                    (Sequencer core)      (TileLog core,     (Attestor core,
+//!        └────────── replies after the checkpoint ── POSIX store)        the key)
+//! ```
+//!
+//! Nothing is acknowledged before the group's tiles, bundles and the signed checkpoint
+//! covering it are on stable storage. If storage fails, the group and every group
+//! sequenced after it are refused, the sequencer rolls back to the durable size, and
+//! writes resume when storage works again.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ledgerfs_attest::{Attestor, SignReply, SignRequest};
+use ledgerfs_model::Event;
+use ledgerfs_sequencer::{EntryBuffer, EventResult, Sequencer};
+use ledgerfs_tiles::{TileLog, TileStore, TileWrite};
+use tokio::sync::{oneshot, watch};
+
+use crate::error::{Error, Result};
+use crate::ledger::{self, Opened};
+use crate::store::PosixStore;
+use crate::view::{Committed, View};
+
+/// Most requests queued at the sequencer before handlers wait (back-pressure).
+const INGRESS_DEPTH: usize = 1_024;
+/// Groups between sequencer and committer (the pipeline depth).
+const GROUP_DEPTH: usize = 2;
+/// Most events gathered into one commit group.
+const GROUP_MAX_EVENTS: usize = 4 * ledgerfs_model::limits::MAX_BATCH_EVENTS;
+
+/// The outcome of a batch, sent once it is durable.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// One result per event.
+    pub results: Vec<EventResult>,
+    /// The checkpoint covering every accepted event.
+    pub committed: Arc<Committed>,
+}
+
+/// Requests the sequencer thread serves.
+enum Command {
+    Submit {
+        events: Vec<Event>,
+        reply: oneshot::Sender<Result<BatchOutcome>>,
+    },
+    LookupTransfer {
+        id: String,
+        reply: oneshot::Sender<Option<u64>>,
+    },
+}
+
+struct Waiter {
+    reply: oneshot::Sender<Result<BatchOutcome>>,
+    results: Vec<EventResult>,
+}
+
+struct Group {
+    epoch: u64,
+    entries: EntryBuffer,
+    waiters: Vec<Waiter>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Batches acknowledged.
+    pub batches: AtomicU64,
+    /// Events submitted.
+    pub events: AtomicU64,
+    /// Entries made durable.
+    pub entries: AtomicU64,
+    /// Commit groups made durable.
+    pub commits: AtomicU64,
+    /// Total nanoseconds spent in commits (write + sync + sign + checkpoint).
+    pub commit_nanos: AtomicU64,
+    /// Commits that failed on storage.
+    pub storage_failures: AtomicU64,
+}
+
+/// Handle to the running pipeline.
+#[derive(Clone)]
+pub struct Engine {
+    ingress: SyncSender<Command>,
+    /// The committed read model.
+    pub view: Arc<View>,
+    /// Durable size notifications (for streaming).
+    pub durable: watch::Receiver<u64>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Wall-clock time for the sequencer (the core never reads a clock itself).
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+impl Engine {
+    /// Starts the three domain threads on an opened store.
+    pub fn start(dir: PathBuf, opened: Opened) -> Result<Engine> {
+        let Opened {
+            config,
+            sequencer,
+            tiles,
+            view,
+            committed,
+        } = opened;
+        let key = ledger::read_signer_key(&dir)?;
+        let attestor = Attestor::new(key, config.origin.clone())
+            .with_last_signed_note(committed.note.as_bytes())
+            .map_err(|e| Error::Corrupt {
+                path: "log/checkpoint".into(),
+                reason: e.to_string(),
+            })?;
+        let view = Arc::new(View {
+            state: std::sync::RwLock::new(view),
+        });
+        let metrics = Arc::new(Metrics::default());
+        let (durable_tx, durable_rx) = watch::channel(committed.size);
+        let (ingress_tx, ingress_rx) = mpsc::sync_channel(INGRESS_DEPTH);
+        let (group_tx, group_rx) = mpsc::sync_channel(GROUP_DEPTH);
+        let (sign_tx, sign_rx) = mpsc::sync_channel::<(SignRequest, mpsc::SyncSender<SignReply>)>(1);
+        let shared = Arc::new(Shared {
+            durable: AtomicU64::new(committed.size),
+            failure: Mutex::new(None),
+        });
+
+        thread::Builder::new()
+            .name("attest".into())
+            .spawn(move || attest_loop(attestor, sign_rx))
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        let committer = Committer {
+            tiles,
+            store: PosixStore::new(dir.join(ledger::LOG_DIR)),
+            committed: Arc::new(committed),
+            sign: sign_tx,
+            view: view.clone(),
+            durable: durable_tx,
+            shared: shared.clone(),
+            metrics: metrics.clone(),
+            failed_epoch: None,
+        };
+        thread::Builder::new()
+            .name("committer".into())
+            .spawn(move || committer.run(group_rx))
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        let seq_metrics = metrics.clone();
+        thread::Builder::new()
+            .name("sequencer".into())
+            .spawn(move || sequencer_loop(sequencer, ingress_rx, group_tx, shared, seq_metrics))
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        Ok(Engine {
+            ingress: ingress_tx,
+            view,
+            durable: durable_rx,
+            metrics,
+        })
+    }
+
+    /// Submits a batch; resolves once it is durable (or refused).
+    pub async fn submit(&self, events: Vec<Event>) -> Result<BatchOutcome> {
+        let (reply, rx) = oneshot::channel();
+        let ingress = self.ingress.clone();
+        let command = Command::Submit { events, reply };
+        // A full ingress queue blocks: do that off the async workers.
+        tokio::task::spawn_blocking(move || ingress.send(command))
+            .await
+            .map_err(|e| Error::Storage(e.to_string()))?
+            .map_err(|_| Error::Storage("the sequencer stopped".into()))?;
+        rx.await.map_err(|_| Error::Storage("the pipeline stopped".into()))?
+    }
+
+    /// The durable index of a transfer id, asked of the sequencer domain.
+    pub async fn transfer_index(&self, id: String) -> Result<Option<u64>> {
+        let (reply, rx) = oneshot::channel();
+        let ingress = self.ingress.clone();
+        tokio::task::spawn_blocking(move || ingress.send(Command::LookupTransfer { id, reply }))
+            .await
+            .map_err(|e| Error::Storage(e.to_string()))?
+            .map_err(|_| Error::Storage("the sequencer stopped".into()))?;
+        rx.await.map_err(|_| Error::Storage("the sequencer stopped".into()))
+    }
+}
+
+/// State the sequencer and committer threads share.
+struct Shared {
+    /// Entries below this are durable.
+    durable: AtomicU64,
+    /// Set by the committer when storage failed: (durable size, epoch of the failed group).
+    failure: Mutex<Option<(u64, u64)>>,
+}
+
+fn sequencer_loop(
+    mut sequencer: Sequencer,
+    ingress: Receiver<Command>,
+    groups: SyncSender<Group>,
+    shared: Arc<Shared>,
+    metrics: Arc<Metrics>,
+) {
+    let mut epoch = 0u64;
+    let mut next: Option<Command> = None;
+    loop {
+        let first = match next.take() {
+            Some(command) => command,
+            None => match ingress.recv() {
+                Ok(command) => command,
+                Err(_) => return,
+            },
+        };
+        sequencer.mark_durable(shared.durable.load(Ordering::Acquire));
+        if let Some((size, failed_epoch)) = shared.failure.lock().expect("failure lock").take() {
+            assert_eq!(failed_epoch, epoch);
+            sequencer.mark_durable(size);
+            sequencer.roll_back_to(size);
+            epoch += 1;
+        }
+        let mut group = Group {
+            epoch,
+            entries: EntryBuffer::new(),
+            waiters: Vec::new(),
+        };
+        let mut events_in_group = 0;
+        let mut command = Some(first);
+        while let Some(c) = command.take() {
+            match c {
+                Command::LookupTransfer { id, reply } => {
+                    let durable = shared.durable.load(Ordering::Acquire);
+                    let index = sequencer.transfer_index(&id).filter(|&i| i < durable);
+                    let _ = reply.send(index);
+                }
+                Command::Submit { events, reply } => {
+                    if events_in_group > 0 && events_in_group + events.len() > GROUP_MAX_EVENTS {
+                        next = Some(Command::Submit { events, reply });
+                        break;
+                    }
+                    events_in_group += events.len();
+                    metrics.events.fetch_add(events.len() as u64, Ordering::Relaxed);
+                    let mut results = Vec::with_capacity(events.len());
+                    sequencer.execute(&events, now_nanos(), &mut results, &mut group.entries);
+                    group.waiters.push(Waiter { reply, results });
+                }
+            }
+            command = match ingress.try_recv() {
+                Ok(c) => Some(c),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => None,
+            };
+        }
+        if group.waiters.is_empty() {
+            continue;
+        }
+        if groups.send(group).is_err() {
+            return;
+        }
+    }
+}
+
+fn attest_loop(mut attestor: Attestor, requests: Receiver<(SignRequest, mpsc::SyncSender<SignReply>)>) {
+    while let Ok((request, reply)) = requests.recv() {
+        let _ = reply.send(attestor.handle(&request));
+    }
+}
+
+struct Committer {
+    tiles: TileLog,
+    store: PosixStore,
+    committed: Arc<Committed>,
+    sign: SyncSender<(SignRequest, mpsc::SyncSender<SignReply>)>,
+    view: Arc<View>,
+    durable: watch::Sender<u64>,
+    shared: Arc<Shared>,
+    metrics: Arc<Metrics>,
+    failed_epoch: Option<u64>,
+}
+
+impl Committer {
+    fn run(mut self, groups: Receiver<Group>) {
+        let mut writes = Vec::new();
+        while let Ok(group) = groups.recv() {
+            if self.failed_epoch.is_some_and(|failed| group.epoch <= failed) {
+                self.refuse(group, "an earlier write in the pipeline failed; retry");
+                continue;
+            }
+            let started = Instant::now();
+            match self.commit(&group.entries, &mut writes) {
+                Ok(()) => {
+                    self.metrics.commits.fetch_add(1, Ordering::Relaxed);
+                    self.metrics
+                        .commit_nanos
+                        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    self.metrics
+                        .entries
+                        .fetch_add(group.entries.len() as u64, Ordering::Relaxed);
+                    self.publish(&group.entries);
+                    for waiter in group.waiters {
+                        self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+                        let _ = waiter.reply.send(Ok(BatchOutcome {
+                            results: waiter.results,
+                            committed: self.committed.clone(),
+                        }));
+                    }
+                }
+                Err(error) => {
+                    self.metrics.storage_failures.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("ledgerfs: commit failed, refusing writes until storage recovers: {error}");
+                    self.recover_tiles();
+                    self.failed_epoch = Some(group.epoch);
+                    *self.shared.failure.lock().expect("failure lock") = Some((self.committed.size, group.epoch));
+                    let code = error.code();
+                    for waiter in group.waiters {
+                        let _ = waiter.reply.send(Err(match code {
+                            "storage_full" => Error::StorageFull(error.to_string()),
+                            _ => Error::Storage(error.to_string()),
+                        }));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hash, write, sync, sign, swap the checkpoint: the durability sequence.
+    fn commit(&mut self, entries: &EntryBuffer, writes: &mut Vec<TileWrite>) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        assert_eq!(entries.first_index(), Some(self.committed.size));
+        for entry in entries.iter() {
+            self.tiles.append(entry).map_err(|e| Error::Storage(e.to_string()))?;
+        }
+        writes.clear();
+        let root = self.tiles.commit(writes);
+        for write in writes.iter() {
+            self.store.put(&write.path, &write.bytes)?;
+        }
+        self.store.sync()?;
+        let size = self.tiles.size();
+        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        self.sign
+            .send((SignRequest { size, root }, reply_tx))
+            .map_err(|_| Error::Attest("the attestation domain stopped".into()))?;
+        let note = match reply_rx
+            .recv()
+            .map_err(|_| Error::Attest("the attestation domain stopped".into()))?
+        {
+            SignReply::Signed { note } => note,
+            refused => return Err(Error::Attest(format!("{refused:?}"))),
+        };
+        self.store.swap_checkpoint(note.as_bytes())?;
+        for write in writes.iter().filter(|w| w.path.is_full()) {
+            self.store.remove_partials(&write.path);
+        }
+        self.committed = Arc::new(Committed { size, root, note });
+        Ok(())
+    }
+
+    /// After a failed commit the tiles core restarts from what is durable.
+    fn recover_tiles(&mut self) {
+        match TileLog::open(&self.store, self.committed.size, &self.committed.root) {
+            Ok(tiles) => self.tiles = tiles,
+            Err(e) => panic!("durable tiles unreadable after a failed commit: {e:?}"),
+        }
+    }
+
+    fn publish(&mut self, entries: &EntryBuffer) {
+        {
+            let mut state = self.view.state.write().expect("view lock");
+            state.apply(entries);
+            state.committed = Some(self.committed.clone());
+        }
+        self.shared.durable.store(self.committed.size, Ordering::Release);
+        let _ = self.durable.send(self.committed.size);
+    }
+
+    fn refuse(&self, group: Group, why: &str) {
+        for waiter in group.waiters {
+            let _ = waiter.reply.send(Err(Error::Storage(why.into())));
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Creating a store (`init`) and opening one (recovery): the checkpoint's signature is
+//! verified, every entry is re-hashed and replayed through the sequencer core, and every
+//! stored tile is compared byte for byte with the tiles the entries imply. A store that
+//! fails any check refuses to open, naming the file.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ledgerfs_attest::{verify_checkpoint, Checkpoint, SignerKey, VerifierKey};
+use ledgerfs_sequencer::{EntryBuffer, Limits, Sequencer};
+use ledgerfs_tiles::{empty_root, TileLog, TileReader, TileStore, TileWrite, TILE_WIDTH};
+
+use crate::config::{Config, Role, TokenConfig};
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::logread::LogReader;
+use crate::store::PosixStore;
+use crate::view::{Committed, ViewState};
+
+/// File holding the attestation domain's private key (mode 0600).
+pub const KEY_FILE: &str = "attest.key";
+/// File holding the verifier key.
+pub const VKEY_FILE: &str = "log.vkey";
+/// File holding the first admin token (mode 0600).
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+/// Directory of the tlog-tiles tree.
+pub const LOG_DIR: &str = "log";
+/// Entries re-hashed between tile comparisons while opening.
+const OPEN_COMMIT_EVERY: u64 = 16 * TILE_WIDTH;
+
+/// What `init` made.
+#[derive(Debug)]
+pub struct Initialised {
+    /// The verifier key string.
+    pub vkey: String,
+    /// Where the admin token is.
+    pub admin_token_path: PathBuf,
+    /// The checkpoint origin.
+    pub origin: String,
+}
+
+/// Random bytes from the OS.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::getrandom(&mut bytes).expect("the OS provides randomness");
+    bytes
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a token, as stored in the config.
+pub fn token_digest(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Creates a new store in `dir`.
+pub fn init(dir: &Path, origin: Option<String>) -> Result<Initialised> {
+    let log = dir.join(LOG_DIR);
+    if log.join(crate::store::CHECKPOINT_FILE).exists() || Config::path(dir).exists() {
+        return Err(Error::AlreadyInitialised(dir.display().to_string()));
+    }
+    fs::create_dir_all(&log).map_err(|e| Error::io(&log, e))?;
+    let origin = origin.unwrap_or_else(|| format!("ledgerfs.localhost/{}", hex(&random_bytes::<4>())));
+    let key = SignerKey::from_seed(&origin, random_bytes::<32>())
+        .map_err(|e| Error::Config(format!("origin {origin:?} cannot name a key: {e}")))?;
+    let vkey = key.verifier().encode();
+    fsutil::write_secret(&dir.join(KEY_FILE), format!("{}\n", key.encode()).as_bytes())?;
+    fsutil::write_atomic(&dir.join(VKEY_FILE), format!("{vkey}\n").as_bytes(), 0o644)?;
+    let token = format!("lfs_{}", hex(&random_bytes::<24>()));
+    let admin_token_path = dir.join(ADMIN_TOKEN_FILE);
+    fsutil::write_secret(&admin_token_path, format!("{token}\n").as_bytes())?;
+    let mut config = Config::new(origin.clone());
+    config.tokens.push(TokenConfig {
+        name: "admin".into(),
+        sha256: token_digest(&token),
+        role: Role::Admin,
+        accounts: Vec::new(),
+    });
+    config.save(dir)?;
+    // The empty tree gets a signed checkpoint too, so every store opens the same way.
+    let checkpoint = Checkpoint {
+        origin: origin.clone(),
+        size: 0,
+        root: empty_root(),
+        extensions: Vec::new(),
+    };
+    let note = ledgerfs_attest::sign_checkpoint(&key, &checkpoint).map_err(|e| Error::Attest(e.to_string()))?;
+    PosixStore::new(log).swap_checkpoint(note.as_bytes())?;
+    Ok(Initialised {
+        vkey,
+        admin_token_path,
+        origin,
+    })
+}
+
+/// Reads the verifier key of a store.
+pub fn read_vkey(dir: &Path) -> Result<VerifierKey> {
+    let path = dir.join(VKEY_FILE);
+    let text = fs::read_to_string(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::NotInitialised(dir.display().to_string())
+        } else {
+            Error::io(&path, e)
+        }
+    })?;
+    VerifierKey::parse(text.trim()).map_err(|e| Error::Corrupt {
+        path: VKEY_FILE.into(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads the signer key (only the attestation thread calls this).
+pub fn read_signer_key(dir: &Path) -> Result<SignerKey> {
+    let path = dir.join(KEY_FILE);
+    let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    SignerKey::parse(text.trim()).map_err(|e| Error::Corrupt {
+        path: KEY_FILE.into(),
+        reason: e.to_string(),
+    })
+}
+
+/// A store opened and fully checked: the cores' state at its checkpoint.
+pub struct Opened {
+    /// The config.
+    pub config: Config,
+    /// The sequencer core, replayed to the checkpoint.
+    pub sequencer: Sequencer,
+    /// The tiles core at the checkpoint.
+    pub tiles: TileLog,
+    /// The read model at the checkpoint.
+    pub view: ViewState,
+    /// The checkpoint.
+    pub committed: Committed,
+}
+
+/// Verifies a checkpoint note against the store's key and origin.
+pub fn check_checkpoint(note: &[u8], vkey: &VerifierKey, origin: &str) -> Result<Committed> {
+    let corrupt = |reason: String| Error::Corrupt {
+        path: "log/checkpoint".into(),
+        reason,
+    };
+    let checkpoint = verify_checkpoint(vkey, note).map_err(|e| corrupt(e.to_string()))?;
+    if checkpoint.origin != origin {
+        return Err(corrupt(format!("origin {:?}, expected {origin:?}", checkpoint.origin)));
+    }
+    let note = String::from_utf8(note.to_vec()).map_err(|_| corrupt("not UTF-8".into()))?;
+    Ok(Committed {
+        size: checkpoint.size,
+        root: checkpoint.root,
+        note,
+    })
+}
+
+/// Opens the store in `dir`, verifying everything; `progress(done, total)` reports replay.
+pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
+    let config = Config::load(dir).map_err(|e| match e {
+        Error::Io { .. } if !Config::path(dir).exists() => Error::NotInitialised(dir.display().to_string()),
+        other => other,
+    })?;
+    let vkey = read_vkey(dir)?;
+    let store = PosixStore::new(dir.join(LOG_DIR));
+    store.remove_temporaries()?;
+    let note = store.read_checkpoint()?.ok_or_else(|| Error::Corrupt {
+        path: "log/checkpoint".into(),
+        reason: "missing".into(),
+    })?;
+    let committed = check_checkpoint(&note, &vkey, &config.origin)?;
+    let limits = Limits {
+        max_accounts: config.max_accounts,
+        max_transfers: config.max_transfers,
+        reserve_transfers: 0,
+    };
+    let mut sequencer = Sequencer::new(limits);
+    let mut tiles = TileLog::new();
+    let mut view = ViewState::default();
+    let reader = LogReader::new(PosixStore::new(dir.join(LOG_DIR)));
+    let mut scratch = EntryBuffer::new();
+    let mut writes: Vec<TileWrite> = Vec::new();
+    let size = committed.size;
+    reader.for_each(0, size, size, |index, bytes| {
+        tiles.append(bytes).map_err(|e| corrupt_entry(index, e.to_string()))?;
+        sequencer
+            .replay(bytes, &mut scratch)
+            .map_err(|e| corrupt_entry(index, e.to_string()))?;
+        view.apply(&scratch);
+        let done = index + 1;
+        if done % OPEN_COMMIT_EVERY == 0 {
+            writes.clear();
+            tiles.commit(&mut writes);
+            compare_tiles(&store, &writes, true)?;
+            progress(done, size);
+        }
+        Ok(())
+    })?;
+    writes.clear();
+    let root = tiles.commit(&mut writes);
+    compare_tiles(&store, &writes, false)?;
+    for path in ledgerfs_tiles::tiles_for_size(size).iter().filter(|p| !p.is_full()) {
+        if store.read(path)?.is_none() {
+            return Err(Error::Corrupt {
+                path: format!("log/{}", path.to_path()),
+                reason: "missing".into(),
+            });
+        }
+    }
+    if root != committed.root {
+        return Err(Error::Corrupt {
+            path: "log/checkpoint".into(),
+            reason: "root hash does not match the entries".into(),
+        });
+    }
+    progress(size, size);
+    sequencer.mark_durable(size);
+    view.committed = Some(std::sync::Arc::new(committed.clone()));
+    Ok(Opened {
+        config,
+        sequencer,
+        tiles,
+        view,
+        committed,
+    })
+}
+
+fn corrupt_entry(index: u64, reason: String) -> Error {
+    Error::Corrupt {
+        path: format!("log/tile/entries/{} (entry {index})", index / TILE_WIDTH),
+        reason,
+    }
+}
+
+/// Every stored tile must equal the one the entries imply.
+fn compare_tiles(store: &PosixStore, writes: &[TileWrite], only_full: bool) -> Result<()> {
+    for write in writes {
+        if only_full && !write.path.is_full() {
+            continue;
+        }
+        let stored = store.read(&write.path)?;
+        let path = format!("log/{}", write.path.to_path());
+        match stored {
+            None => {
+                return Err(Error::Corrupt {
+                    path,
+                    reason: "missing".into(),
+                })
+            }
+            Some(bytes) if bytes != write.bytes => {
+                return Err(Error::Corrupt {
+                    path,
+                    reason: "contents differ from the entries' hashes".into(),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}

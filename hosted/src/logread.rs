@@ -1,0 +1,110 @@
+//! Reads entries back from the entry bundles on disk, for history, lookups, balances at
+//! a past index and the event stream. Full bundles are immutable, so they are cached;
+//! the partial bundle of the current checkpoint is read fresh.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ledgerfs_tiles::{BundleIter, TileKind, TilePath, TileReader, TILE_WIDTH};
+
+use crate::error::{Error, Result};
+use crate::store::PosixStore;
+
+/// Most full bundles kept in memory (~50 MiB at 200-byte entries).
+const MAX_CACHED_BUNDLES: usize = 1_024;
+
+/// Entry reader over a store.
+#[derive(Debug)]
+pub struct LogReader {
+    store: PosixStore,
+    cache: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
+}
+
+impl LogReader {
+    /// A reader of the log directory.
+    pub fn new(store: PosixStore) -> LogReader {
+        LogReader {
+            store,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The underlying store (for proofs).
+    pub fn store(&self) -> &PosixStore {
+        &self.store
+    }
+
+    /// The bundle holding `index`, as of a tree of `size` entries.
+    pub fn bundle(&self, index: u64, size: u64) -> Result<Arc<Vec<u8>>> {
+        assert!(index < size);
+        let n = index / TILE_WIDTH;
+        let full = (n + 1) * TILE_WIDTH <= size;
+        if full {
+            if let Some(bundle) = self.cache.lock().expect("cache lock").get(&n) {
+                return Ok(bundle.clone());
+            }
+        }
+        let width = if full { TILE_WIDTH } else { size - n * TILE_WIDTH };
+        let path = TilePath {
+            kind: TileKind::Entries,
+            index: n,
+            width: width as u16,
+        };
+        let mut bytes = self.store.read(&path)?;
+        if bytes.is_none() && !full {
+            // The partial bundle may have been superseded by its full tile meanwhile.
+            let full_path = TilePath {
+                width: TILE_WIDTH as u16,
+                ..path
+            };
+            bytes = self.store.read(&full_path)?;
+        }
+        let bytes = Arc::new(bytes.ok_or_else(|| Error::Corrupt {
+            path: format!("log/{}", path.to_path()),
+            reason: "entry bundle missing".into(),
+        })?);
+        if full {
+            let mut cache = self.cache.lock().expect("cache lock");
+            if cache.len() >= MAX_CACHED_BUNDLES {
+                cache.clear();
+            }
+            cache.insert(n, bytes.clone());
+        }
+        Ok(bytes)
+    }
+
+    /// The entry at `index` of a tree of `size`.
+    pub fn entry(&self, index: u64, size: u64) -> Result<Vec<u8>> {
+        let bundle = self.bundle(index, size)?;
+        let offset = (index % TILE_WIDTH) as usize;
+        let entry = BundleIter::new(&bundle).nth(offset);
+        match entry {
+            Some(Ok(bytes)) => Ok(bytes.to_vec()),
+            _ => Err(Error::Corrupt {
+                path: format!("log/tile/entries/{}", index / TILE_WIDTH),
+                reason: format!("entry {index} missing or truncated"),
+            }),
+        }
+    }
+
+    /// Calls `f` on entries `from..to` of a tree of `size`, in order.
+    pub fn for_each(&self, from: u64, to: u64, size: u64, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
+        let mut index = from;
+        while index < to {
+            let bundle = self.bundle(index, size)?;
+            let skip = (index % TILE_WIDTH) as usize;
+            for item in BundleIter::new(&bundle).skip(skip) {
+                if index >= to {
+                    break;
+                }
+                let bytes = item.map_err(|e| Error::Corrupt {
+                    path: format!("log/tile/entries/{}", index / TILE_WIDTH),
+                    reason: e.to_string(),
+                })?;
+                f(index, bytes)?;
+                index += 1;
+            }
+        }
+        Ok(())
+    }
+}

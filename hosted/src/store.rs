@@ -1,0 +1,142 @@
+//! The POSIX implementation of the tiles core's `TileStore`: the tlog-tiles tree under
+//! `DIR/log/`, exactly as the spec lays it out, so any static web server can publish it.
+//!
+//! Write discipline per commit: every new file is written as `*.tmp`; one `syncfs`
+//! makes their bytes durable; they are renamed into place; a second `syncfs` makes the
+//! names durable; only then is the checkpoint replaced (tmp, fsync, rename, fsync dir).
+//! A crash at any point leaves the previous checkpoint and only files it does not
+//! reference (which the next commit overwrites). Files under the checkpoint are never
+//! rewritten; partial tiles are deleted only once their full tile is durable.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use ledgerfs_tiles::{TilePath, TileReader, TileStore};
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+
+/// Name of the checkpoint file inside the log directory.
+pub const CHECKPOINT_FILE: &str = "checkpoint";
+
+/// A tlog-tiles tree on a POSIX file system.
+#[derive(Debug)]
+pub struct PosixStore {
+    root: PathBuf,
+    pending: Vec<PathBuf>,
+}
+
+impl PosixStore {
+    /// The store rooted at `root` (the `DIR/log` directory).
+    pub fn new(root: PathBuf) -> PosixStore {
+        PosixStore {
+            root,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The log directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Absolute path of a tile or bundle.
+    pub fn file_path(&self, path: &TilePath) -> PathBuf {
+        self.root.join(path.to_path())
+    }
+
+    /// Deletes every partial version of a tile that is now full and durable.
+    pub fn remove_partials(&self, full: &TilePath) {
+        let mut dir = self.file_path(full).into_os_string();
+        dir.push(".p");
+        // Best effort: a leftover partial is harmless (the full tile supersedes it).
+        let _ = fs::remove_dir_all(PathBuf::from(dir));
+    }
+
+    /// Deletes `*.tmp` files a crash left behind (they were never referenced).
+    pub fn remove_temporaries(&self) -> Result<usize> {
+        let mut removed = 0;
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&dir, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io(&dir, e))?;
+                let path = entry.path();
+                if entry.file_type().map_err(|e| Error::io(&path, e))?.is_dir() {
+                    stack.push(path);
+                } else if path.to_string_lossy().ends_with(fsutil::TMP_SUFFIX) {
+                    fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Reads the checkpoint file.
+    pub fn read_checkpoint(&self) -> Result<Option<Vec<u8>>> {
+        let path = self.root.join(CHECKPOINT_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+}
+
+impl TileReader for PosixStore {
+    type Error = Error;
+
+    fn read(&self, path: &TilePath) -> Result<Option<Vec<u8>>> {
+        let file = self.file_path(path);
+        match fs::read(&file) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&file, e)),
+        }
+    }
+}
+
+impl TileStore for PosixStore {
+    fn put(&mut self, path: &TilePath, bytes: &[u8]) -> Result<()> {
+        let file = self.file_path(path);
+        if path.is_full() {
+            // Immutable: a full tile under an earlier checkpoint is never rewritten.
+            if let Ok(existing) = fs::read(&file) {
+                if existing == bytes {
+                    return Ok(());
+                }
+            }
+        }
+        let parent = file.parent().expect("tile paths have a parent");
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        fsutil::write_tmp(&file, bytes, 0o644, false)?;
+        self.pending.push(file);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        fsutil::sync_filesystem(&self.root)?;
+        for file in self.pending.drain(..) {
+            fsutil::rename_into_place(&file)?;
+        }
+        fsutil::sync_filesystem(&self.root)
+    }
+
+    fn swap_checkpoint(&mut self, note: &[u8]) -> Result<()> {
+        assert!(self.pending.is_empty(), "tiles are synced before the checkpoint");
+        fsutil::write_atomic(&self.root.join(CHECKPOINT_FILE), note, 0o644)
+    }
+
+    fn checkpoint(&self) -> Result<Option<Vec<u8>>> {
+        self.read_checkpoint()
+    }
+}

@@ -1,0 +1,116 @@
+//! The committed read model: balances, per-account posting lists and the current signed
+//! checkpoint, updated by the committer only after a group is durable. Readers never
+//! see a balance that a crash could take back. It is a projection: rebuilt from the log
+//! at start-up, never written anywhere.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use ledgerfs_model::entry::{AccountRecord, Entry, EntryBody};
+use ledgerfs_sequencer::{EntryBuffer, Posting};
+
+/// A signed checkpoint the store holds on stable storage.
+#[derive(Clone, Debug)]
+pub struct Committed {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash.
+    pub root: [u8; 32],
+    /// The signed note, byte-identical to `DIR/log/checkpoint`.
+    pub note: String,
+}
+
+/// An account as readers see it.
+#[derive(Clone, Debug)]
+pub struct AccountView {
+    /// The account as opened.
+    pub record: AccountRecord<String>,
+    /// Index of its opening entry.
+    pub index: u64,
+    /// Posted debits (minor units).
+    pub debits: u128,
+    /// Posted credits (minor units).
+    pub credits: u128,
+    /// Indices of the transfers touching it, oldest first.
+    pub postings: Vec<u64>,
+}
+
+/// The state behind the lock.
+#[derive(Debug, Default)]
+pub struct ViewState {
+    /// The durable checkpoint everything here is consistent with.
+    pub committed: Option<Arc<Committed>>,
+    /// Accounts in opening order (slot = position).
+    pub accounts: Vec<AccountView>,
+    /// Account id to slot.
+    pub slots: HashMap<String, u32>,
+    /// Entries applied (= committed size once caught up).
+    pub size: u64,
+    /// Transfers applied.
+    pub transfers: u64,
+}
+
+impl ViewState {
+    /// Looks an account up by id.
+    pub fn account(&self, id: &str) -> Option<&AccountView> {
+        self.slots.get(id).map(|&slot| &self.accounts[slot as usize])
+    }
+
+    /// Applies durable entries (with the postings the sequencer produced for them).
+    pub fn apply(&mut self, entries: &EntryBuffer) {
+        let Some(first) = entries.first_index() else { return };
+        assert_eq!(first, self.size, "the view applies entries in log order");
+        for i in 0..entries.len() {
+            self.apply_one(self.size, entries.get(i), entries.posting(i));
+            self.size += 1;
+        }
+    }
+
+    fn apply_one(&mut self, index: u64, bytes: &[u8], posting: Posting) {
+        match posting {
+            Posting::Opened { slot } => {
+                assert_eq!(slot as usize, self.accounts.len(), "accounts open in slot order");
+                let entry = Entry::decode(bytes).expect("the sequencer wrote a canonical entry");
+                let EntryBody::Account(record) = entry.body else {
+                    panic!("an opening posting belongs to an account entry")
+                };
+                self.slots.insert(record.id.clone(), slot);
+                self.accounts.push(AccountView {
+                    record,
+                    index,
+                    debits: 0,
+                    credits: 0,
+                    postings: Vec::new(),
+                });
+            }
+            Posting::Transfer { debit, credit, amount } => {
+                let d = &mut self.accounts[debit as usize];
+                d.debits += amount;
+                d.postings.push(index);
+                let c = &mut self.accounts[credit as usize];
+                c.credits += amount;
+                c.postings.push(index);
+                self.transfers += 1;
+            }
+        }
+    }
+}
+
+/// The shared read model.
+#[derive(Debug, Default)]
+pub struct View {
+    /// Readers take the read lock briefly; the committer writes once per group.
+    pub state: RwLock<ViewState>,
+}
+
+impl View {
+    /// The current durable checkpoint.
+    pub fn committed(&self) -> Option<Arc<Committed>> {
+        self.state.read().expect("view lock").committed.clone()
+    }
+
+    /// The durable size.
+    pub fn size(&self) -> u64 {
+        self.committed().map_or(0, |c| c.size)
+    }
+}

@@ -1,0 +1,307 @@
+//! Ed25519 note keys in the signed-note text formats: the signer key
+//! (`PRIVATE+KEY+<name>+<hash>+<base64>`, the Go `note` package format) and
+//! the verifier key (`<name>+<hash>+<base64>`), plus the 4-byte key hash.
+//!
+//! Must never: let private key bytes leave [`SignerKey`] except through
+//! [`SignerKey::encode`], print them in `Debug`, or keep temporary copies of
+//! them un-wiped; must never accept a key whose hash does not match its name
+//! and public key.
+
+use alloc::string::String;
+use core::fmt;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::KeyError;
+
+/// Signature-type byte of Ed25519 in the signed-note specification.
+pub const ALG_ED25519: u8 = 0x01;
+
+/// Prefix of a signer key string.
+const PRIVATE_PREFIX: &str = "PRIVATE+KEY+";
+
+/// Whether `name` may name a note key: non-empty, no whitespace (Unicode
+/// White_Space, as Go's `unicode.IsSpace`), no `+`, and (stricter than the
+/// specification, because such a note could never be verified) no control
+/// character.
+pub fn is_valid_key_name(name: &str) -> bool {
+    !name.is_empty() && !name.chars().any(|c| c == '+' || c.is_whitespace() || c.is_control())
+}
+
+/// The signed-note key hash of an Ed25519 key:
+/// `SHA-256(name || 0x0A || 0x01 || public key)[..4]`.
+pub fn ed25519_key_hash(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update([b'\n', ALG_ED25519]);
+    h.update(public_key);
+    let digest = h.finalize();
+    [digest[0], digest[1], digest[2], digest[3]]
+}
+
+/// Appends the 8 lowercase hex digits of `hash` to `out`.
+fn push_hex(out: &mut String, hash: &[u8; 4]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in hash {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0x0f)] as char);
+    }
+}
+
+/// Parses exactly 8 lowercase hex digits.
+fn parse_hex_hash(s: &str) -> Result<[u8; 4], KeyError> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    let b = s.as_bytes();
+    if b.len() != 8 {
+        return Err(KeyError::BadKeyHash);
+    }
+    let mut out = [0u8; 4];
+    for (i, pair) in b.chunks_exact(2).enumerate() {
+        let hi = nibble(pair[0]).ok_or(KeyError::BadKeyHash)?;
+        let lo = nibble(pair[1]).ok_or(KeyError::BadKeyHash)?;
+        out[i] = (hi << 4) | lo;
+    }
+    Ok(out)
+}
+
+/// Decodes the `base64(0x01 || 32 bytes)` key field into the 32 key bytes,
+/// wiping every intermediate buffer (the field may be a private seed).
+fn decode_key_field(field: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+    // A longer field cannot be a 33-byte key; refusing it early keeps the
+    // decode buffer on the stack and bounded.
+    if field.len() > 64 {
+        return Err(KeyError::BadKeyLength);
+    }
+    let mut buf = Zeroizing::new([0u8; 48]);
+    let n = STANDARD
+        .decode_slice(field, &mut buf[..])
+        .map_err(|_| KeyError::BadBase64)?;
+    if n == 0 {
+        return Err(KeyError::BadKeyLength);
+    }
+    if buf[0] != ALG_ED25519 {
+        return Err(KeyError::UnknownAlgorithm);
+    }
+    if n != 33 {
+        return Err(KeyError::BadKeyLength);
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(&buf[1..33]);
+    Ok(key)
+}
+
+/// Encodes `0x01 || key` as standard base64, wiping the temporary buffer.
+fn encode_key_field(out: &mut String, key: &[u8; 32]) {
+    let mut buf = Zeroizing::new([0u8; 33]);
+    buf[0] = ALG_ED25519;
+    buf[1..].copy_from_slice(key);
+    STANDARD.encode_string(&buf[..], out);
+}
+
+/// The private half of a note key: signs note bodies.
+///
+/// It exists so that exactly one type ever holds private key bytes: the
+/// Ed25519 seed lives here (wiped on drop by `ed25519-dalek`'s `zeroize`
+/// support), is never printed by `Debug`, and the type is deliberately not
+/// `Clone`.
+pub struct SignerKey {
+    name: String,
+    key_hash: [u8; 4],
+    signing: SigningKey,
+}
+
+impl SignerKey {
+    /// Builds a signer from a key name and a 32-byte Ed25519 seed (the
+    /// adapter reads the seed from its secret store).
+    pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, KeyError> {
+        let mut seed = seed;
+        let result = Self::from_seed_ref(name, &seed);
+        seed.zeroize();
+        result
+    }
+
+    fn from_seed_ref(name: &str, seed: &[u8; 32]) -> Result<Self, KeyError> {
+        if !is_valid_key_name(name) {
+            return Err(KeyError::BadName);
+        }
+        let signing = SigningKey::from_bytes(seed);
+        let key_hash = ed25519_key_hash(name, signing.verifying_key().as_bytes());
+        Ok(SignerKey {
+            name: String::from(name),
+            key_hash,
+            signing,
+        })
+    }
+
+    /// Parses a Go-format signer key `PRIVATE+KEY+<name>+<hash>+<base64>`,
+    /// checking that the hash matches the public key derived from the seed.
+    pub fn parse(private_key_string: &str) -> Result<Self, KeyError> {
+        let rest = private_key_string
+            .strip_prefix(PRIVATE_PREFIX)
+            .ok_or(KeyError::MissingPrivatePrefix)?;
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(hash16), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(KeyError::Malformed);
+        };
+        if !is_valid_key_name(name) {
+            return Err(KeyError::BadName);
+        }
+        let hash = parse_hex_hash(hash16)?;
+        let seed = decode_key_field(key64)?;
+        let key = Self::from_seed_ref(name, &seed)?;
+        if key.key_hash != hash {
+            return Err(KeyError::KeyHashMismatch);
+        }
+        Ok(key)
+    }
+
+    /// Encodes the key as `PRIVATE+KEY+<name>+<hash>+<base64(0x01||seed)>`.
+    ///
+    /// The returned string is secret: it is for writing the key to its
+    /// store once, never for logs.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(PRIVATE_PREFIX.len() + self.name.len() + 10 + 44);
+        out.push_str(PRIVATE_PREFIX);
+        out.push_str(&self.name);
+        out.push('+');
+        push_hex(&mut out, &self.key_hash);
+        out.push('+');
+        let seed = Zeroizing::new(self.signing.to_bytes());
+        encode_key_field(&mut out, &seed);
+        out
+    }
+
+    /// The public half, to hand to whoever verifies this signer's notes.
+    pub fn verifier(&self) -> VerifierKey {
+        VerifierKey {
+            name: self.name.clone(),
+            key_hash: self.key_hash,
+            key: self.signing.verifying_key(),
+        }
+    }
+
+    /// The key name that appears in signature lines.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The 4-byte key hash that prefixes every signature of this key.
+    pub fn key_hash(&self) -> [u8; 4] {
+        self.key_hash
+    }
+
+    /// Signs `msg` (note text); private to the crate so that every signature
+    /// goes through the note formatting rules.
+    pub(crate) fn sign_raw(&self, msg: &[u8]) -> [u8; 64] {
+        self.signing.sign(msg).to_bytes()
+    }
+}
+
+impl fmt::Debug for SignerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut hash = String::new();
+        push_hex(&mut hash, &self.key_hash);
+        f.debug_struct("SignerKey")
+            .field("name", &self.name)
+            .field("key_hash", &hash)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The public half of a note key: checks signatures made by one signer.
+///
+/// It exists so verifiers (clients, auditors, the adapter restoring its
+/// state) can be configured with a single text string and nothing secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VerifierKey {
+    name: String,
+    key_hash: [u8; 4],
+    key: VerifyingKey,
+}
+
+impl VerifierKey {
+    /// Parses `<name>+<8 lowercase hex key hash>+<base64(0x01 || public key)>`.
+    pub fn parse(vkey: &str) -> Result<Self, KeyError> {
+        let mut parts = vkey.splitn(3, '+');
+        let (Some(name), Some(hash16), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(KeyError::Malformed);
+        };
+        if !is_valid_key_name(name) {
+            return Err(KeyError::BadName);
+        }
+        let hash = parse_hex_hash(hash16)?;
+        let key = decode_key_field(key64)?;
+        if ed25519_key_hash(name, &key) != hash {
+            return Err(KeyError::KeyHashMismatch);
+        }
+        Self::from_public_key(name, *key)
+    }
+
+    /// Builds a verifier from a name and raw 32-byte Ed25519 public key.
+    pub fn from_public_key(name: &str, public_key: [u8; 32]) -> Result<Self, KeyError> {
+        if !is_valid_key_name(name) {
+            return Err(KeyError::BadName);
+        }
+        let key = VerifyingKey::from_bytes(&public_key).map_err(|_| KeyError::InvalidPublicKey)?;
+        if key.is_weak() {
+            return Err(KeyError::InvalidPublicKey);
+        }
+        Ok(VerifierKey {
+            name: String::from(name),
+            key_hash: ed25519_key_hash(name, &public_key),
+            key,
+        })
+    }
+
+    /// Encodes the key as `<name>+<hash>+<base64(0x01 || public key)>`.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(self.name.len() + 10 + 44);
+        out.push_str(&self.name);
+        out.push('+');
+        push_hex(&mut out, &self.key_hash);
+        out.push('+');
+        encode_key_field(&mut out, self.key.as_bytes());
+        out
+    }
+
+    /// The key name signature lines must carry.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The 4-byte key hash signature lines must start with.
+    pub fn key_hash(&self) -> [u8; 4] {
+        self.key_hash
+    }
+
+    /// The raw 32-byte Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// Checks an Ed25519 signature over `msg` (strict RFC 8032 rules:
+    /// canonical scalar, no small-order points).
+    pub(crate) fn verify_raw(&self, msg: &[u8], sig: &[u8]) -> bool {
+        let Ok(bytes) = <[u8; 64]>::try_from(sig) else {
+            return false;
+        };
+        let sig = ed25519_dalek::Signature::from_bytes(&bytes);
+        self.key.verify_strict(msg, &sig).is_ok()
+    }
+}
+
+impl fmt::Debug for VerifierKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("VerifierKey").field(&self.encode()).finish()
+    }
+}
