@@ -1,1 +1,302 @@
+//! End-to-end tests of the real daemon over HTTP: round trips, idempotency, linked
+//! chains, bad input, auth (401 vs 403, customer isolation), proofs checked with the
+//! tiles core's verifier, streaming, restart recovery, corruption refusal, the
+//! published tile tree and a full disk.
 
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::Value;
+use support::*;
+
+fn hash(text: &Value) -> [u8; 32] {
+    B64.decode(text.as_str().unwrap()).unwrap().try_into().unwrap()
+}
+
+fn setup(name: &str) -> Daemon {
+    let dir = temp_dir(name);
+    init(&dir);
+    add_token(&dir, "alice-app", "alice-secret", "customer", &["alice"]);
+    add_token(&dir, "auditor", "auditor-secret", "auditor", &[]);
+    let d = Daemon::start(&dir);
+    let (status, body) = d.post(
+        "/v1/accounts",
+        r#"[{"id":"bank","currency":"EUR","kind":"settlement"},
+            {"id":"alice","currency":"EUR","flags":["debits_must_not_exceed_credits"]},
+            {"id":"bob","currency":"EUR","flags":["debits_must_not_exceed_credits"]},
+            {"id":"yen","currency":"JPY"}]"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(codes(&body), ["ok"; 4]);
+    d
+}
+
+#[test]
+fn transfers_balances_history_and_idempotency() {
+    let d = setup("roundtrip");
+    let (s, body) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"t1","debit":"bank","credit":"alice","amount":"100.00","currency":"EUR","reference":"salary"},
+            {"id":"t2","debit":"alice","credit":"bob","amount":"40.5","currency":"EUR","metadata":{"doc":{"name":"inv.pdf","sha256":"ab"}}}]"#,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(codes(&body), ["ok", "ok"]);
+    assert_eq!(body["checkpoint"]["size"], 6);
+    let (_, alice) = d.get("/v1/accounts/alice");
+    assert_eq!(alice["balance"]["net"], "59.50");
+    assert_eq!(alice["balance"]["debits"], "40.50");
+    // Resubmission with the same body returns the original index; a different body is refused.
+    let (_, again) = d.post("/v1/transfers", r#"{"id":"t1","debit":"bank","credit":"alice","amount":"100.00","currency":"EUR","reference":"salary"}"#);
+    assert_eq!(codes(&again), ["exists"]);
+    assert_eq!(again["results"][0]["index"], 4);
+    let (_, changed) = d.post("/v1/transfers", r#"{"id":"t1","debit":"bank","credit":"alice","amount":"1.00","currency":"EUR"}"#);
+    assert_eq!(codes(&changed), ["id_exists_with_different_fields"]);
+    // Lookups, history, historical balances.
+    let (s, t) = d.get("/v1/transfers/t2");
+    assert_eq!(s, 200);
+    assert_eq!(t["entry"]["amount"], "40.50");
+    assert_eq!(t["entry"]["metadata"]["doc"]["sha256"], "ab");
+    let (_, history) = d.get("/v1/accounts/alice/history");
+    let ids: Vec<&str> = history["entries"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["t1", "t2"]);
+    let (_, page) = d.get("/v1/accounts/alice/history?limit=1");
+    assert_eq!(page["next_after"], 4);
+    let (_, at4) = d.get("/v1/accounts/alice/balance?at=4");
+    assert_eq!(at4["balance"]["net"], "100.00");
+    let (_, at_time) = d.get(&format!("/v1/accounts/alice/balance?at={}", t["entry"]["time"].as_str().unwrap()));
+    assert_eq!(at_time["balance"]["net"], "59.50");
+    let (s, _) = d.get("/v1/accounts/alice/balance?at=2026-13-01T00:00:00Z");
+    assert_eq!(s, 400);
+    let (s, _) = d.get("/v1/transfers/nope");
+    assert_eq!(s, 404);
+    let (s, entry) = d.get("/v1/entries/0");
+    assert_eq!((s, entry["type"].as_str()), (200, Some("account")));
+}
+
+#[test]
+fn rejections_are_precise_and_change_nothing() {
+    let d = setup("rejections");
+    let (_, before) = d.get("/v1/checkpoint");
+    let cases = [
+        (r#"{"id":"x","debit":"bank","credit":"alice","amount":"-1","currency":"EUR"}"#, "amount_invalid"),
+        (r#"{"id":"x","debit":"bank","credit":"alice","amount":"1.001","currency":"EUR"}"#, "amount_too_precise"),
+        (r#"{"id":"x","debit":"bank","credit":"alice","amount":"abc","currency":"EUR"}"#, "amount_invalid"),
+        (r#"{"id":"x","debit":"ghost","credit":"alice","amount":"1","currency":"EUR"}"#, "account_not_found"),
+        (r#"{"id":"x","debit":"bank","credit":"yen","amount":"1","currency":"EUR"}"#, "currency_mismatch"),
+        (r#"{"id":"x","debit":"bank","credit":"bank","amount":"1","currency":"EUR"}"#, "same_account"),
+        (r#"{"id":"x","debit":"alice","credit":"bob","amount":"1","currency":"EUR"}"#, "insufficient_funds"),
+        (r#"{"id":"x","debit":"bank","credit":"alice","amount":"1","currency":"XXX"}"#, "currency_invalid"),
+        (r#"{"id":"a/b","debit":"bank","credit":"alice","amount":"1","currency":"EUR"}"#, "id_invalid"),
+    ];
+    for (body, code) in cases {
+        let (s, r) = d.post("/v1/transfers", body);
+        assert_eq!(s, 200);
+        assert_eq!(codes(&r), [code], "{body}");
+        assert!(r["results"][0]["message"].is_string());
+    }
+    // A linked chain fails as a whole.
+    let (_, chain) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"c1","debit":"bank","credit":"alice","amount":"5","currency":"EUR","linked":true},
+            {"id":"c2","debit":"alice","credit":"bob","amount":"50","currency":"EUR"}]"#,
+    );
+    assert_eq!(codes(&chain), ["linked_event_failed", "insufficient_funds"]);
+    // Request-level errors.
+    let bad = [
+        ("{", 400, "request_malformed"),
+        ("[]", 400, "batch_empty"),
+        (r#"{"id":"x","debit":"bank","credit":"alice","amount":1.5,"currency":"EUR"}"#, 400, "request_invalid"),
+        (r#"{"id":"x","debit":"bank","credit":"alice","amount":"1","currency":"EUR","colour":"red"}"#, 400, "request_invalid"),
+    ];
+    for (body, status, code) in bad {
+        let (s, r) = d.post("/v1/transfers", body);
+        assert_eq!((s, r["error"]["code"].as_str().unwrap()), (status, code), "{body}");
+    }
+    let many = format!("[{}]", vec![r#"{"id":"x","debit":"bank","credit":"alice","amount":"1","currency":"EUR"}"#; 8_190].join(","));
+    let (s, r) = d.post("/v1/transfers", &many);
+    assert_eq!((s, r["error"]["code"].as_str().unwrap()), (400, "batch_too_large"));
+    let wrong_type = ureq::post(&format!("{}/v1/transfers", d.base))
+        .set("Authorization", &format!("Bearer {}", d.token))
+        .set("Content-Type", "text/plain")
+        .send_string("{}");
+    let (s, r) = decode(wrong_type);
+    assert_eq!((s, r["error"]["code"].as_str().unwrap()), (415, "content_type_unsupported"));
+    let (_, after) = d.get("/v1/checkpoint");
+    assert_eq!(before["size"], after["size"], "nothing was logged");
+}
+
+#[test]
+fn authentication_and_roles() {
+    let d = setup("auth");
+    let missing = decode(ureq::get(&format!("{}/v1/accounts/alice", d.base)).call());
+    assert_eq!(missing.0, 401);
+    assert_eq!(missing.1["error"]["code"], "unauthenticated");
+    assert_eq!(d.get_as("wrong-token", "/v1/accounts/alice").0, 401);
+    // A customer sees its own account only, and may only debit its own accounts.
+    assert_eq!(d.get_as("alice-secret", "/v1/accounts/alice").0, 200);
+    let (s, body) = d.get_as("alice-secret", "/v1/accounts/bob");
+    assert_eq!((s, body["error"]["code"].as_str().unwrap()), (403, "forbidden"));
+    let (_, list) = d.get_as("alice-secret", "/v1/accounts");
+    assert_eq!(list["accounts"].as_array().unwrap().len(), 1);
+    let (s, _) = d.post_as("alice-secret", "/v1/transfers", r#"{"id":"s","debit":"bob","credit":"alice","amount":"1","currency":"EUR"}"#);
+    assert_eq!(s, 403);
+    let (s, _) = d.post_as("alice-secret", "/v1/accounts", r#"{"id":"mine","currency":"EUR"}"#);
+    assert_eq!(s, 403);
+    assert_eq!(d.get_as("alice-secret", "/log/checkpoint").0, 403);
+    assert_eq!(d.get_as("alice-secret", "/v1/stream").0, 403);
+    // An auditor reads everything but writes nothing.
+    assert_eq!(d.get_as("auditor-secret", "/v1/accounts/bob").0, 200);
+    assert_eq!(d.post_as("auditor-secret", "/v1/accounts", r#"{"id":"z","currency":"EUR"}"#).0, 403);
+    assert_eq!(decode(ureq::get(&format!("{}/health", d.base)).call()).0, 200);
+}
+
+#[test]
+fn receipts_and_proofs_verify_offline() {
+    let d = setup("proofs");
+    let mut sizes = Vec::new();
+    for i in 0..40 {
+        let body = format!(r#"{{"id":"p{i}","debit":"bank","credit":"alice","amount":"1","currency":"EUR"}}"#);
+        let (_, r) = d.post("/v1/transfers?receipt=true", &body);
+        let proof = &r["proofs"][0];
+        let checkpoint = &r["checkpoint"];
+        let path: Vec<[u8; 32]> = proof["proof"].as_array().unwrap().iter().map(hash).collect();
+        ledgerfs_tiles::verify_inclusion(
+            &hash(&proof["leaf_hash"]),
+            proof["index"].as_u64().unwrap(),
+            checkpoint["size"].as_u64().unwrap(),
+            &path,
+            &hash(&checkpoint["root"]),
+        )
+        .expect("receipt proof verifies");
+        sizes.push((checkpoint["size"].as_u64().unwrap(), hash(&checkpoint["root"])));
+    }
+    let (new_size, new_root) = *sizes.last().unwrap();
+    for &(old_size, old_root) in sizes.iter().step_by(7) {
+        let (_, c) = d.get(&format!("/v1/proofs/consistency?from={old_size}"));
+        let path: Vec<[u8; 32]> = c["proof"].as_array().unwrap().iter().map(hash).collect();
+        ledgerfs_tiles::verify_consistency(old_size, new_size, &old_root, &new_root, &path).expect("consistent");
+    }
+    let (_, p) = d.get("/v1/proofs/inclusion?index=3&size=10");
+    assert_eq!(p["size"], 10);
+    assert_eq!(d.get("/v1/proofs/inclusion?index=10&size=10").0, 400);
+}
+
+#[test]
+fn stream_follows_new_entries() {
+    let d = setup("stream");
+    let response = ureq::get(&format!("{}/v1/stream?from=2", d.base))
+        .set("Authorization", &format!("Bearer {}", d.token))
+        .timeout(Duration::from_secs(20))
+        .call()
+        .unwrap();
+    assert_eq!(response.header("content-type"), Some("text/event-stream"));
+    let mut lines = BufReader::new(response.into_reader()).lines();
+    let next_data = |lines: &mut std::io::Lines<BufReader<Box<dyn std::io::Read + Send + Sync>>>| -> (u64, Value) {
+        let mut id = None;
+        loop {
+            let line = lines.next().unwrap().unwrap();
+            if let Some(v) = line.strip_prefix("id: ") {
+                id = Some(v.parse().unwrap());
+            }
+            if let Some(v) = line.strip_prefix("data: ") {
+                return (id.unwrap(), serde_json::from_str(v).unwrap());
+            }
+        }
+    };
+    assert_eq!(next_data(&mut lines).0, 2);
+    assert_eq!(next_data(&mut lines).0, 3);
+    d.post("/v1/transfers", r#"{"id":"live","debit":"bank","credit":"bob","amount":"3","currency":"EUR"}"#);
+    let (index, entry) = next_data(&mut lines);
+    assert_eq!((index, entry["id"].as_str().unwrap()), (4, "live"));
+}
+
+#[test]
+fn restart_recovers_and_corruption_is_refused() {
+    let d = setup("restart");
+    for i in 0..300 {
+        let body = format!(r#"{{"id":"r{i}","debit":"bank","credit":"alice","amount":"0.01","currency":"EUR"}}"#);
+        assert_eq!(codes(&d.post("/v1/transfers", &body).1), ["ok"]);
+    }
+    let (_, before) = d.get("/v1/accounts/alice");
+    let dir = d.dir.clone();
+    d.stop();
+    let d = Daemon::start(&dir);
+    let (_, after) = d.get("/v1/accounts/alice");
+    assert_eq!(before["balance"], after["balance"]);
+    assert_eq!(after["balance"]["net"], "3.00");
+    // The published tree is byte-identical to the files, with the spec's headers.
+    let r = ureq::get(&format!("{}/log/tile/0/000", d.base)).set("Authorization", &format!("Bearer {}", d.token)).call().unwrap();
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert!(r.header("cache-control").unwrap().contains("immutable"));
+    let mut served = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_reader(), &mut served).unwrap();
+    assert_eq!(served, std::fs::read(dir.join("log/tile/0/000")).unwrap());
+    d.stop();
+    let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("verified: size 304"), "{out}");
+    // Flip one byte of an entry: both verify and the daemon refuse, naming the file.
+    let bundle = dir.join("log/tile/entries/000");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&bundle, bytes).unwrap();
+    let (ok, _, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("tile/entries/000") || err.contains("tile/0/000"), "{err}");
+    let refused = Daemon::try_start(&dir).err().expect("a corrupt store must not open");
+    assert!(refused.contains("store_corrupt") && refused.contains("tile/"), "{refused}");
+}
+
+#[test]
+fn full_disk_refuses_writes_and_loses_nothing() {
+    let dir = temp_dir("fulldisk");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs", dir.to_str().unwrap()])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipping: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(dir.clone());
+    let data = dir.join("data");
+    init(&data);
+    let d = Daemon::start(&data);
+    d.post("/v1/accounts", r#"[{"id":"a","currency":"EUR"},{"id":"b","currency":"EUR"}]"#);
+    let mut acknowledged = Vec::new();
+    let mut saw_full = false;
+    for i in 0..5_000 {
+        let reference = "x".repeat(200);
+        let body = format!(r#"{{"id":"f{i}","debit":"a","credit":"b","amount":"1","currency":"EUR","reference":"{reference}"}}"#);
+        let (s, r) = d.post("/v1/transfers", &body);
+        if s == 200 {
+            acknowledged.push(format!("f{i}"));
+        } else {
+            assert_eq!((s, r["error"]["code"].as_str().unwrap()), (507, "storage_full"), "{r}");
+            saw_full = true;
+            break;
+        }
+    }
+    assert!(saw_full, "the disk never filled");
+    assert_eq!(d.get("/health").0, 200, "reads still work");
+    std::process::Command::new("mount").args(["-o", "remount,size=64m", dir.to_str().unwrap()]).status().unwrap();
+    let (s, r) = d.post("/v1/transfers", r#"{"id":"after","debit":"a","credit":"b","amount":"1","currency":"EUR"}"#);
+    assert_eq!((s, codes(&r)), (200, vec!["ok".to_string()]), "writes resume once space is back");
+    d.stop();
+    let d = Daemon::start(&data);
+    for id in acknowledged.iter().chain(std::iter::once(&"after".to_string())) {
+        assert_eq!(d.get(&format!("/v1/transfers/{id}")).0, 200, "acknowledged {id} survived");
+    }
+    d.stop();
+}

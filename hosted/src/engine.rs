@@ -358,6 +358,7 @@ impl Committer {
             refused => return Err(Error::Attest(format!("{refused:?}"))),
         };
         self.store.swap_checkpoint(note.as_bytes())?;
+        self.tiles.mark_durable(size);
         for write in writes.iter().filter(|w| w.path.is_full()) {
             self.store.remove_partials(&write.path);
         }
@@ -365,12 +366,11 @@ impl Committer {
         Ok(())
     }
 
-    /// After a failed commit the tiles core restarts from what is durable.
+    /// After a failed commit the tiles core returns to what is durable.
     fn recover_tiles(&mut self) {
-        match TileLog::open(&self.store, self.committed.size, &self.committed.root) {
-            Ok(tiles) => self.tiles = tiles,
-            Err(e) => panic!("durable tiles unreadable after a failed commit: {e:?}"),
-        }
+        self.tiles.rollback();
+        self.store.abandon();
+        assert_eq!(self.tiles.size(), self.committed.size);
     }
 
     fn publish(&mut self, entries: &EntryBuffer) {

@@ -191,6 +191,7 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
         if done % OPEN_COMMIT_EVERY == 0 {
             writes.clear();
             tiles.commit(&mut writes);
+            tiles.mark_durable(done);
             compare_tiles(&store, &writes, true)?;
             progress(done, size);
         }
@@ -198,6 +199,7 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
     })?;
     writes.clear();
     let root = tiles.commit(&mut writes);
+    tiles.mark_durable(size);
     compare_tiles(&store, &writes, false)?;
     for path in ledgerfs_tiles::tiles_for_size(size).iter().filter(|p| !p.is_full()) {
         if store.read(path)?.is_none() {

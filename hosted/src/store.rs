@@ -46,6 +46,14 @@ impl PosixStore {
         self.root.join(path.to_path())
     }
 
+    /// Forgets the files of a commit that failed, deleting their temporaries, so the
+    /// next commit starts clean (the tiles core re-emits what it needs).
+    pub fn abandon(&mut self) {
+        for file in self.pending.drain(..) {
+            let _ = fs::remove_file(fsutil::tmp_path(&file));
+        }
+    }
+
     /// Deletes every partial version of a tile that is now full and durable.
     pub fn remove_partials(&self, full: &TilePath) {
         let mut dir = self.file_path(full).into_os_string();

@@ -1,0 +1,166 @@
+//! Shared helpers for the end-to-end tests: make a store with the real `ledgerfs init`,
+//! start the real daemon on a free loopback port, talk to it over HTTP, stop or kill it.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ledgerfs")
+}
+
+/// A fresh, unique temporary directory.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "ledgerfs-e2e-{name}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `ledgerfs ARGS`, returning (success, stdout, stderr).
+pub fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(bin()).args(args).output().expect("run ledgerfs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `ledgerfs init` into `dir`.
+pub fn init(dir: &Path) {
+    let (ok, _, err) = run(&["init", "--data", dir.to_str().unwrap(), "--origin", "e2e.test/log"]);
+    assert!(ok, "init failed: {err}");
+}
+
+/// Appends tokens to the config: (name, token, role, accounts).
+pub fn add_token(dir: &Path, name: &str, token: &str, role: &str, accounts: &[&str]) {
+    use sha2::{Digest, Sha256};
+    let digest: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let accounts: Vec<String> = accounts.iter().map(|a| format!("{a:?}")).collect();
+    let text = format!(
+        "\n[[tokens]]\nname = {name:?}\nsha256 = \"{digest}\"\nrole = \"{role}\"\naccounts = [{}]\n",
+        accounts.join(", ")
+    );
+    let path = dir.join("ledgerfs.toml");
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push_str(&text);
+    std::fs::write(path, config).unwrap();
+}
+
+/// A running daemon.
+pub struct Daemon {
+    pub child: Child,
+    pub base: String,
+    pub token: String,
+    pub dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Daemon {
+    /// Starts `ledgerfs serve` on `dir` and waits until it answers.
+    pub fn start(dir: &Path) -> Daemon {
+        Daemon::try_start(dir).unwrap_or_else(|e| panic!("daemon did not start: {e}"))
+    }
+
+    /// Starts the daemon; Err(stderr) if it exits instead of serving.
+    pub fn try_start(dir: &Path) -> Result<Daemon, String> {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let log = std::fs::File::create(dir.with_extension("daemon.log")).unwrap();
+        let mut child = Command::new(bin())
+            .args(["serve", "--data", dir.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        let token = std::fs::read_to_string(dir.join("admin.token")).unwrap().trim().to_string();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                return Err(std::fs::read_to_string(dir.with_extension("daemon.log")).unwrap_or_default());
+            }
+            if ureq::get(&format!("{base}/health")).call().is_ok() {
+                return Ok(Daemon { child, base, token, dir: dir.to_path_buf() });
+            }
+            assert!(Instant::now() < deadline, "daemon did not answer /health");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM and wait.
+    pub fn stop(mut self) {
+        unsafe_kill(self.child.id(), 15);
+        let _ = self.child.wait();
+    }
+
+    /// SIGKILL and wait: a crash.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// GET with the admin token: (status, JSON body).
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.get_as(&self.token, path)
+    }
+
+    /// GET with a given token.
+    pub fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
+        let r = ureq::get(&format!("{}{path}", self.base)).set("Authorization", &format!("Bearer {token}")).call();
+        decode(r)
+    }
+
+    /// POST JSON with the admin token.
+    pub fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        self.post_as(&self.token, path, body)
+    }
+
+    /// POST JSON with a given token.
+    pub fn post_as(&self, token: &str, path: &str, body: &str) -> (u16, Value) {
+        let r = ureq::post(&format!("{}{path}", self.base))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", "application/json")
+            .send_string(body);
+        decode(r)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_kill(pid: u32, signal: i32) {
+    let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+}
+
+/// (status, JSON) from a ureq result, for success and error statuses alike.
+pub fn decode(r: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    match r {
+        Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+        Err(ureq::Error::Status(s, r)) => (s, r.into_json().unwrap_or(Value::Null)),
+        Err(e) => panic!("transport error: {e}"),
+    }
+}
+
+/// The result codes of a submit response.
+pub fn codes(body: &Value) -> Vec<String> {
+    body["results"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap().to_string()).collect()
+}
