@@ -1,1 +1,157 @@
+//! Crash test: SIGKILL the daemon in the middle of a concurrent load, many times, and
+//! check after each restart that every acknowledged transfer is present, that balances
+//! equal an independent recomputation from the entry files on disk, and that
+//! `ledgerfs verify` accepts the log.
 
+mod support;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use support::*;
+
+const ROUNDS: usize = 8;
+const WRITERS: usize = 4;
+const ACCOUNTS: usize = 8;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Net balance (credits - debits) in cents per account, from the entry bundles on disk.
+fn balances_from_disk(dir: &std::path::Path) -> HashMap<String, i128> {
+    let note = std::fs::read_to_string(dir.join("log/checkpoint")).unwrap();
+    let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+    let mut balances = HashMap::new();
+    let mut index = 0;
+    while index < size {
+        let n = index / 256;
+        let width = (size - n * 256).min(256);
+        let path = ledgerfs_tiles::TilePath { kind: ledgerfs_tiles::TileKind::Entries, index: n, width: width as u16 };
+        let bundle = std::fs::read(dir.join("log").join(path.to_path())).unwrap();
+        for entry in ledgerfs_tiles::BundleIter::new(&bundle) {
+            let entry: Value = serde_json::from_slice(entry.unwrap()).unwrap();
+            assert_eq!(entry["index"], index);
+            if entry["type"] == "transfer" {
+                let (whole, frac) = entry["amount"].as_str().unwrap().split_once('.').unwrap();
+                let cents: i128 = whole.parse::<i128>().unwrap() * 100 + frac.parse::<i128>().unwrap();
+                *balances.entry(entry["debit"].as_str().unwrap().to_string()).or_default() -= cents;
+                *balances.entry(entry["credit"].as_str().unwrap().to_string()).or_default() += cents;
+            }
+            index += 1;
+        }
+    }
+    balances
+}
+
+fn cents(text: &str) -> i128 {
+    let negative = text.starts_with('-');
+    let (whole, frac) = text.trim_start_matches('-').split_once('.').unwrap();
+    let value = whole.parse::<i128>().unwrap() * 100 + frac.parse::<i128>().unwrap();
+    if negative {
+        -value
+    } else {
+        value
+    }
+}
+
+#[test]
+fn sigkill_under_load_loses_no_acknowledged_transfer() {
+    let dir = temp_dir("crash");
+    init(&dir);
+    let d = Daemon::start(&dir);
+    let accounts: Vec<String> = (0..ACCOUNTS)
+        .map(|i| format!(r#"{{"id":"acc{i}","currency":"EUR","flags":["debits_must_not_exceed_credits"]}}"#))
+        .collect();
+    d.post("/v1/accounts", &format!(r#"[{{"id":"bank","currency":"EUR"}},{}]"#, accounts.join(",")));
+    let acknowledged: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    eprintln!("crash test seed {seed}");
+    let mut rng = Rng(seed);
+    let mut daemon = Some(d);
+    for round in 0..ROUNDS {
+        let d = daemon.take().unwrap_or_else(|| Daemon::start(&dir));
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (base, token) = (d.base.clone(), d.token.clone());
+                let (acknowledged, stop) = (acknowledged.clone(), stop.clone());
+                let mut rng = Rng(seed ^ ((round * WRITERS + w) as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                std::thread::spawn(move || {
+                    let mut n = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let batch = 1 + (rng.next() % 40) as usize;
+                        let transfers: Vec<(String, String)> = (0..batch)
+                            .map(|_| {
+                                n += 1;
+                                let id = format!("r{round}w{w}n{n}");
+                                let (from, to) = if rng.next() % 3 == 0 {
+                                    ("bank".to_string(), format!("acc{}", rng.next() % ACCOUNTS as u64))
+                                } else {
+                                    (format!("acc{}", rng.next() % ACCOUNTS as u64), format!("acc{}", rng.next() % ACCOUNTS as u64))
+                                };
+                                let body = format!(
+                                    r#"{{"id":"{id}","debit":"{from}","credit":"{to}","amount":"{}.{:02}","currency":"EUR"}}"#,
+                                    rng.next() % 50,
+                                    rng.next() % 100
+                                );
+                                (id, body)
+                            })
+                            .collect();
+                        let body = format!("[{}]", transfers.iter().map(|t| t.1.as_str()).collect::<Vec<_>>().join(","));
+                        let response = ureq::post(&format!("{base}/v1/transfers"))
+                            .set("Authorization", &format!("Bearer {token}"))
+                            .set("Content-Type", "application/json")
+                            .timeout(Duration::from_secs(10))
+                            .send_string(&body);
+                        let Ok(response) = response else { return };
+                        let Ok(body) = response.into_json::<Value>() else { return };
+                        let mut acked = acknowledged.lock().unwrap();
+                        for (result, (id, _)) in body["results"].as_array().unwrap().iter().zip(&transfers) {
+                            if result["code"] == "ok" || result["code"] == "exists" {
+                                acked.push(id.clone());
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(100 + rng.next() % 400));
+        d.kill();
+        stop.store(true, Ordering::Relaxed);
+        for w in writers {
+            w.join().unwrap();
+        }
+        let expected = balances_from_disk(&dir);
+        let d = Daemon::start(&dir);
+        let acked = acknowledged.lock().unwrap().clone();
+        for id in &acked {
+            let (status, _) = d.get(&format!("/v1/transfers/{id}"));
+            assert_eq!(status, 200, "round {round}: acknowledged transfer {id} was lost");
+        }
+        let mut total = 0i128;
+        for (account, balance) in &expected {
+            let (_, a) = d.get(&format!("/v1/accounts/{account}"));
+            assert_eq!(cents(a["balance"]["net"].as_str().unwrap()), *balance, "round {round}: {account}");
+            total += balance;
+        }
+        assert_eq!(total, 0, "money is conserved");
+        eprintln!("round {round}: {} acknowledged so far, all present", acked.len());
+        daemon = Some(d);
+    }
+    let d = daemon.take().unwrap();
+    assert!(!acknowledged.lock().unwrap().is_empty(), "the load acknowledged something");
+    d.stop();
+    let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
+    assert!(ok, "verify after crashes: {out}{err}");
+}
