@@ -1,2 +1,208 @@
-//! LedgerFS proto core: placeholder until the crate lands.
+//! The messages that cross the rings between protection domains, and their postcard
+//! encoding. Each message names its sender and receiver in its doc comment. Bounds:
+//! a message is at most [`MAX_MESSAGE_BYTES`]; decoding never trusts a length it has
+//! not checked and never panics on hostile bytes.
 #![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use ledgerfs_model::{Event, ResultCode};
+use ledgerfs_sequencer::EventResult;
+
+/// Largest encoded message (a full batch of 8,189 events of up to ~2 KiB).
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Ingress (serial/API adapter) → sequencer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SequencerRequest {
+    /// Sequence a batch; `now` is the adapter's clock reading.
+    Submit {
+        /// Correlates the reply.
+        request_id: u64,
+        /// Unix nanoseconds.
+        now: u64,
+        /// The batch.
+        events: Vec<Event>,
+    },
+    /// Where is this transfer in the durable log?
+    LookupTransfer {
+        /// Correlates the reply.
+        request_id: u64,
+        /// Transfer id.
+        id: String,
+    },
+}
+
+/// Tiles → sequencer: what became durable, or what must be rolled back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DurabilityNotice {
+    /// Entries below `size` are durable.
+    Durable {
+        /// New durable size.
+        size: u64,
+    },
+    /// Storage failed; entries from `size` on were not stored.
+    Failed {
+        /// Durable size to roll back to.
+        size: u64,
+    },
+}
+
+/// One event's result on the wire: the code's position in [`ResultCode::ALL`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireResult {
+    /// Index into [`ResultCode::ALL`].
+    pub code: u8,
+    /// Log index for successes.
+    pub index: Option<u64>,
+    /// 0 none, 1 debit, 2 credit.
+    pub field: u8,
+}
+
+impl From<EventResult> for WireResult {
+    fn from(r: EventResult) -> WireResult {
+        let code = ResultCode::ALL.iter().position(|c| *c == r.code).expect("every code is listed") as u8;
+        let field = match r.field {
+            None => 0,
+            Some("debit") => 1,
+            Some(_) => 2,
+        };
+        WireResult { code, index: r.index, field }
+    }
+}
+
+impl WireResult {
+    /// Back to the core type; `None` for a code this build does not know.
+    pub fn to_result(self) -> Option<EventResult> {
+        let code = *ResultCode::ALL.get(usize::from(self.code))?;
+        let field = match self.field {
+            0 => None,
+            1 => Some("debit"),
+            2 => Some("credit"),
+            _ => return None,
+        };
+        Some(EventResult { code, index: self.index, field })
+    }
+}
+
+/// Sequencer → ingress: the batch's results, sent once the tiles domain reports them durable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SequencerReply {
+    /// Results of a `Submit`.
+    Results {
+        /// From the request.
+        request_id: u64,
+        /// One per event.
+        results: Vec<WireResult>,
+        /// Durable size covering them.
+        size: u64,
+    },
+    /// Answer to `LookupTransfer`.
+    TransferIndex {
+        /// From the request.
+        request_id: u64,
+        /// Durable index, if recorded.
+        index: Option<u64>,
+    },
+    /// The batch could not be made durable.
+    Refused {
+        /// From the request.
+        request_id: u64,
+        /// Stable error code (`storage_full`, `storage_unavailable`).
+        code: String,
+    },
+}
+
+/// Sequencer → tiles: entries to append, hash, store and have signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitRequest {
+    /// Rollback epoch of the sequencer (groups from a rolled-back epoch are refused).
+    pub epoch: u64,
+    /// Log index of the first entry.
+    pub first_index: u64,
+    /// Canonical entry bytes, in order.
+    pub entries: Vec<Vec<u8>>,
+}
+
+/// Why a message could not be encoded or decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireError {
+    /// The buffer is too small or the message too large.
+    TooLarge,
+    /// The bytes are not a valid message.
+    Malformed,
+}
+
+/// Encodes `message` into `buffer`, returning the used prefix.
+pub fn encode<'a, T: Serialize>(message: &T, buffer: &'a mut [u8]) -> Result<&'a mut [u8], WireError> {
+    postcard::to_slice(message, buffer).map_err(|_| WireError::TooLarge)
+}
+
+/// Encodes `message` into a new vector.
+pub fn encode_vec<T: Serialize>(message: &T) -> Result<Vec<u8>, WireError> {
+    let bytes = postcard::to_allocvec(message).map_err(|_| WireError::Malformed)?;
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(WireError::TooLarge);
+    }
+    Ok(bytes)
+}
+
+/// Decodes a message, refusing oversized or malformed input.
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, WireError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(WireError::TooLarge);
+    }
+    postcard::from_bytes(bytes).map_err(|_| WireError::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec;
+    use ledgerfs_model::NewTransfer;
+    use proptest::prelude::*;
+
+    fn submit() -> SequencerRequest {
+        SequencerRequest::Submit {
+            request_id: 7,
+            now: 1_795_000_000_000_000_000,
+            events: vec![Event::Transfer(NewTransfer {
+                id: "t1".to_string(),
+                debit: "a".to_string(),
+                credit: "b".to_string(),
+                amount: "10.50".to_string(),
+                currency: "EUR".to_string(),
+                reference: String::new(),
+                metadata: "{}".to_string(),
+                linked: true,
+            })],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let bytes = encode_vec(&submit()).unwrap();
+        assert_eq!(decode::<SequencerRequest>(&bytes).unwrap(), submit());
+        let mut small = [0u8; 8];
+        assert_eq!(encode(&submit(), &mut small).unwrap_err(), WireError::TooLarge);
+        for code in ResultCode::ALL {
+            let r = EventResult { code, index: Some(3), field: Some("credit") };
+            assert_eq!(WireResult::from(r).to_result(), Some(r));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn hostile_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode::<SequencerRequest>(&bytes);
+            let _ = decode::<CommitRequest>(&bytes);
+            let _ = decode::<SequencerReply>(&bytes);
+        }
+    }
+}

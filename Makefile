@@ -1,0 +1,50 @@
+# LedgerFS — the two commands that matter: `make run` and `make test`.
+# Image targets take MICROKIT_SDK=<path> like every Microkit project.
+
+SHELL := /bin/bash
+DATA ?= $(CURDIR)/build/data
+LISTEN ?= 127.0.0.1:8080
+MICROKIT_SDK ?=
+MICROKIT_CONFIG ?= debug
+# The cores: each must build for a bare-metal target (proof they are no_std).
+CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest
+
+.PHONY: setup build run test lint nostd unit image qemu test-image bench bench-quick clean
+
+build/.setup: scripts/setup.sh rust-toolchain.toml
+	./scripts/setup.sh
+	@mkdir -p build && touch $@
+
+setup: build/.setup
+
+build: setup
+	cargo build --release -p ledgerfs
+
+## run: the hosted daemon on its embedded tlog-tiles store (created on first run).
+run: build
+	@test -f $(DATA)/ledgerfs.toml || ./target/release/ledgerfs init --data $(DATA)
+	./target/release/ledgerfs serve --data $(DATA) --listen $(LISTEN)
+
+## test: formatting, lints, the no_std build of every core, all unit/property/e2e tests, image tests.
+test: setup lint nostd unit test-image
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+nostd:
+	cargo build $(CORES) --target aarch64-unknown-none
+
+unit:
+	cargo test --workspace
+
+image test-image qemu:
+	@if [ -z "$(MICROKIT_SDK)" ]; then \
+	  echo "$@: skipped: set MICROKIT_SDK=<path to a Microkit 2.x SDK> to build and boot the seL4 image"; \
+	else \
+	  echo "$@: the seL4 image is not built yet (see the seL4 issue)"; exit 1; \
+	fi
+
+clean:
+	cargo clean
+	rm -rf build
