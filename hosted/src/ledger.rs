@@ -201,7 +201,7 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
     let root = tiles.commit(&mut writes);
     tiles.mark_durable(size);
     compare_tiles(&store, &writes, false)?;
-    for path in ledgerfs_tiles::tiles_for_size(size).iter().filter(|p| !p.is_full()) {
+    for path in ledgerfs_tiles::partial_tiles_for_size(size).iter() {
         if store.read(path)?.is_none() {
             return Err(Error::Corrupt {
                 path: format!("log/{}", path.to_path()),

@@ -79,7 +79,7 @@ impl Level {
         self.depth = 0;
         for h in prefix {
             let full = self.push(h);
-            debug_assert!(full.is_none());
+            assert!(full.is_none());
         }
     }
 }

@@ -213,8 +213,12 @@ mod tests {
         }
         assert_eq!(r.root_at(1001).unwrap_err().code(), "invalid_range");
         assert_eq!(
-            stored_node_hash(&store, 8, 3, 1000).unwrap(),
-            ref_root(&leaves[768..1024.min(1000)]).clone()
+            stored_node_hash(&store, 8, 2, 1000).unwrap(),
+            ref_root(&leaves[512..768])
+        );
+        assert_eq!(
+            stored_node_hash(&store, 8, 3, 1000).unwrap_err().code(),
+            "node_out_of_range"
         );
     }
 

@@ -42,7 +42,7 @@ pub use bundle::{bundle_push, BundleIter};
 pub use error::{ProofError, TileError, VerifyError, VerifyReason};
 pub use hashes::{stored_node_hash, tree_root_from_tiles, TileHashReader};
 pub use log::{TileLog, TileWrite, MAX_INFLIGHT_COMMITS};
-pub use path::{tiles_for_size, TileKind, TilePath};
+pub use path::{partial_tiles_for_size, tiles_for_size, TileKind, TilePath};
 pub use proof::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion};
 pub use store::{MemStore, TileReader, TileStore};
 pub use verify::verify_tree;
@@ -72,6 +72,13 @@ pub const MAX_LEVELS: usize = 8;
 
 /// Bytes in a full hash tile (256 hashes of 32 bytes).
 pub const FULL_TILE_BYTES: usize = 8_192;
+
+// Compile-time limits: the top level (MAX_LEVELS - 1) exists in a full-size
+// tree but its tile can never fill, so no level MAX_LEVELS is ever needed.
+const _: () = assert!(MAX_TREE_SIZE >> (8 * (MAX_LEVELS - 1)) > 0);
+const _: () = assert!(MAX_TREE_SIZE >> (8 * (MAX_LEVELS - 1)) < TILE_WIDTH);
+const _: () = assert!(TILE_WIDTH == 1 << TILE_HEIGHT);
+const _: () = assert!(FULL_TILE_BYTES == 32 * TILE_WIDTH as usize);
 
 /// RFC 6962 leaf hash: SHA-256(0x00 || entry). Every level-0 tile entry is one.
 #[inline]
@@ -168,8 +175,5 @@ mod tests {
         assert_eq!(TILE_WIDTH, 1u64 << TILE_HEIGHT);
         assert_eq!(FULL_TILE_BYTES, 32 * 256);
         assert_eq!(MAX_ENTRY_LEN, usize::from(u16::MAX));
-        // Level MAX_LEVELS-1 tiles can never fill within MAX_TREE_SIZE.
-        assert!(MAX_TREE_SIZE >> (8 * (MAX_LEVELS - 1)) < TILE_WIDTH);
-        assert!(MAX_TREE_SIZE >> (8 * (MAX_LEVELS - 1)) > 0);
     }
 }

@@ -290,6 +290,22 @@ pub fn tiles_for_size(size: u64) -> Vec<TilePath> {
     out
 }
 
+/// Only the right-edge partial files of a tree of `size` (at most one hash
+/// tile per level plus the partial bundle, so at most 9 paths), in the order
+/// [`tiles_for_size`] lists them: what a checkpoint at `size` needs beyond
+/// the immutable full tiles. Cheap for any size.
+///
+/// Panics if `size` is above [`MAX_TREE_SIZE`].
+pub fn partial_tiles_for_size(size: u64) -> Vec<TilePath> {
+    assert!(size <= MAX_TREE_SIZE, "tree size above 2^63");
+    let mut out = Vec::with_capacity(MAX_LEVELS + 1);
+    for level in 0..level_count(size) {
+        out.extend(partial_at(size, level, false));
+    }
+    out.extend(partial_at(size, 0, true));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,6 +441,16 @@ mod tests {
             tiles_for_size(1),
             vec![TilePath::hash(0, 0, 1), TilePath::entries(0, 1)]
         );
+    }
+
+    #[test]
+    fn partial_tiles_are_the_partials_of_tiles_for_size() {
+        for size in (0..3_000u64).chain([65_535, 65_536, 70_000, 16_777_217]) {
+            let want: Vec<TilePath> = tiles_for_size(size).into_iter().filter(|p| !p.is_full()).collect();
+            assert_eq!(partial_tiles_for_size(size), want, "size {size}");
+        }
+        assert_eq!(partial_tiles_for_size(MAX_TREE_SIZE), vec![TilePath::hash(7, 0, 128)]);
+        assert_eq!(partial_tiles_for_size(MAX_TREE_SIZE - 1).len(), 9);
     }
 
     #[test]

@@ -231,7 +231,11 @@ mod tests {
         s.swap_checkpoint(b"note").unwrap();
         assert_eq!(s.checkpoint(), Ok(Some(b"note".to_vec())));
         assert_eq!(s.len(), 1);
-        assert_eq!((&s).read(&p), Ok(Some(vec![4, 5, 6])));
+        // `&MemStore` is a reader too (generic code can take readers by value).
+        fn read_through<R: TileReader>(r: R, p: &TilePath) -> Result<Option<Vec<u8>>, R::Error> {
+            r.read(p)
+        }
+        assert_eq!(read_through(&s, &p), Ok(Some(vec![4, 5, 6])));
     }
 
     #[test]

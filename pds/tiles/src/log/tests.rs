@@ -179,6 +179,7 @@ fn build_random(size: u64, rng: &mut Rng, max_group: u64) -> (MemStore, Vec<(u64
 #[test]
 fn every_size_to_1100_in_random_groupings() {
     let all_leaves = leaves(1100);
+    let ref_roots: Vec<Hash> = (0..=1100).map(|n| ref_root(&all_leaves[..n])).collect();
     let mut single = TileLog::new(); // never committed: pending holds every full file
     let mut rng = Rng(0x5eed);
     for size in 0..=1100u64 {
@@ -188,7 +189,7 @@ fn every_size_to_1100_in_random_groupings() {
         let mut a = single.clone();
         let mut w = Vec::new();
         let root = a.commit(&mut w);
-        let want_root = ref_root(&all_leaves[..size as usize]);
+        let want_root = ref_roots[size as usize];
         assert_eq!(root, want_root, "size {size}");
         let mut store_a = MemStore::new();
         store_a.apply(&w);
@@ -204,7 +205,7 @@ fn every_size_to_1100_in_random_groupings() {
         assert_eq!(log_b.root(), want_root);
         check_extras_are_prefixes(&store_b, &store_a, size);
         for &(s, r) in &commits {
-            assert_eq!(r, ref_root(&all_leaves[..s as usize]));
+            assert_eq!(r, ref_roots[s as usize]);
         }
 
         // Proofs from the random-grouping store.
@@ -447,7 +448,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     /// Random appends, pipelined commits, partial storage failures and
     /// rollbacks: the store always verifies at the durable size, and the log
@@ -540,7 +541,7 @@ proptest! {
     /// Large trees: random commit groupings equal a single-commit build, every
     /// commit root verifies, sampled proofs verify, and `open` continues.
     #[test]
-    fn large_random_trees(size in 66_000u64..160_000, seed in any::<u64>()) {
+    fn large_random_trees(size in 66_000u64..300_000, seed in any::<u64>()) {
         let mut rng = Rng(seed);
         let (store, commits, _) = build_random(size, &mut rng, size / 12);
         let (single, root, _) = build_commits(&[size]);
@@ -573,4 +574,60 @@ proptest! {
         }
         prop_assert_eq!(opened.root(), root);
     }
+}
+
+/// A tree past 2^24 entries, so level-2 tiles fill and level 3 appears. Too
+/// slow for debug builds: `cargo test -p ledgerfs-tiles --release -- --ignored`.
+#[test]
+#[ignore = "slow: run in release"]
+fn deep_tree_past_2_pow_24() {
+    let size = (1u64 << 24) + 70_000;
+    let tiny = |i: u64| (i as u32).to_le_bytes();
+    let mut log = TileLog::new();
+    let mut store = MemStore::new();
+    let mut w = Vec::new();
+    let mut commits = Vec::new();
+    for i in 0..size {
+        log.append(&tiny(i)).unwrap();
+        if (i + 1) % 1_000_003 == 0 || i + 1 == size {
+            w.clear();
+            commits.push((i + 1, log.commit(&mut w)));
+            store.apply(&w);
+            log.mark_durable(i + 1);
+        }
+    }
+    let root = commits.last().unwrap().1;
+    let all: Vec<Hash> = (0..size).map(|i| leaf_hash(&tiny(i))).collect();
+    assert_eq!(root, ref_root(&all));
+    assert!(store.get(&TilePath::hash(2, 0, 256)).is_some());
+    assert!(store.get(&TilePath::hash(3, 0, 1)).is_some());
+    let sizes: Vec<u64> = commits.iter().map(|c| c.0).collect();
+    let roots = verify_tree(&store, size, &root, &sizes, &mut |_| {}).unwrap();
+    assert_eq!(roots, commits);
+    let mut hr = TileHashReader::new(&store, size).unwrap();
+    let mut rng = Rng(24);
+    for _ in 0..200 {
+        let i = rng.below(size);
+        let p = hr.inclusion_proof(i).unwrap();
+        assert_eq!(verify_inclusion(&all[i as usize], i, size, &p, &root), Ok(()));
+    }
+    for &(old, old_root) in &commits {
+        let p = hr.consistency_proof(old).unwrap();
+        assert_eq!(verify_consistency(old, size, &old_root, &root, &p), Ok(()));
+    }
+    // Corrupting the full level-2 tile is caught on read, naming it.
+    let mut bad = store.clone();
+    bad.get_mut(&TilePath::hash(2, 0, 256)).unwrap()[5] ^= 1;
+    let err = crate::stored_node_hash(&bad, 0, 12_345, size).unwrap_err();
+    assert_eq!(
+        err,
+        TileError::TileMismatch {
+            path: "tile/2/000".into()
+        }
+    );
+    let mut opened = TileLog::open(&store, commits[3].0, &commits[3].1).unwrap();
+    for i in commits[3].0..size {
+        opened.append(&tiny(i)).unwrap();
+    }
+    assert_eq!(opened.root(), root);
 }
