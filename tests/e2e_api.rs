@@ -50,10 +50,16 @@ fn transfers_balances_history_and_idempotency() {
     assert_eq!(alice["balance"]["net"], "59.50");
     assert_eq!(alice["balance"]["debits"], "40.50");
     // Resubmission with the same body returns the original index; a different body is refused.
-    let (_, again) = d.post("/v1/transfers", r#"{"id":"t1","debit":"bank","credit":"alice","amount":"100.00","currency":"EUR","reference":"salary"}"#);
+    let (_, again) = d.post(
+        "/v1/transfers",
+        r#"{"id":"t1","debit":"bank","credit":"alice","amount":"100.00","currency":"EUR","reference":"salary"}"#,
+    );
     assert_eq!(codes(&again), ["exists"]);
     assert_eq!(again["results"][0]["index"], 4);
-    let (_, changed) = d.post("/v1/transfers", r#"{"id":"t1","debit":"bank","credit":"alice","amount":"1.00","currency":"EUR"}"#);
+    let (_, changed) = d.post(
+        "/v1/transfers",
+        r#"{"id":"t1","debit":"bank","credit":"alice","amount":"1.00","currency":"EUR"}"#,
+    );
     assert_eq!(codes(&changed), ["id_exists_with_different_fields"]);
     // Lookups, history, historical balances.
     let (s, t) = d.get("/v1/transfers/t2");
@@ -61,13 +67,21 @@ fn transfers_balances_history_and_idempotency() {
     assert_eq!(t["entry"]["amount"], "40.50");
     assert_eq!(t["entry"]["metadata"]["doc"]["sha256"], "ab");
     let (_, history) = d.get("/v1/accounts/alice/history");
-    let ids: Vec<&str> = history["entries"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["t1", "t2"]);
     let (_, page) = d.get("/v1/accounts/alice/history?limit=1");
     assert_eq!(page["next_after"], 4);
     let (_, at4) = d.get("/v1/accounts/alice/balance?at=4");
     assert_eq!(at4["balance"]["net"], "100.00");
-    let (_, at_time) = d.get(&format!("/v1/accounts/alice/balance?at={}", t["entry"]["time"].as_str().unwrap()));
+    let (_, at_time) = d.get(&format!(
+        "/v1/accounts/alice/balance?at={}",
+        t["entry"]["time"].as_str().unwrap()
+    ));
     assert_eq!(at_time["balance"]["net"], "59.50");
     let (s, _) = d.get("/v1/accounts/alice/balance?at=2026-13-01T00:00:00Z");
     assert_eq!(s, 400);
@@ -82,15 +96,42 @@ fn rejections_are_precise_and_change_nothing() {
     let d = setup("rejections");
     let (_, before) = d.get("/v1/checkpoint");
     let cases = [
-        (r#"{"id":"x","debit":"bank","credit":"alice","amount":"-1","currency":"EUR"}"#, "amount_invalid"),
-        (r#"{"id":"x","debit":"bank","credit":"alice","amount":"1.001","currency":"EUR"}"#, "amount_too_precise"),
-        (r#"{"id":"x","debit":"bank","credit":"alice","amount":"abc","currency":"EUR"}"#, "amount_invalid"),
-        (r#"{"id":"x","debit":"ghost","credit":"alice","amount":"1","currency":"EUR"}"#, "account_not_found"),
-        (r#"{"id":"x","debit":"bank","credit":"yen","amount":"1","currency":"EUR"}"#, "currency_mismatch"),
-        (r#"{"id":"x","debit":"bank","credit":"bank","amount":"1","currency":"EUR"}"#, "same_account"),
-        (r#"{"id":"x","debit":"alice","credit":"bob","amount":"1","currency":"EUR"}"#, "insufficient_funds"),
-        (r#"{"id":"x","debit":"bank","credit":"alice","amount":"1","currency":"XXX"}"#, "currency_invalid"),
-        (r#"{"id":"a/b","debit":"bank","credit":"alice","amount":"1","currency":"EUR"}"#, "id_invalid"),
+        (
+            r#"{"id":"x","debit":"bank","credit":"alice","amount":"-1","currency":"EUR"}"#,
+            "amount_invalid",
+        ),
+        (
+            r#"{"id":"x","debit":"bank","credit":"alice","amount":"1.001","currency":"EUR"}"#,
+            "amount_too_precise",
+        ),
+        (
+            r#"{"id":"x","debit":"bank","credit":"alice","amount":"abc","currency":"EUR"}"#,
+            "amount_invalid",
+        ),
+        (
+            r#"{"id":"x","debit":"ghost","credit":"alice","amount":"1","currency":"EUR"}"#,
+            "account_not_found",
+        ),
+        (
+            r#"{"id":"x","debit":"bank","credit":"yen","amount":"1","currency":"EUR"}"#,
+            "currency_mismatch",
+        ),
+        (
+            r#"{"id":"x","debit":"bank","credit":"bank","amount":"1","currency":"EUR"}"#,
+            "same_account",
+        ),
+        (
+            r#"{"id":"x","debit":"alice","credit":"bob","amount":"1","currency":"EUR"}"#,
+            "insufficient_funds",
+        ),
+        (
+            r#"{"id":"x","debit":"bank","credit":"alice","amount":"1","currency":"XXX"}"#,
+            "currency_invalid",
+        ),
+        (
+            r#"{"id":"a/b","debit":"bank","credit":"alice","amount":"1","currency":"EUR"}"#,
+            "id_invalid",
+        ),
     ];
     for (body, code) in cases {
         let (s, r) = d.post("/v1/transfers", body);
@@ -109,14 +150,25 @@ fn rejections_are_precise_and_change_nothing() {
     let bad = [
         ("{", 400, "request_malformed"),
         ("[]", 400, "batch_empty"),
-        (r#"{"id":"x","debit":"bank","credit":"alice","amount":1.5,"currency":"EUR"}"#, 400, "request_invalid"),
-        (r#"{"id":"x","debit":"bank","credit":"alice","amount":"1","currency":"EUR","colour":"red"}"#, 400, "request_invalid"),
+        (
+            r#"{"id":"x","debit":"bank","credit":"alice","amount":1.5,"currency":"EUR"}"#,
+            400,
+            "request_invalid",
+        ),
+        (
+            r#"{"id":"x","debit":"bank","credit":"alice","amount":"1","currency":"EUR","colour":"red"}"#,
+            400,
+            "request_invalid",
+        ),
     ];
     for (body, status, code) in bad {
         let (s, r) = d.post("/v1/transfers", body);
         assert_eq!((s, r["error"]["code"].as_str().unwrap()), (status, code), "{body}");
     }
-    let many = format!("[{}]", vec![r#"{"id":"x","debit":"bank","credit":"alice","amount":"1","currency":"EUR"}"#; 8_190].join(","));
+    let many = format!(
+        "[{}]",
+        vec![r#"{"id":"x","debit":"bank","credit":"alice","amount":"1","currency":"EUR"}"#; 8_190].join(",")
+    );
     let (s, r) = d.post("/v1/transfers", &many);
     assert_eq!((s, r["error"]["code"].as_str().unwrap()), (400, "batch_too_large"));
     let wrong_type = ureq::post(&format!("{}/v1/transfers", d.base))
@@ -124,7 +176,10 @@ fn rejections_are_precise_and_change_nothing() {
         .set("Content-Type", "text/plain")
         .send_string("{}");
     let (s, r) = decode(wrong_type);
-    assert_eq!((s, r["error"]["code"].as_str().unwrap()), (415, "content_type_unsupported"));
+    assert_eq!(
+        (s, r["error"]["code"].as_str().unwrap()),
+        (415, "content_type_unsupported")
+    );
     let (_, after) = d.get("/v1/checkpoint");
     assert_eq!(before["size"], after["size"], "nothing was logged");
 }
@@ -142,7 +197,11 @@ fn authentication_and_roles() {
     assert_eq!((s, body["error"]["code"].as_str().unwrap()), (403, "forbidden"));
     let (_, list) = d.get_as("alice-secret", "/v1/accounts");
     assert_eq!(list["accounts"].as_array().unwrap().len(), 1);
-    let (s, _) = d.post_as("alice-secret", "/v1/transfers", r#"{"id":"s","debit":"bob","credit":"alice","amount":"1","currency":"EUR"}"#);
+    let (s, _) = d.post_as(
+        "alice-secret",
+        "/v1/transfers",
+        r#"{"id":"s","debit":"bob","credit":"alice","amount":"1","currency":"EUR"}"#,
+    );
     assert_eq!(s, 403);
     let (s, _) = d.post_as("alice-secret", "/v1/accounts", r#"{"id":"mine","currency":"EUR"}"#);
     assert_eq!(s, 403);
@@ -150,7 +209,11 @@ fn authentication_and_roles() {
     assert_eq!(d.get_as("alice-secret", "/v1/stream").0, 403);
     // An auditor reads everything but writes nothing.
     assert_eq!(d.get_as("auditor-secret", "/v1/accounts/bob").0, 200);
-    assert_eq!(d.post_as("auditor-secret", "/v1/accounts", r#"{"id":"z","currency":"EUR"}"#).0, 403);
+    assert_eq!(
+        d.post_as("auditor-secret", "/v1/accounts", r#"{"id":"z","currency":"EUR"}"#)
+            .0,
+        403
+    );
     assert_eq!(decode(ureq::get(&format!("{}/health", d.base)).call()).0, 200);
 }
 
@@ -209,7 +272,10 @@ fn stream_follows_new_entries() {
     };
     assert_eq!(next_data(&mut lines).0, 2);
     assert_eq!(next_data(&mut lines).0, 3);
-    d.post("/v1/transfers", r#"{"id":"live","debit":"bank","credit":"bob","amount":"3","currency":"EUR"}"#);
+    d.post(
+        "/v1/transfers",
+        r#"{"id":"live","debit":"bank","credit":"bob","amount":"3","currency":"EUR"}"#,
+    );
     let (index, entry) = next_data(&mut lines);
     assert_eq!((index, entry["id"].as_str().unwrap()), (4, "live"));
 }
@@ -229,7 +295,10 @@ fn restart_recovers_and_corruption_is_refused() {
     assert_eq!(before["balance"], after["balance"]);
     assert_eq!(after["balance"]["net"], "3.00");
     // The published tree is byte-identical to the files, with the spec's headers.
-    let r = ureq::get(&format!("{}/log/tile/0/000", d.base)).set("Authorization", &format!("Bearer {}", d.token)).call().unwrap();
+    let r = ureq::get(&format!("{}/log/tile/0/000", d.base))
+        .set("Authorization", &format!("Bearer {}", d.token))
+        .call()
+        .unwrap();
     assert_eq!(r.header("content-type"), Some("application/octet-stream"));
     assert!(r.header("cache-control").unwrap().contains("immutable"));
     let mut served = Vec::new();
@@ -249,7 +318,10 @@ fn restart_recovers_and_corruption_is_refused() {
     assert!(!ok);
     assert!(err.contains("tile/entries/000") || err.contains("tile/0/000"), "{err}");
     let refused = Daemon::try_start(&dir).err().expect("a corrupt store must not open");
-    assert!(refused.contains("store_corrupt") && refused.contains("tile/"), "{refused}");
+    assert!(
+        refused.contains("store_corrupt") && refused.contains("tile/"),
+        "{refused}"
+    );
 }
 
 #[test]
@@ -273,12 +345,17 @@ fn full_disk_refuses_writes_and_loses_nothing() {
     let data = dir.join("data");
     init(&data);
     let d = Daemon::start(&data);
-    d.post("/v1/accounts", r#"[{"id":"a","currency":"EUR"},{"id":"b","currency":"EUR"}]"#);
+    d.post(
+        "/v1/accounts",
+        r#"[{"id":"a","currency":"EUR"},{"id":"b","currency":"EUR"}]"#,
+    );
     let mut acknowledged = Vec::new();
     let mut saw_full = false;
     for i in 0..5_000 {
         let reference = "x".repeat(200);
-        let body = format!(r#"{{"id":"f{i}","debit":"a","credit":"b","amount":"1","currency":"EUR","reference":"{reference}"}}"#);
+        let body = format!(
+            r#"{{"id":"f{i}","debit":"a","credit":"b","amount":"1","currency":"EUR","reference":"{reference}"}}"#
+        );
         let (s, r) = d.post("/v1/transfers", &body);
         if s == 200 {
             acknowledged.push(format!("f{i}"));
@@ -290,13 +367,27 @@ fn full_disk_refuses_writes_and_loses_nothing() {
     }
     assert!(saw_full, "the disk never filled");
     assert_eq!(d.get("/health").0, 200, "reads still work");
-    std::process::Command::new("mount").args(["-o", "remount,size=64m", dir.to_str().unwrap()]).status().unwrap();
-    let (s, r) = d.post("/v1/transfers", r#"{"id":"after","debit":"a","credit":"b","amount":"1","currency":"EUR"}"#);
-    assert_eq!((s, codes(&r)), (200, vec!["ok".to_string()]), "writes resume once space is back");
+    std::process::Command::new("mount")
+        .args(["-o", "remount,size=64m", dir.to_str().unwrap()])
+        .status()
+        .unwrap();
+    let (s, r) = d.post(
+        "/v1/transfers",
+        r#"{"id":"after","debit":"a","credit":"b","amount":"1","currency":"EUR"}"#,
+    );
+    assert_eq!(
+        (s, codes(&r)),
+        (200, vec!["ok".to_string()]),
+        "writes resume once space is back"
+    );
     d.stop();
     let d = Daemon::start(&data);
     for id in acknowledged.iter().chain(std::iter::once(&"after".to_string())) {
-        assert_eq!(d.get(&format!("/v1/transfers/{id}")).0, 200, "acknowledged {id} survived");
+        assert_eq!(
+            d.get(&format!("/v1/transfers/{id}")).0,
+            200,
+            "acknowledged {id} survived"
+        );
     }
     d.stop();
 }

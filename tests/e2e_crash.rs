@@ -37,7 +37,11 @@ fn balances_from_disk(dir: &std::path::Path) -> HashMap<String, i128> {
     while index < size {
         let n = index / 256;
         let width = (size - n * 256).min(256);
-        let path = ledgerfs_tiles::TilePath { kind: ledgerfs_tiles::TileKind::Entries, index: n, width: width as u16 };
+        let path = ledgerfs_tiles::TilePath {
+            kind: ledgerfs_tiles::TileKind::Entries,
+            index: n,
+            width: width as u16,
+        };
         let bundle = std::fs::read(dir.join("log").join(path.to_path())).unwrap();
         for entry in ledgerfs_tiles::BundleIter::new(&bundle) {
             let entry: Value = serde_json::from_slice(entry.unwrap()).unwrap();
@@ -45,8 +49,12 @@ fn balances_from_disk(dir: &std::path::Path) -> HashMap<String, i128> {
             if entry["type"] == "transfer" {
                 let (whole, frac) = entry["amount"].as_str().unwrap().split_once('.').unwrap();
                 let cents: i128 = whole.parse::<i128>().unwrap() * 100 + frac.parse::<i128>().unwrap();
-                *balances.entry(entry["debit"].as_str().unwrap().to_string()).or_default() -= cents;
-                *balances.entry(entry["credit"].as_str().unwrap().to_string()).or_default() += cents;
+                *balances
+                    .entry(entry["debit"].as_str().unwrap().to_string())
+                    .or_default() -= cents;
+                *balances
+                    .entry(entry["credit"].as_str().unwrap().to_string())
+                    .or_default() += cents;
             }
             index += 1;
         }
@@ -73,7 +81,10 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
     let accounts: Vec<String> = (0..ACCOUNTS)
         .map(|i| format!(r#"{{"id":"acc{i}","currency":"EUR","flags":["debits_must_not_exceed_credits"]}}"#))
         .collect();
-    d.post("/v1/accounts", &format!(r#"[{{"id":"bank","currency":"EUR"}},{}]"#, accounts.join(",")));
+    d.post(
+        "/v1/accounts",
+        &format!(r#"[{{"id":"bank","currency":"EUR"}},{}]"#, accounts.join(",")),
+    );
     let acknowledged: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     eprintln!("crash test seed {seed}");
@@ -142,7 +153,11 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
         let mut total = 0i128;
         for (account, balance) in &expected {
             let (_, a) = d.get(&format!("/v1/accounts/{account}"));
-            assert_eq!(cents(a["balance"]["net"].as_str().unwrap()), *balance, "round {round}: {account}");
+            assert_eq!(
+                cents(a["balance"]["net"].as_str().unwrap()),
+                *balance,
+                "round {round}: {account}"
+            );
             total += balance;
         }
         assert_eq!(total, 0, "money is conserved");
@@ -150,7 +165,10 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
         daemon = Some(d);
     }
     let d = daemon.take().unwrap();
-    assert!(!acknowledged.lock().unwrap().is_empty(), "the load acknowledged something");
+    assert!(
+        !acknowledged.lock().unwrap().is_empty(),
+        "the load acknowledged something"
+    );
     d.stop();
     let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
     assert!(ok, "verify after crashes: {out}{err}");

@@ -47,7 +47,10 @@ pub fn init(dir: &Path) {
 /// Appends tokens to the config: (name, token, role, accounts).
 pub fn add_token(dir: &Path, name: &str, token: &str, role: &str, accounts: &[&str]) {
     use sha2::{Digest, Sha256};
-    let digest: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let digest: String = Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let accounts: Vec<String> = accounts.iter().map(|a| format!("{a:?}")).collect();
     let text = format!(
         "\n[[tokens]]\nname = {name:?}\nsha256 = \"{digest}\"\nrole = \"{role}\"\naccounts = [{}]\n",
@@ -83,19 +86,33 @@ impl Daemon {
         let base = format!("http://127.0.0.1:{port}");
         let log = std::fs::File::create(dir.with_extension("daemon.log")).unwrap();
         let mut child = Command::new(bin())
-            .args(["serve", "--data", dir.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "serve",
+                "--data",
+                dir.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn daemon");
-        let token = std::fs::read_to_string(dir.join("admin.token")).unwrap().trim().to_string();
+        let token = std::fs::read_to_string(dir.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_string();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(_)) = child.try_wait() {
                 return Err(std::fs::read_to_string(dir.with_extension("daemon.log")).unwrap_or_default());
             }
             if ureq::get(&format!("{base}/health")).call().is_ok() {
-                return Ok(Daemon { child, base, token, dir: dir.to_path_buf() });
+                return Ok(Daemon {
+                    child,
+                    base,
+                    token,
+                    dir: dir.to_path_buf(),
+                });
             }
             assert!(Instant::now() < deadline, "daemon did not answer /health");
             std::thread::sleep(Duration::from_millis(20));
@@ -121,7 +138,9 @@ impl Daemon {
 
     /// GET with a given token.
     pub fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
-        let r = ureq::get(&format!("{}{path}", self.base)).set("Authorization", &format!("Bearer {token}")).call();
+        let r = ureq::get(&format!("{}{path}", self.base))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call();
         decode(r)
     }
 
@@ -148,7 +167,10 @@ impl Drop for Daemon {
 }
 
 fn unsafe_kill(pid: u32, signal: i32) {
-    let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 /// (status, JSON) from a ureq result, for success and error statuses alike.
@@ -162,5 +184,10 @@ pub fn decode(r: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
 
 /// The result codes of a submit response.
 pub fn codes(body: &Value) -> Vec<String> {
-    body["results"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap().to_string()).collect()
+    body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_string())
+        .collect()
 }

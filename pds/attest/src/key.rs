@@ -305,3 +305,29 @@ impl fmt::Debug for VerifierKey {
         f.debug_tuple("VerifierKey").field(&self.encode()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seed is wiped when a `SignerKey` drops: its only field holding
+    /// private bytes is `ed25519-dalek`'s `SigningKey`, which (with the
+    /// `zeroize` feature this crate enables) zeroizes itself on drop.
+    #[test]
+    fn signing_key_zeroizes_on_drop() {
+        fn assert_zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        assert_zeroize_on_drop::<SigningKey>();
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let mut s = String::new();
+        push_hex(&mut s, &[0x00, 0x9f, 0xa0, 0xff]);
+        assert_eq!(s, "009fa0ff");
+        assert_eq!(parse_hex_hash(&s), Ok([0x00, 0x9f, 0xa0, 0xff]));
+        assert_eq!(parse_hex_hash("009FA0FF"), Err(KeyError::BadKeyHash));
+        assert_eq!(parse_hex_hash("009fa0f"), Err(KeyError::BadKeyHash));
+        assert_eq!(parse_hex_hash("009fa0fg"), Err(KeyError::BadKeyHash));
+        assert_eq!(parse_hex_hash("+09fa0ff"), Err(KeyError::BadKeyHash));
+    }
+}

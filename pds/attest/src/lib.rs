@@ -4,6 +4,25 @@
 //! `golang.org/x/mod/sumdb/note` key formats, and the [`Attestor`] state
 //! machine that owns the log key and refuses rollbacks and forks.
 //!
+//! ```
+//! use ledgerfs_attest::{verify_checkpoint, Attestor, SignReply, SignRequest, SignerKey};
+//!
+//! let key = SignerKey::from_seed("example.com/log", [7; 32]).unwrap();
+//! let verifier = key.verifier(); // publish verifier.encode()
+//! let mut attestor = Attestor::new(key, "example.com/log".into());
+//!
+//! let reply = attestor.handle(&SignRequest { size: 10, root: [1; 32] });
+//! let SignReply::Signed { note } = reply else { panic!("{reply:?}") };
+//! let cp = verify_checkpoint(&verifier, note.as_bytes()).unwrap();
+//! assert_eq!((cp.origin.as_str(), cp.size), ("example.com/log", 10));
+//!
+//! // The attestor will not sign a smaller tree, nor another root at 10.
+//! let rollback = attestor.handle(&SignRequest { size: 9, root: [1; 32] });
+//! assert_eq!(rollback.refusal_code(), Some("rollback"));
+//! let fork = attestor.handle(&SignRequest { size: 10, root: [2; 32] });
+//! assert_eq!(fork.refusal_code(), Some("fork"));
+//! ```
+//!
 //! Must never: do I/O, read clocks or randomness, spawn threads or make
 //! syscalls (it is `no_std` and sans-IO: bytes in, bytes out), panic on
 //! untrusted input, or let private key bytes escape [`SignerKey`].

@@ -66,13 +66,20 @@ pub struct WireResult {
 
 impl From<EventResult> for WireResult {
     fn from(r: EventResult) -> WireResult {
-        let code = ResultCode::ALL.iter().position(|c| *c == r.code).expect("every code is listed") as u8;
+        let code = ResultCode::ALL
+            .iter()
+            .position(|c| *c == r.code)
+            .expect("every code is listed") as u8;
         let field = match r.field {
             None => 0,
             Some("debit") => 1,
             Some(_) => 2,
         };
-        WireResult { code, index: r.index, field }
+        WireResult {
+            code,
+            index: r.index,
+            field,
+        }
     }
 }
 
@@ -86,7 +93,11 @@ impl WireResult {
             2 => Some("credit"),
             _ => return None,
         };
-        Some(EventResult { code, index: self.index, field })
+        Some(EventResult {
+            code,
+            index: self.index,
+            field,
+        })
     }
 }
 
@@ -192,7 +203,11 @@ mod tests {
         let mut small = [0u8; 8];
         assert_eq!(encode(&submit(), &mut small).unwrap_err(), WireError::TooLarge);
         for code in ResultCode::ALL {
-            let r = EventResult { code, index: Some(3), field: Some("credit") };
+            let r = EventResult {
+                code,
+                index: Some(3),
+                field: Some("credit"),
+            };
             assert_eq!(WireResult::from(r).to_result(), Some(r));
         }
     }

@@ -102,14 +102,8 @@ impl core::fmt::Debug for RingHeader {
         f.debug_struct("RingHeader")
             .field("tail", &self.tail.load(Relaxed))
             .field("head", &self.head.load(Relaxed))
-            .field(
-                "producer_wants_signal",
-                &self.producer_wants_signal.load(Relaxed),
-            )
-            .field(
-                "consumer_wants_signal",
-                &self.consumer_wants_signal.load(Relaxed),
-            )
+            .field("producer_wants_signal", &self.producer_wants_signal.load(Relaxed))
+            .field("consumer_wants_signal", &self.consumer_wants_signal.load(Relaxed))
             .finish()
     }
 }
@@ -119,11 +113,7 @@ const _: () = {
     assert!(core::mem::size_of::<RingHeader>() == HEADER_SIZE);
     assert!(core::mem::align_of::<RingHeader>() == 64);
     assert!(core::mem::offset_of!(RingHeader, tail) == TAIL_OFFSET);
-    assert!(
-        core::mem::offset_of!(RingHeader, producer_wants_signal) == PRODUCER_WANTS_SIGNAL_OFFSET
-    );
+    assert!(core::mem::offset_of!(RingHeader, producer_wants_signal) == PRODUCER_WANTS_SIGNAL_OFFSET);
     assert!(core::mem::offset_of!(RingHeader, head) == HEAD_OFFSET);
-    assert!(
-        core::mem::offset_of!(RingHeader, consumer_wants_signal) == CONSUMER_WANTS_SIGNAL_OFFSET
-    );
+    assert!(core::mem::offset_of!(RingHeader, consumer_wants_signal) == CONSUMER_WANTS_SIGNAL_OFFSET);
 };

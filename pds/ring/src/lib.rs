@@ -15,6 +15,25 @@
 //! A side that reads an impossible index from its peer returns
 //! [`RingError::Corrupt`] and never touches the ring again.
 //!
+//! ```
+//! use ledgerfs_ring::{split, Descriptor, RingError, RingHeader, Slot};
+//!
+//! let mut header = RingHeader::new();
+//! let mut slots: [Slot<Descriptor>; 8] = Default::default();
+//! let (mut tx, mut rx) = split(&mut header, &mut slots)?;
+//!
+//! tx.try_push(Descriptor { offset: 4096, len: 512, tag: 1 })?;
+//! if tx.needs_signal() { /* the consumer sleeps: notify it once */ }
+//! assert_eq!(rx.try_pop()?.len, 512);
+//!
+//! // Empty: announce, re-check, and only then sleep.
+//! assert_eq!(rx.try_pop(), Err(RingError::Empty));
+//! if rx.request_signal()? { /* wait for the notification, then pop again */ }
+//! tx.try_push(Descriptor::default())?;
+//! assert!(tx.needs_signal(), "the consumer asked, so the producer notifies");
+//! # Ok::<(), RingError>(())
+//! ```
+//!
 //! Must never: block, spin, sleep, notify, allocate (outside the `alloc`
 //! feature), read clocks or make syscalls — the caller owns all of that
 //! (it is `no_std` and sans-IO) — nor read a slot it was not handed by the
@@ -45,8 +64,7 @@ mod tests;
 
 pub use error::RingError;
 pub use header::{
-    RingHeader, CONSUMER_WANTS_SIGNAL_OFFSET, HEADER_SIZE, HEAD_OFFSET,
-    PRODUCER_WANTS_SIGNAL_OFFSET, TAIL_OFFSET,
+    RingHeader, CONSUMER_WANTS_SIGNAL_OFFSET, HEADER_SIZE, HEAD_OFFSET, PRODUCER_WANTS_SIGNAL_OFFSET, TAIL_OFFSET,
 };
 #[cfg(any(feature = "alloc", test))]
 pub use owned::{channel, OwnedRing, PushError, Receiver, Sender};

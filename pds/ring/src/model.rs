@@ -1,6 +1,6 @@
 //! An exhaustive model check of the ring protocol, written for this crate:
 //! the producer's and consumer's shared-memory steps (index loads and
-//! stores, slot reads and writes, flag set/check/swap, sleep/notify) as two
+//! stores, slot reads and writes, flag set/check/clear, sleep/notify) as two
 //! small state machines, with every interleaving explored from small
 //! capacities. It proves, for those sizes: no lost item, no duplicate, FIFO
 //! order, no read of an unwritten slot, no lost wake-up (no state where a
@@ -43,8 +43,10 @@ enum Pc {
     Publish,
     /// Load the peer's wants-signal flag (after the fence).
     CheckFlag,
-    /// Swap the peer's flag to 0; notify if it was set.
-    SwapFlag,
+    /// Store 0 to the peer's flag (it was seen set).
+    ClearFlag,
+    /// Send the notification (set the peer's sticky token).
+    Notify,
     /// Store 1 to our wants-signal flag.
     SetWant,
     /// Re-load the peer's index after announcing.
@@ -185,14 +187,15 @@ impl Model {
                 n.p_pc = if m.producer_never_signals || !s.consumer_wants {
                     self.producer_after_push(&n)
                 } else {
-                    Pc::SwapFlag
+                    Pc::ClearFlag
                 };
             }
-            Pc::SwapFlag => {
-                if s.consumer_wants {
-                    n.consumer_wants = false;
-                    n.consumer_token = true;
-                }
+            Pc::ClearFlag => {
+                n.consumer_wants = false;
+                n.p_pc = Pc::Notify;
+            }
+            Pc::Notify => {
+                n.consumer_token = true;
                 n.p_pc = self.producer_after_push(&n);
             }
             Pc::SetWant => {
@@ -205,11 +208,7 @@ impl Model {
                 } else {
                     n.p_last_head = s.head;
                     let used = s.p_tail.wrapping_sub(s.head);
-                    n.p_pc = if used < self.cap {
-                        Pc::ClearWant
-                    } else {
-                        Pc::Sleep
-                    };
+                    n.p_pc = if used < self.cap { Pc::ClearWant } else { Pc::Sleep };
                 }
             }
             Pc::ClearWant => {
@@ -283,24 +282,21 @@ impl Model {
             Pc::Publish => {
                 n.c_head = s.c_head.wrapping_add(1);
                 n.head = n.c_head;
-                n.c_pc = if m.release_before_read {
-                    Pc::Slot
-                } else {
-                    Pc::CheckFlag
-                };
+                n.c_pc = if m.release_before_read { Pc::Slot } else { Pc::CheckFlag };
             }
             Pc::CheckFlag => {
                 n.c_pc = if m.consumer_never_signals || !s.producer_wants {
                     self.consumer_after_pop(&n)
                 } else {
-                    Pc::SwapFlag
+                    Pc::ClearFlag
                 };
             }
-            Pc::SwapFlag => {
-                if s.producer_wants {
-                    n.producer_wants = false;
-                    n.producer_token = true;
-                }
+            Pc::ClearFlag => {
+                n.producer_wants = false;
+                n.c_pc = Pc::Notify;
+            }
+            Pc::Notify => {
+                n.producer_token = true;
                 n.c_pc = self.consumer_after_pop(&n);
             }
             Pc::SetWant => {
@@ -312,11 +308,7 @@ impl Model {
                     n.c_pc = Pc::Stopped;
                 } else {
                     n.c_last_tail = s.tail;
-                    n.c_pc = if s.tail != s.c_head {
-                        Pc::ClearWant
-                    } else {
-                        Pc::Sleep
-                    };
+                    n.c_pc = if s.tail != s.c_head { Pc::ClearWant } else { Pc::Sleep };
                 }
             }
             Pc::ClearWant => {
@@ -358,10 +350,7 @@ impl Model {
                 // Nothing can move: both must have finished, with every
                 // item delivered.
                 if s.p_pc != Pc::Done || s.c_pc != Pc::Done {
-                    return Err(Violation::Stuck {
-                        p: s.p_pc,
-                        c: s.c_pc,
-                    });
+                    return Err(Violation::Stuck { p: s.p_pc, c: s.c_pc });
                 }
                 assert_eq!(s.c_next, self.items);
                 assert_eq!(s.tail, s.head);
@@ -388,7 +377,7 @@ fn honest(cap: u32, items: u32, start: u32, mutant: Mutant) -> Model {
 
 #[test]
 fn protocol_is_correct_for_small_rings() {
-    for (cap, items) in [(1, 3), (2, 4), (4, 5)] {
+    for (cap, items) in [(1, 3), (2, 5), (4, 9)] {
         for start in [0, u32::MAX - 1] {
             let states = honest(cap, items, start, Mutant::default())
                 .check()
@@ -405,10 +394,7 @@ fn model_catches_missing_recheck() {
         skip_recheck: true,
         ..Mutant::default()
     };
-    assert!(matches!(
-        honest(2, 3, 0, m).check(),
-        Err(Violation::Stuck { .. })
-    ));
+    assert!(matches!(honest(2, 3, 0, m).check(), Err(Violation::Stuck { .. })));
 }
 
 #[test]
@@ -417,18 +403,12 @@ fn model_catches_missing_notifications() {
         producer_never_signals: true,
         ..Mutant::default()
     };
-    assert!(matches!(
-        honest(2, 3, 0, m).check(),
-        Err(Violation::Stuck { .. })
-    ));
+    assert!(matches!(honest(2, 3, 0, m).check(), Err(Violation::Stuck { .. })));
     let m = Mutant {
         consumer_never_signals: true,
         ..Mutant::default()
     };
-    assert!(matches!(
-        honest(1, 3, 0, m).check(),
-        Err(Violation::Stuck { .. })
-    ));
+    assert!(matches!(honest(1, 3, 0, m).check(), Err(Violation::Stuck { .. })));
 }
 
 #[test]
@@ -437,10 +417,7 @@ fn model_catches_publish_before_write() {
         publish_before_write: true,
         ..Mutant::default()
     };
-    assert!(matches!(
-        honest(2, 3, 0, m).check(),
-        Err(Violation::WrongItem { .. })
-    ));
+    assert!(matches!(honest(2, 3, 0, m).check(), Err(Violation::WrongItem { .. })));
 }
 
 #[test]
@@ -449,10 +426,7 @@ fn model_catches_release_before_read() {
         release_before_read: true,
         ..Mutant::default()
     };
-    assert!(matches!(
-        honest(1, 3, 0, m).check(),
-        Err(Violation::WrongItem { .. })
-    ));
+    assert!(matches!(honest(1, 3, 0, m).check(), Err(Violation::WrongItem { .. })));
 }
 
 /// Against a producer that writes arbitrary tails, the consumer's checks

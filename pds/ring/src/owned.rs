@@ -45,8 +45,7 @@ impl<T> Drop for OwnedRing<T> {
         let mut i = head;
         while i != tail {
             // SAFETY: slot `i` was written by a push and never popped.
-            self.slots[i as usize & mask]
-                .with_mut(|p| unsafe { (*p).assume_init_drop() });
+            self.slots[i as usize & mask].with_mut(|p| unsafe { (*p).assume_init_drop() });
             i = i.wrapping_add(1);
         }
     }
@@ -151,7 +150,7 @@ impl<T: Send> Sender<T> {
     }
 
     /// Whether the receiver is sleeping on an empty ring and must be woken
-    /// (once per request). Call after pushing.
+    /// (`true` withdraws the request: notify once). Call after pushing.
     pub fn needs_signal(&mut self) -> bool {
         self.state.needs_signal(&self.ring.header)
     }
@@ -161,9 +160,7 @@ impl<T: Send> Sender<T> {
     pub fn request_signal(&mut self) -> bool {
         // In-process the indices cannot be corrupt; treat it as "do not
         // sleep" so a caller would spin into the error from `try_push`.
-        self.state
-            .request_signal(&self.ring.header)
-            .unwrap_or(false)
+        self.state.request_signal(&self.ring.header).unwrap_or(false)
     }
 
     /// Whether the [`Receiver`] has been dropped (nothing will be consumed
@@ -202,7 +199,7 @@ impl<T: Send> Receiver<T> {
     }
 
     /// Whether the sender is sleeping on a full ring and must be woken
-    /// (once per request). Call after popping.
+    /// (`true` withdraws the request: notify once). Call after popping.
     pub fn needs_signal(&mut self) -> bool {
         self.state.needs_signal(&self.ring.header)
     }
@@ -210,9 +207,7 @@ impl<T: Send> Receiver<T> {
     /// Before sleeping on an empty ring: `true` means still empty, sleep
     /// until the sender wakes us; `false` means an item arrived, pop again.
     pub fn request_signal(&mut self) -> bool {
-        self.state
-            .request_signal(&self.ring.header)
-            .unwrap_or(false)
+        self.state.request_signal(&self.ring.header).unwrap_or(false)
     }
 
     /// Whether the [`Sender`] has been dropped (after draining what is

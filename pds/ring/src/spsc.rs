@@ -172,8 +172,8 @@ impl<'a, T: Copy> Producer<'a, T> {
     }
 
     /// Whether the consumer asked to be notified (it is sleeping on an empty
-    /// ring). Returns `true` at most once per request: the caller then sends
-    /// exactly one notification. Call after publishing.
+    /// ring). `true` withdraws the request and obliges the caller to send
+    /// one notification. Call after publishing (once per batch is enough).
     pub fn needs_signal(&mut self) -> bool {
         self.state.needs_signal(self.header)
     }
@@ -220,15 +220,14 @@ impl<'a, T: Copy> Consumer<'a, T> {
         let i = self.state.reserve(self.header)?;
         // SAFETY: `reserve` proved slot `i` is published and not yet
         // released, so the producer does not write it until `release`.
-        let item = self.slots[i]
-            .0
-            .with(|p| unsafe { core::ptr::read_volatile(p) });
+        let item = self.slots[i].0.with(|p| unsafe { core::ptr::read_volatile(p) });
         self.state.release(self.header);
         Ok(item)
     }
 
     /// Whether the producer asked to be notified (it is sleeping on a full
-    /// ring). `true` at most once per request. Call after releasing.
+    /// ring). `true` withdraws the request and obliges the caller to send
+    /// one notification. Call after releasing.
     pub fn needs_signal(&mut self) -> bool {
         self.state.needs_signal(self.header)
     }
