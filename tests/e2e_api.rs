@@ -325,7 +325,7 @@ fn restart_recovers_and_corruption_is_refused() {
 }
 
 #[test]
-fn full_disk_refuses_writes_and_loses_nothing() {
+fn full_or_read_only_disk_refuses_writes_and_loses_nothing() {
     let dir = temp_dir("fulldisk");
     let mounted = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs", dir.to_str().unwrap()])
@@ -367,10 +367,23 @@ fn full_disk_refuses_writes_and_loses_nothing() {
     }
     assert!(saw_full, "the disk never filled");
     assert_eq!(d.get("/health").0, 200, "reads still work");
-    std::process::Command::new("mount")
-        .args(["-o", "remount,size=64m", dir.to_str().unwrap()])
-        .status()
-        .unwrap();
+    let remount = |options: &str| {
+        let status = std::process::Command::new("mount")
+            .args(["-o", options, dir.to_str().unwrap()])
+            .status();
+        assert!(status.unwrap().success(), "remount {options}");
+    };
+    remount("remount,size=64m,ro");
+    let (s, r) = d.post(
+        "/v1/transfers",
+        r#"{"id":"ro","debit":"a","credit":"b","amount":"1","currency":"EUR"}"#,
+    );
+    assert_eq!(
+        (s, r["error"]["code"].as_str().unwrap()),
+        (503, "storage_unavailable"),
+        "read-only storage: {r}"
+    );
+    remount("remount,rw");
     let (s, r) = d.post(
         "/v1/transfers",
         r#"{"id":"after","debit":"a","credit":"b","amount":"1","currency":"EUR"}"#,

@@ -145,6 +145,7 @@ impl Engine {
             tiles,
             store: PosixStore::new(dir.join(ledger::LOG_DIR)),
             committed: Arc::new(committed),
+            pending: None,
             sign: sign_tx,
             view: view.clone(),
             durable: durable_tx,
@@ -219,7 +220,12 @@ fn sequencer_loop(
                 Err(_) => return,
             },
         };
-        sequencer.mark_durable(shared.durable.load(Ordering::Acquire));
+        // The durable size only grows; after a failure the sequencer may already have
+        // marked a pending (synced, signed) checkpoint's size as durable.
+        let durable = shared.durable.load(Ordering::Acquire);
+        if durable > sequencer.durable_size() {
+            sequencer.mark_durable(durable);
+        }
         if let Some((size, failed_epoch)) = shared.failure.lock().expect("failure lock").take() {
             assert_eq!(failed_epoch, epoch);
             sequencer.mark_durable(size);
@@ -277,12 +283,24 @@ struct Committer {
     tiles: TileLog,
     store: PosixStore,
     committed: Arc<Committed>,
+    /// A signed checkpoint whose tiles are synced but whose swap failed: it is retried
+    /// before anything else, never re-signed (the attest domain refuses forks).
+    pending: Option<(Arc<Committed>, EntryBuffer)>,
     sign: SyncSender<(SignRequest, mpsc::SyncSender<SignReply>)>,
     view: Arc<View>,
     durable: watch::Sender<u64>,
     shared: Arc<Shared>,
     metrics: Arc<Metrics>,
     failed_epoch: Option<u64>,
+}
+
+/// How far a failed commit got, which decides what must be rolled back.
+enum CommitFailure {
+    /// Nothing of this group is on disk: roll back to the durable size.
+    NotWritten(Error),
+    /// The group's files are synced and its checkpoint signed, but not swapped in:
+    /// keep it pending, roll back only what was sequenced after it.
+    CheckpointPending(Error),
 }
 
 impl Committer {
@@ -306,36 +324,82 @@ impl Committer {
                     self.publish(&group.entries);
                     for waiter in group.waiters {
                         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
-                        let _ = waiter.reply.send(Ok(BatchOutcome {
+                        let outcome = BatchOutcome {
                             results: waiter.results,
                             committed: self.committed.clone(),
-                        }));
+                        };
+                        let _ = waiter.reply.send(Ok(outcome));
                     }
                 }
-                Err(error) => {
-                    self.metrics.storage_failures.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("ledgerfs: commit failed, refusing writes until storage recovers: {error}");
-                    self.recover_tiles();
-                    self.failed_epoch = Some(group.epoch);
-                    *self.shared.failure.lock().expect("failure lock") = Some((self.committed.size, group.epoch));
-                    let code = error.code();
-                    for waiter in group.waiters {
-                        let _ = waiter.reply.send(Err(match code {
-                            "storage_full" => Error::StorageFull(error.to_string()),
-                            _ => Error::Storage(error.to_string()),
-                        }));
-                    }
-                }
+                Err(failure) => self.fail(group, failure),
             }
         }
     }
 
+    fn fail(&mut self, group: Group, failure: CommitFailure) {
+        self.metrics.storage_failures.fetch_add(1, Ordering::Relaxed);
+        let (error, keep_size, unknown) = match failure {
+            CommitFailure::NotWritten(error) => {
+                self.tiles.rollback();
+                self.store.abandon();
+                let keep = self.pending.as_ref().map_or(self.committed.size, |(p, _)| p.size);
+                assert_eq!(self.tiles.size(), keep);
+                (error, keep, false)
+            }
+            CommitFailure::CheckpointPending(error) => {
+                let size = self.pending.as_ref().expect("a pending checkpoint").0.size;
+                (error, size, true)
+            }
+        };
+        eprintln!("ledgerfs: commit failed, refusing writes until storage recovers: {error}");
+        self.failed_epoch = Some(group.epoch);
+        *self.shared.failure.lock().expect("failure lock") = Some((keep_size, group.epoch));
+        let full = matches!(error, Error::StorageFull(_));
+        let why = if unknown {
+            format!("{error}; this batch's entries are on disk but its checkpoint is not: its outcome is decided when storage recovers (retrying with the same ids is safe)")
+        } else {
+            error.to_string()
+        };
+        for waiter in group.waiters {
+            let _ = waiter.reply.send(Err(if full {
+                Error::StorageFull(why.clone())
+            } else {
+                Error::Storage(why.clone())
+            }));
+        }
+    }
+
     /// Hash, write, sync, sign, swap the checkpoint: the durability sequence.
-    fn commit(&mut self, entries: &EntryBuffer, writes: &mut Vec<TileWrite>) -> Result<()> {
+    fn commit(&mut self, entries: &EntryBuffer, writes: &mut Vec<TileWrite>) -> std::result::Result<(), CommitFailure> {
+        if let Some((pending, pending_entries)) = self.pending.take() {
+            if let Err(e) = self.store.swap_checkpoint(pending.note.as_bytes()) {
+                self.pending = Some((pending, pending_entries));
+                return Err(CommitFailure::CheckpointPending(e));
+            }
+            self.committed = pending;
+            self.publish(&pending_entries);
+        }
         if entries.is_empty() {
             return Ok(());
         }
         assert_eq!(entries.first_index(), Some(self.committed.size));
+        let (size, root) = self.write_tiles(entries, writes).map_err(CommitFailure::NotWritten)?;
+        let note = self.sign(size, root).map_err(CommitFailure::NotWritten)?;
+        // The files are synced: this size can no longer be rolled back in the tiles core.
+        self.tiles.mark_durable(size);
+        let committed = Arc::new(Committed { size, root, note });
+        if let Err(e) = self.store.swap_checkpoint(committed.note.as_bytes()) {
+            self.pending = Some((committed, entries.clone()));
+            return Err(CommitFailure::CheckpointPending(e));
+        }
+        for write in writes.iter().filter(|w| w.path.is_full()) {
+            self.store.remove_partials(&write.path);
+        }
+        self.committed = committed;
+        Ok(())
+    }
+
+    fn write_tiles(&mut self, entries: &EntryBuffer, writes: &mut Vec<TileWrite>) -> Result<(u64, [u8; 32])> {
         for entry in entries.iter() {
             self.tiles.append(entry).map_err(|e| Error::Storage(e.to_string()))?;
         }
@@ -345,34 +409,22 @@ impl Committer {
             self.store.put(&write.path, &write.bytes)?;
         }
         self.store.sync()?;
-        let size = self.tiles.size();
+        Ok((self.tiles.size(), root))
+    }
+
+    fn sign(&self, size: u64, root: [u8; 32]) -> Result<String> {
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        let stopped = || Error::Attest("the attestation domain stopped".into());
         self.sign
             .send((SignRequest { size, root }, reply_tx))
-            .map_err(|_| Error::Attest("the attestation domain stopped".into()))?;
-        let note = match reply_rx
-            .recv()
-            .map_err(|_| Error::Attest("the attestation domain stopped".into()))?
-        {
-            SignReply::Signed { note } => note,
-            refused => return Err(Error::Attest(format!("{refused:?}"))),
-        };
-        self.store.swap_checkpoint(note.as_bytes())?;
-        self.tiles.mark_durable(size);
-        for write in writes.iter().filter(|w| w.path.is_full()) {
-            self.store.remove_partials(&write.path);
+            .map_err(|_| stopped())?;
+        match reply_rx.recv().map_err(|_| stopped())? {
+            SignReply::Signed { note } => Ok(note),
+            refused => Err(Error::Attest(format!("{refused:?}"))),
         }
-        self.committed = Arc::new(Committed { size, root, note });
-        Ok(())
     }
 
-    /// After a failed commit the tiles core returns to what is durable.
-    fn recover_tiles(&mut self) {
-        self.tiles.rollback();
-        self.store.abandon();
-        assert_eq!(self.tiles.size(), self.committed.size);
-    }
-
+    /// Makes durable entries visible to readers and tells the sequencer.
     fn publish(&mut self, entries: &EntryBuffer) {
         {
             let mut state = self.view.state.write().expect("view lock");

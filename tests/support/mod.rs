@@ -70,6 +70,12 @@ pub struct Daemon {
     pub dir: PathBuf,
 }
 
+/// Where a daemon's stderr goes: outside its data directory, so the store's file
+/// system can be remounted read-only under it.
+pub fn daemon_log(dir: &Path) -> PathBuf {
+    std::env::temp_dir().join(format!("{}.daemon.log", dir.display().to_string().replace('/', "_")))
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -84,7 +90,7 @@ impl Daemon {
     pub fn try_start(dir: &Path) -> Result<Daemon, String> {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.with_extension("daemon.log")).unwrap();
+        let log = std::fs::File::create(daemon_log(dir)).unwrap();
         let mut child = Command::new(bin())
             .args([
                 "serve",
@@ -104,7 +110,7 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(_)) = child.try_wait() {
-                return Err(std::fs::read_to_string(dir.with_extension("daemon.log")).unwrap_or_default());
+                return Err(std::fs::read_to_string(daemon_log(dir)).unwrap_or_default());
             }
             if ureq::get(&format!("{base}/health")).call().is_ok() {
                 return Ok(Daemon {

@@ -1,4 +1,4 @@
-//! Transparency-log checkpoints (https://c2sp.org/tlog-checkpoint): the
+//! Transparency-log checkpoints (<https://c2sp.org/tlog-checkpoint>): the
 //! note body `<origin>\n<size>\n<base64 root>\n[<extension>\n]*`, its exact
 //! parser, and signing/verifying a checkpoint as a signed note.
 //!

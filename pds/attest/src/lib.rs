@@ -1,6 +1,6 @@
 //! LedgerFS attestation core: tree heads as C2SP checkpoints
-//! (https://c2sp.org/tlog-checkpoint) in C2SP signed notes
-//! (https://c2sp.org/signed-note) with Ed25519 keys in the Go
+//! (<https://c2sp.org/tlog-checkpoint>) in C2SP signed notes
+//! (<https://c2sp.org/signed-note>) with Ed25519 keys in the Go
 //! `golang.org/x/mod/sumdb/note` key formats, and the [`Attestor`] state
 //! machine that owns the log key and refuses rollbacks and forks.
 //!

@@ -1,4 +1,4 @@
-//! C2SP signed notes (https://c2sp.org/signed-note) with one Ed25519 key:
+//! C2SP signed notes (<https://c2sp.org/signed-note>) with one Ed25519 key:
 //! produce `body || "\n" || "— <name> <base64(hash || sig)>\n"` and check
 //! that a received note carries a valid signature from one given key.
 //!

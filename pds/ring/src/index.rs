@@ -286,7 +286,7 @@ impl ConsState {
         fence(Ordering::SeqCst);
         // C3: re-check after announcing; an item published between our
         // failed pop and C1 is seen here instead of being slept through.
-        if false && self.available(hdr)? > 0 {
+        if self.available(hdr)? > 0 {
             hdr.consumer_wants_signal.store(0, Ordering::Relaxed);
             return Ok(false);
         }

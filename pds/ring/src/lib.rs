@@ -8,8 +8,8 @@
 //!   notifies its peer only when the peer asked.
 //! * [`Producer`]/[`Consumer`] over a caller-provided `[Slot<T>]` of `Copy`
 //!   items such as [`Descriptor`] — what maps onto seL4 shared memory.
-//! * With feature `alloc`: [`channel`] → [`Sender`]/[`Receiver`] over an
-//!   `Arc`-backed [`OwnedRing`] that moves owned, non-`Copy` values.
+//! * With feature `alloc`: `channel` → `Sender`/`Receiver` over an
+//!   `Arc`-backed `OwnedRing` that moves owned, non-`Copy` values.
 //!
 //! The ordering and wake-up protocol is written down once, in `index.rs`.
 //! A side that reads an impossible index from its peer returns

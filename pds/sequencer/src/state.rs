@@ -344,6 +344,11 @@ impl Sequencer {
         }
     }
 
+    /// Entries below this size are durable (no undo kept for them).
+    pub fn durable_size(&self) -> u64 {
+        self.durable_size
+    }
+
     /// Entries sequenced but not yet marked durable.
     pub fn pending(&self) -> u64 {
         self.next_index - self.durable_size
