@@ -1,6 +1,7 @@
 //! The hosted composition of the cores: the sequencer, tiles and attestation domains
-//! each run on their own thread, joined by bounded in-process queues, exactly as the
-//! seL4 image joins them with shared rings. The pipeline overlaps sequencing of one
+//! each run on their own thread. The sequencer-to-committer link is the very SPSC ring
+//! core the seL4 image uses (`ledgerfs-ring`, with park/unpark as notifications); the
+//! many-producer ingress and the one-slot sign exchange are bounded std queues. The pipeline overlaps sequencing of one
 //! group with hashing and writing of the previous one (group commit).
 //!
 //! ```text
@@ -29,12 +30,13 @@ use tokio::sync::{oneshot, watch};
 
 use crate::error::{Error, Result};
 use crate::ledger::{self, Opened};
+use crate::ringq::{ring, RingReceiver, RingSender};
 use crate::store::PosixStore;
 use crate::view::{Committed, View};
 
 /// Most requests queued at the sequencer before handlers wait (back-pressure).
 const INGRESS_DEPTH: usize = 1_024;
-/// Groups between sequencer and committer (the pipeline depth).
+/// Groups between sequencer and committer (the pipeline depth; a power of two).
 const GROUP_DEPTH: usize = 2;
 /// Most events gathered into one commit group.
 const GROUP_MAX_EVENTS: usize = 4 * ledgerfs_model::limits::MAX_BATCH_EVENTS;
@@ -130,7 +132,7 @@ impl Engine {
         let metrics = Arc::new(Metrics::default());
         let (durable_tx, durable_rx) = watch::channel(committed.size);
         let (ingress_tx, ingress_rx) = mpsc::sync_channel(INGRESS_DEPTH);
-        let (group_tx, group_rx) = mpsc::sync_channel(GROUP_DEPTH);
+        let (group_tx, group_rx) = ring::<Group>(GROUP_DEPTH);
         let (sign_tx, sign_rx) = mpsc::sync_channel::<(SignRequest, mpsc::SyncSender<SignReply>)>(1);
         let shared = Arc::new(Shared {
             durable: AtomicU64::new(committed.size),
@@ -206,7 +208,7 @@ struct Shared {
 fn sequencer_loop(
     mut sequencer: Sequencer,
     ingress: Receiver<Command>,
-    groups: SyncSender<Group>,
+    mut groups: RingSender<Group>,
     shared: Arc<Shared>,
     metrics: Arc<Metrics>,
 ) {
@@ -304,9 +306,9 @@ enum CommitFailure {
 }
 
 impl Committer {
-    fn run(mut self, groups: Receiver<Group>) {
+    fn run(mut self, mut groups: RingReceiver<Group>) {
         let mut writes = Vec::new();
-        while let Ok(group) = groups.recv() {
+        while let Some(group) = groups.recv() {
             if self.failed_epoch.is_some_and(|failed| group.epoch <= failed) {
                 self.refuse(group, "an earlier write in the pipeline failed; retry");
                 continue;

@@ -12,6 +12,7 @@ pub mod error;
 pub mod fsutil;
 pub mod ledger;
 pub mod logread;
+pub mod ringq;
 pub mod serve;
 pub mod store;
 pub mod verify;
