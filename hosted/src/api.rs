@@ -400,10 +400,7 @@ fn resolve_at(state: &AppState, at: &str, size: u64) -> ApiResult<Option<u64>> {
     let (mut lo, mut hi) = (0u64, size);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let entry = Entry::decode(&state.reader.entry(mid, size)?).map_err(|e| Error::Corrupt {
-            path: format!("log/tile/entries (entry {mid})"),
-            reason: e.to_string(),
-        })?;
+        let entry = state.reader.decoded(mid, size)?;
         if entry.time <= time {
             lo = mid + 1;
         } else {
@@ -441,8 +438,7 @@ async fn get_balance(
         };
         let (mut debits, mut credits) = (0u128, 0u128);
         for &index in postings.iter().take_while(|&&i| i <= last) {
-            let entry = Entry::decode(&reader.entry(index, committed.size)?)
-                .map_err(|e| Error::Corrupt { path: format!("entry {index}"), reason: e.to_string() })?;
+            let entry = reader.decoded(index, committed.size)?;
             if let EntryBody::Transfer(t) = entry.body {
                 if t.debit == record.id {
                     debits += t.amount.0;
@@ -452,8 +448,7 @@ async fn get_balance(
                 }
             }
         }
-        let at_entry = Entry::decode(&reader.entry(last, committed.size)?)
-            .map_err(|e| Error::Corrupt { path: format!("entry {last}"), reason: e.to_string() })?;
+        let at_entry = reader.decoded(last, committed.size)?;
         let c = record.currency;
         Ok(json!({
             "id": record.id,
@@ -527,10 +522,7 @@ fn read_entry(state: &AppState, index: u64) -> ApiResult<(Entry, Value)> {
         return Err(ApiError::not_found("entry"));
     }
     let bytes = state.reader.entry(index, size)?;
-    let entry = Entry::decode(&bytes).map_err(|e| Error::Corrupt {
-        path: format!("entry {index}"),
-        reason: e.to_string(),
-    })?;
+    let entry = crate::logread::decode_at(index, &bytes)?;
     let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Ok((entry, value))
 }

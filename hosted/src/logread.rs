@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use ledgerfs_tiles::{BundleIter, TileKind, TilePath, TileReader, TILE_WIDTH};
 
+use ledgerfs_model::Entry;
+
 use crate::error::{Error, Result};
 use crate::store::PosixStore;
 
@@ -87,6 +89,12 @@ impl LogReader {
         }
     }
 
+    /// The entry at `index`, decoded; a non-canonical entry is reported as corruption
+    /// naming its bundle.
+    pub fn decoded(&self, index: u64, size: u64) -> Result<Entry> {
+        decode_at(index, &self.entry(index, size)?)
+    }
+
     /// Calls `f` on entries `from..to` of a tree of `size`, in order.
     pub fn for_each(&self, from: u64, to: u64, size: u64, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
         let mut index = from;
@@ -107,4 +115,12 @@ impl LogReader {
         }
         Ok(())
     }
+}
+
+/// Decodes entry bytes read from the bundle holding `index`.
+pub fn decode_at(index: u64, bytes: &[u8]) -> Result<Entry> {
+    Entry::decode(bytes).map_err(|e| Error::Corrupt {
+        path: format!("log/tile/entries/{} (entry {index})", index / TILE_WIDTH),
+        reason: e.to_string(),
+    })
 }

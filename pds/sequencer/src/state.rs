@@ -70,6 +70,15 @@ impl EventResult {
         }
     }
 
+    fn accepted(code: ResultCode, index: u64) -> Self {
+        debug_assert!(code.is_success());
+        EventResult {
+            code,
+            index: Some(index),
+            field: None,
+        }
+    }
+
     fn rejected_on(code: ResultCode, field: &'static str) -> Self {
         EventResult {
             code,
@@ -402,11 +411,7 @@ impl Sequencer {
         };
         if let Some(existing) = self.account(&a.id) {
             if existing.record == record {
-                return EventResult {
-                    code: ResultCode::Exists,
-                    index: Some(existing.index),
-                    field: None,
-                };
+                return EventResult::accepted(ResultCode::Exists, existing.index);
             }
             return EventResult::rejected(ResultCode::IdExistsWithDifferentFields);
         }
@@ -437,11 +442,7 @@ impl Sequencer {
         });
         self.next_index += 1;
         self.last_time = time;
-        EventResult {
-            code: ResultCode::Ok,
-            index: Some(index),
-            field: None,
-        }
+        EventResult::accepted(ResultCode::Ok, index)
     }
 
     fn post_transfer(&mut self, t: &NewTransfer, now: UnixNanos, entries: &mut EntryBuffer) -> EventResult {
@@ -479,11 +480,7 @@ impl Sequencer {
         let digest = body_digest(&record);
         if let Some(seen) = self.transfers.get(&fingerprint) {
             if seen.digest == digest {
-                return EventResult {
-                    code: ResultCode::Exists,
-                    index: Some(seen.index),
-                    field: None,
-                };
+                return EventResult::accepted(ResultCode::Exists, seen.index);
             }
             return EventResult::rejected(ResultCode::IdExistsWithDifferentFields);
         }
@@ -524,11 +521,7 @@ impl Sequencer {
         });
         self.next_index += 1;
         self.last_time = time;
-        EventResult {
-            code: ResultCode::Ok,
-            index: Some(index),
-            field: None,
-        }
+        EventResult::accepted(ResultCode::Ok, index)
     }
 
     /// Currency, capacity, overflow and balance-limit rules for a posting.
