@@ -404,3 +404,60 @@ fn full_or_read_only_disk_refuses_writes_and_loses_nothing() {
     }
     d.stop();
 }
+
+#[test]
+fn every_read_is_in_the_verifiable_audit_trail() {
+    let d = setup("audit");
+    for _ in 0..5 {
+        assert_eq!(d.get_as("alice-secret", "/v1/accounts/alice").0, 200);
+    }
+    assert_eq!(d.get_as("alice-secret", "/v1/accounts/bob").0, 403);
+    // Reading the trail is itself restricted.
+    assert_eq!(d.get_as("alice-secret", "/audit/checkpoint").0, 403);
+    let read_checkpoint = || {
+        let r = ureq::get(&format!("{}/audit/checkpoint", d.base))
+            .set("Authorization", "Bearer auditor-secret")
+            .call()
+            .unwrap();
+        r.into_string().unwrap()
+    };
+    let mut size = 0;
+    for _ in 0..100 {
+        size = read_checkpoint().lines().nth(1).unwrap().parse::<u64>().unwrap();
+        if size >= 6 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(size >= 6, "six reads recorded, saw {size}");
+    assert!(read_checkpoint().starts_with("e2e.test/log/audit\n"));
+    let dir = d.dir.clone();
+    let (_, vkey, _) = run(&["key", "--data", dir.to_str().unwrap()]);
+    d.stop();
+    let audit = dir.join("audit");
+    let (ok, out, err) = run(&["verify", "--dir", audit.to_str().unwrap(), "--vkey", vkey.trim()]);
+    assert!(ok, "{out}{err}");
+    let bundle = std::fs::read_dir(audit.join("log/tile/entries"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = String::from_utf8_lossy(
+        &std::fs::read(if bundle.is_dir() {
+            std::fs::read_dir(&bundle).unwrap().next().unwrap().unwrap().path()
+        } else {
+            bundle
+        })
+        .unwrap(),
+    )
+    .into_owned();
+    assert!(
+        text.contains(r#""who":"alice-app","role":"customer","via":"api","uid":null,"what":"/v1/accounts/alice""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""what":"/v1/accounts/bob","bytes":"#) && text.contains(r#""status":403"#),
+        "{text}"
+    );
+}

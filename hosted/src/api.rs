@@ -26,7 +26,9 @@ use ledgerfs_model::time::{format_timestamp, parse_timestamp};
 use ledgerfs_model::Event;
 use ledgerfs_tiles::{leaf_hash, TilePath};
 
+use crate::audit::AuditRecord;
 use crate::auth::{Caller, Tokens};
+use crate::config::Role;
 use crate::engine::{BatchOutcome, Engine};
 use crate::error::Error;
 use crate::logread::LogReader;
@@ -121,8 +123,51 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/proofs/consistency", get(consistency))
         .route("/v1/stream", get(stream))
         .route("/log/{*path}", get(log_file))
+        .route("/audit/{*path}", get(audit_file))
         .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit_reads))
         .with_state(state)
+}
+
+/// Records every read of ledger data in the audit sub-ledger (after the response is
+/// built, so the record carries the status and the bytes served).
+async fn audit_reads(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let audited = request.method() == axum::http::Method::GET && path != "/health" && path != "/metrics";
+    let what = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let caller = state.tokens.authenticate(header);
+    let response = next.run(request).await;
+    if audited {
+        use axum::body::HttpBody;
+        let record = AuditRecord {
+            who: caller
+                .as_ref()
+                .map_or_else(|| "anonymous".to_string(), |c| c.name.clone()),
+            role: caller.as_ref().map_or("none", |c| c.role.as_str()),
+            via: "api",
+            uid: None,
+            what,
+            bytes: response.body().size_hint().exact().unwrap_or(0),
+            status: response.status().as_u16(),
+        };
+        let audit = state.engine.audit.clone();
+        if let Err(record) = audit.try_record(record) {
+            let _ = tokio::task::spawn_blocking(move || audit.record(record)).await;
+        }
+    }
+    response
 }
 
 fn caller(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
@@ -725,6 +770,43 @@ async fn log_file(State(state): State<AppState>, headers: HeaderMap, Path(path):
             (header::CONTENT_TYPE, "application/octet-stream"),
             (header::CACHE_CONTROL, cache),
         ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The audit sub-ledger's tile tree: admins and auditors only.
+async fn audit_file(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers)?;
+    if !matches!(caller.role, Role::Admin | Role::Auditor) {
+        return Err(ApiError::forbidden("only admins and auditors read the audit trail"));
+    }
+    let root = state
+        .reader
+        .store()
+        .root()
+        .parent()
+        .expect("log has a parent")
+        .join(crate::audit::AUDIT_DIR)
+        .join("log");
+    let (file, content_type, cache) = if path == "checkpoint" {
+        (root.join("checkpoint"), "text/plain; charset=utf-8", "no-cache")
+    } else {
+        let tile = TilePath::parse(&path).ok_or_else(|| ApiError::not_found("tile"))?;
+        let cache = if tile.is_full() {
+            "public, max-age=31536000, immutable"
+        } else {
+            "public, max-age=60"
+        };
+        (root.join(tile.to_path()), "application/octet-stream", cache)
+    };
+    let bytes = std::fs::read(file).map_err(|_| ApiError::not_found("tile"))?;
+    Ok((
+        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, cache)],
         bytes,
     )
         .into_response())

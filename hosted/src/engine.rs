@@ -22,14 +22,15 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use ledgerfs_attest::{Attestor, SignReply, SignRequest};
+use ledgerfs_attest::Attestor;
 use ledgerfs_model::Event;
 use ledgerfs_sequencer::{EntryBuffer, EventResult, Sequencer};
-use ledgerfs_tiles::{TileLog, TileStore, TileWrite};
 use tokio::sync::{oneshot, watch};
 
+use crate::audit::{self, Audit};
 use crate::error::{Error, Result};
 use crate::ledger::{self, Opened};
+use crate::logwriter::{CommitFailure, LogId, LogWriter, SignMessage};
 use crate::ringq::{ring, RingReceiver, RingSender};
 use crate::store::PosixStore;
 use crate::view::{Committed, View};
@@ -100,6 +101,8 @@ pub struct Engine {
     pub durable: watch::Receiver<u64>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The audit trail of reads.
+    pub audit: Audit,
 }
 
 /// Wall-clock time for the sequencer (the core never reads a clock itself).
@@ -119,13 +122,20 @@ impl Engine {
             view,
             committed,
         } = opened;
-        let key = ledger::read_signer_key(&dir)?;
-        let attestor = Attestor::new(key, config.origin.clone())
+        let corrupt = |path: &str, e: ledgerfs_attest::NoteError| Error::Corrupt {
+            path: path.into(),
+            reason: e.to_string(),
+        };
+        let ledger_attestor = Attestor::new(ledger::read_signer_key(&dir)?, config.origin.clone())
             .with_last_signed_note(committed.note.as_bytes())
-            .map_err(|e| Error::Corrupt {
-                path: "log/checkpoint".into(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| corrupt("log/checkpoint", e))?;
+        let audit_origin = audit::audit_origin(&config.origin);
+        let mut audit_attestor = Attestor::new(ledger::read_signer_key(&dir)?, audit_origin.clone());
+        if let Some(note) = audit::existing_checkpoint(&dir)? {
+            audit_attestor = audit_attestor
+                .with_last_signed_note(&note)
+                .map_err(|e| corrupt("audit/log/checkpoint", e))?;
+        }
         let view = Arc::new(View {
             state: std::sync::RwLock::new(view),
         });
@@ -133,7 +143,7 @@ impl Engine {
         let (durable_tx, durable_rx) = watch::channel(committed.size);
         let (ingress_tx, ingress_rx) = mpsc::sync_channel(INGRESS_DEPTH);
         let (group_tx, group_rx) = ring::<Group>(GROUP_DEPTH);
-        let (sign_tx, sign_rx) = mpsc::sync_channel::<(SignRequest, mpsc::SyncSender<SignReply>)>(1);
+        let (sign_tx, sign_rx) = mpsc::sync_channel::<SignMessage>(2);
         let shared = Arc::new(Shared {
             durable: AtomicU64::new(committed.size),
             failure: Mutex::new(None),
@@ -141,14 +151,19 @@ impl Engine {
 
         thread::Builder::new()
             .name("attest".into())
-            .spawn(move || attest_loop(attestor, sign_rx))
+            .spawn(move || attest_loop(ledger_attestor, audit_attestor, sign_rx))
             .map_err(|e| Error::Storage(e.to_string()))?;
+        let vkey = ledger::read_vkey(&dir)?;
+        let audit = audit::start(&dir, &vkey, &audit_origin, sign_tx.clone())?;
         let committer = Committer {
-            tiles,
-            store: PosixStore::new(dir.join(ledger::LOG_DIR)),
-            committed: Arc::new(committed),
-            pending: None,
-            sign: sign_tx,
+            writer: LogWriter::new(
+                LogId::Ledger,
+                tiles,
+                PosixStore::new(dir.join(ledger::LOG_DIR)),
+                committed,
+                sign_tx,
+            ),
+            pending_entries: None,
             view: view.clone(),
             durable: durable_tx,
             shared: shared.clone(),
@@ -169,6 +184,7 @@ impl Engine {
             view,
             durable: durable_rx,
             metrics,
+            audit,
         })
     }
 
@@ -275,20 +291,22 @@ fn sequencer_loop(
     }
 }
 
-fn attest_loop(mut attestor: Attestor, requests: Receiver<(SignRequest, mpsc::SyncSender<SignReply>)>) {
-    while let Ok((request, reply)) = requests.recv() {
+/// The attestation domain: the only thread that holds the signing key, one attestor
+/// per log origin, each refusing rollbacks and forks of its own log.
+fn attest_loop(mut ledger: Attestor, mut audit: Attestor, requests: Receiver<SignMessage>) {
+    while let Ok((log, request, reply)) = requests.recv() {
+        let attestor = match log {
+            LogId::Ledger => &mut ledger,
+            LogId::Audit => &mut audit,
+        };
         let _ = reply.send(attestor.handle(&request));
     }
 }
 
 struct Committer {
-    tiles: TileLog,
-    store: PosixStore,
-    committed: Arc<Committed>,
-    /// A signed checkpoint whose tiles are synced but whose swap failed: it is retried
-    /// before anything else, never re-signed (the attest domain refuses forks).
-    pending: Option<(Arc<Committed>, EntryBuffer)>,
-    sign: SyncSender<(SignRequest, mpsc::SyncSender<SignReply>)>,
+    writer: LogWriter,
+    /// Entries under a checkpoint that is signed and synced but not yet swapped in.
+    pending_entries: Option<EntryBuffer>,
     view: Arc<View>,
     durable: watch::Sender<u64>,
     shared: Arc<Shared>,
@@ -296,73 +314,73 @@ struct Committer {
     failed_epoch: Option<u64>,
 }
 
-/// How far a failed commit got, which decides what must be rolled back.
-enum CommitFailure {
-    /// Nothing of this group is on disk: roll back to the durable size.
-    NotWritten(Error),
-    /// The group's files are synced and its checkpoint signed, but not swapped in:
-    /// keep it pending, roll back only what was sequenced after it.
-    CheckpointPending(Error),
-}
-
 impl Committer {
     fn run(mut self, mut groups: RingReceiver<Group>) {
-        let mut writes = Vec::new();
         while let Some(group) = groups.recv() {
             if self.failed_epoch.is_some_and(|failed| group.epoch <= failed) {
                 self.refuse(group, "an earlier write in the pipeline failed; retry");
                 continue;
             }
             let started = Instant::now();
-            match self.commit(&group.entries, &mut writes) {
-                Ok(()) => {
-                    self.metrics.commits.fetch_add(1, Ordering::Relaxed);
-                    self.metrics
-                        .commit_nanos
+            match self.commit(group.entries) {
+                Ok(entries) => {
+                    let m = &self.metrics;
+                    m.commits.fetch_add(1, Ordering::Relaxed);
+                    m.commit_nanos
                         .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                    self.metrics
-                        .entries
-                        .fetch_add(group.entries.len() as u64, Ordering::Relaxed);
-                    self.publish(&group.entries);
+                    m.entries.fetch_add(entries.len() as u64, Ordering::Relaxed);
+                    self.publish(&entries);
                     for waiter in group.waiters {
                         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
                         let outcome = BatchOutcome {
                             results: waiter.results,
-                            committed: self.committed.clone(),
+                            committed: self.writer.committed().clone(),
                         };
                         let _ = waiter.reply.send(Ok(outcome));
                     }
                 }
-                Err(failure) => self.fail(group, failure),
+                Err(failure) => self.fail(group.epoch, group.waiters, failure),
             }
         }
     }
 
-    fn fail(&mut self, group: Group, failure: CommitFailure) {
+    /// Swaps in a pending checkpoint (publishing its entries), then commits `entries`.
+    fn commit(&mut self, entries: EntryBuffer) -> std::result::Result<EntryBuffer, CommitFailure> {
+        if self.writer.retry_pending()?.is_some() {
+            let pending = self.pending_entries.take().expect("entries of the pending checkpoint");
+            self.publish(&pending);
+        }
+        if entries.is_empty() {
+            return Ok(entries);
+        }
+        assert_eq!(entries.first_index(), Some(self.writer.committed().size));
+        match self.writer.commit(entries.iter()) {
+            Ok(()) => Ok(entries),
+            Err(failure) => {
+                if matches!(failure, CommitFailure::CheckpointPending(_)) {
+                    self.pending_entries = Some(entries);
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    fn fail(&mut self, epoch: u64, waiters: Vec<Waiter>, failure: CommitFailure) {
         self.metrics.storage_failures.fetch_add(1, Ordering::Relaxed);
-        let (error, keep_size, unknown) = match failure {
-            CommitFailure::NotWritten(error) => {
-                self.tiles.rollback();
-                self.store.abandon();
-                let keep = self.pending.as_ref().map_or(self.committed.size, |(p, _)| p.size);
-                assert_eq!(self.tiles.size(), keep);
-                (error, keep, false)
-            }
-            CommitFailure::CheckpointPending(error) => {
-                let size = self.pending.as_ref().expect("a pending checkpoint").0.size;
-                (error, size, true)
-            }
-        };
+        let unknown = matches!(failure, CommitFailure::CheckpointPending(_));
+        let error = failure.error();
+        // Entries under a pending checkpoint stay; everything sequenced after is undone.
+        let keep_size = self.writer.size();
         eprintln!("ledgerfs: commit failed, refusing writes until storage recovers: {error}");
-        self.failed_epoch = Some(group.epoch);
-        *self.shared.failure.lock().expect("failure lock") = Some((keep_size, group.epoch));
+        self.failed_epoch = Some(epoch);
+        *self.shared.failure.lock().expect("failure lock") = Some((keep_size, epoch));
         let full = matches!(error, Error::StorageFull(_));
         let why = if unknown {
             format!("{error}; this batch's entries are on disk but its checkpoint is not: its outcome is decided when storage recovers (retrying with the same ids is safe)")
         } else {
             error.to_string()
         };
-        for waiter in group.waiters {
+        for waiter in waiters {
             let _ = waiter.reply.send(Err(if full {
                 Error::StorageFull(why.clone())
             } else {
@@ -371,70 +389,16 @@ impl Committer {
         }
     }
 
-    /// Hash, write, sync, sign, swap the checkpoint: the durability sequence.
-    fn commit(&mut self, entries: &EntryBuffer, writes: &mut Vec<TileWrite>) -> std::result::Result<(), CommitFailure> {
-        if let Some((pending, pending_entries)) = self.pending.take() {
-            if let Err(e) = self.store.swap_checkpoint(pending.note.as_bytes()) {
-                self.pending = Some((pending, pending_entries));
-                return Err(CommitFailure::CheckpointPending(e));
-            }
-            self.committed = pending;
-            self.publish(&pending_entries);
-        }
-        if entries.is_empty() {
-            return Ok(());
-        }
-        assert_eq!(entries.first_index(), Some(self.committed.size));
-        let (size, root) = self.write_tiles(entries, writes).map_err(CommitFailure::NotWritten)?;
-        let note = self.sign(size, root).map_err(CommitFailure::NotWritten)?;
-        // The files are synced: this size can no longer be rolled back in the tiles core.
-        self.tiles.mark_durable(size);
-        let committed = Arc::new(Committed { size, root, note });
-        if let Err(e) = self.store.swap_checkpoint(committed.note.as_bytes()) {
-            self.pending = Some((committed, entries.clone()));
-            return Err(CommitFailure::CheckpointPending(e));
-        }
-        for write in writes.iter().filter(|w| w.path.is_full()) {
-            self.store.remove_partials(&write.path);
-        }
-        self.committed = committed;
-        Ok(())
-    }
-
-    fn write_tiles(&mut self, entries: &EntryBuffer, writes: &mut Vec<TileWrite>) -> Result<(u64, [u8; 32])> {
-        for entry in entries.iter() {
-            self.tiles.append(entry).map_err(|e| Error::Storage(e.to_string()))?;
-        }
-        writes.clear();
-        let root = self.tiles.commit(writes);
-        for write in writes.iter() {
-            self.store.put(&write.path, &write.bytes)?;
-        }
-        self.store.sync()?;
-        Ok((self.tiles.size(), root))
-    }
-
-    fn sign(&self, size: u64, root: [u8; 32]) -> Result<String> {
-        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
-        let stopped = || Error::Attest("the attestation domain stopped".into());
-        self.sign
-            .send((SignRequest { size, root }, reply_tx))
-            .map_err(|_| stopped())?;
-        match reply_rx.recv().map_err(|_| stopped())? {
-            SignReply::Signed { note } => Ok(note),
-            refused => Err(Error::Attest(format!("{refused:?}"))),
-        }
-    }
-
     /// Makes durable entries visible to readers and tells the sequencer.
     fn publish(&mut self, entries: &EntryBuffer) {
+        let committed = self.writer.committed().clone();
         {
             let mut state = self.view.state.write().expect("view lock");
             state.apply(entries);
-            state.committed = Some(self.committed.clone());
+            state.committed = Some(committed.clone());
         }
-        self.shared.durable.store(self.committed.size, Ordering::Release);
-        let _ = self.durable.send(self.committed.size);
+        self.shared.durable.store(committed.size, Ordering::Release);
+        let _ = self.durable.send(committed.size);
     }
 
     fn refuse(&self, group: Group, why: &str) {

@@ -162,31 +162,68 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
         other => other,
     })?;
     let vkey = read_vkey(dir)?;
-    let store = PosixStore::new(dir.join(LOG_DIR));
-    store.remove_temporaries()?;
-    let note = store.read_checkpoint()?.ok_or_else(|| Error::Corrupt {
-        path: "log/checkpoint".into(),
-        reason: "missing".into(),
-    })?;
-    let committed = check_checkpoint(&note, &vkey, &config.origin)?;
     let limits = Limits {
         max_accounts: config.max_accounts,
         max_transfers: config.max_transfers,
         reserve_transfers: 0,
     };
     let mut sequencer = Sequencer::new(limits);
-    let mut tiles = TileLog::new();
     let mut view = ViewState::default();
-    let reader = LogReader::new(PosixStore::new(dir.join(LOG_DIR)));
     let mut scratch = EntryBuffer::new();
+    let (tiles, committed) = open_log(
+        &dir.join(LOG_DIR),
+        &vkey,
+        &config.origin,
+        progress,
+        &mut |index, bytes| {
+            sequencer
+                .replay(bytes, &mut scratch)
+                .map_err(|e| corrupt_entry(index, e.to_string()))?;
+            view.apply(&scratch);
+            Ok(())
+        },
+    )?;
+    sequencer.mark_durable(committed.size);
+    view.committed = Some(std::sync::Arc::new(committed.clone()));
+    Ok(Opened {
+        config,
+        sequencer,
+        tiles,
+        view,
+        committed,
+    })
+}
+
+/// Opens any tlog-tiles log this daemon writes (the ledger or the audit trail): checks
+/// the signed checkpoint, feeds every entry to `on_entry` in order, re-hashes them and
+/// compares every stored tile byte for byte. Returns the tiles core at the checkpoint.
+pub fn open_log(
+    log_dir: &Path,
+    vkey: &VerifierKey,
+    origin: &str,
+    progress: &mut dyn FnMut(u64, u64),
+    on_entry: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<(TileLog, Committed)> {
+    let store = PosixStore::new(log_dir.to_path_buf());
+    store.remove_temporaries()?;
+    let name = |file: &str| {
+        format!(
+            "{}/{file}",
+            log_dir.file_name().map_or("log".into(), |n| n.to_string_lossy())
+        )
+    };
+    let note = store.read_checkpoint()?.ok_or_else(|| Error::Corrupt {
+        path: name("checkpoint"),
+        reason: "missing".into(),
+    })?;
+    let committed = check_checkpoint(&note, vkey, origin)?;
+    let mut tiles = TileLog::new();
+    let reader = LogReader::new(PosixStore::new(log_dir.to_path_buf()));
     let mut writes: Vec<TileWrite> = Vec::new();
     let size = committed.size;
     reader.for_each(0, size, size, |index, bytes| {
         tiles.append(bytes).map_err(|e| corrupt_entry(index, e.to_string()))?;
-        sequencer
-            .replay(bytes, &mut scratch)
-            .map_err(|e| corrupt_entry(index, e.to_string()))?;
-        view.apply(&scratch);
+        on_entry(index, bytes)?;
         let done = index + 1;
         if done % OPEN_COMMIT_EVERY == 0 {
             writes.clear();
@@ -204,27 +241,19 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
     for path in ledgerfs_tiles::partial_tiles_for_size(size).iter() {
         if store.read(path)?.is_none() {
             return Err(Error::Corrupt {
-                path: format!("log/{}", path.to_path()),
+                path: name(&path.to_path()),
                 reason: "missing".into(),
             });
         }
     }
     if root != committed.root {
         return Err(Error::Corrupt {
-            path: "log/checkpoint".into(),
+            path: name("checkpoint"),
             reason: "root hash does not match the entries".into(),
         });
     }
     progress(size, size);
-    sequencer.mark_durable(size);
-    view.committed = Some(std::sync::Arc::new(committed.clone()));
-    Ok(Opened {
-        config,
-        sequencer,
-        tiles,
-        view,
-        committed,
-    })
+    Ok((tiles, committed))
 }
 
 fn corrupt_entry(index: u64, reason: String) -> Error {

@@ -4,6 +4,7 @@
 //! network.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod client;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod fsutil;
 pub mod ledger;
 pub mod logread;
+pub mod logwriter;
 pub mod ringq;
 pub mod serve;
 pub mod store;

@@ -11,6 +11,7 @@
 extern crate alloc;
 
 pub mod amount;
+pub mod audit;
 pub mod code;
 pub mod currency;
 pub mod entry;

@@ -1,0 +1,179 @@
+//! The audit sub-ledger: every read of ledger data, through the API or the FUSE mount,
+//! becomes one entry of a second tlog-tiles log under `DIR/audit/log/` with its own
+//! origin (`<origin>/audit`), signed by the same attestation domain. It is the SOC 2
+//! processing-integrity trail: verifiable exactly like the ledger (`ledgerfs verify
+//! --dir DIR/audit --vkey ...`), readable only by admins and auditors.
+//!
+//! Reads are not delayed by audit durability: records go through a bounded queue to a
+//! writer thread that commits them in groups (at most [`AUDIT_GROUP`] per commit). A full
+//! queue blocks readers rather than dropping a record; a crash can lose at most the
+//! records not yet committed (milliseconds). If storage fails, the writer keeps the
+//! records and retries, so readers eventually block instead of going unrecorded.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ledgerfs_attest::VerifierKey;
+use ledgerfs_model::audit::AuditEntry;
+use ledgerfs_tiles::{empty_root, TileStore};
+
+use crate::error::{Error, Result};
+use crate::ledger;
+use crate::logwriter::{sign, LogId, LogWriter, SignMessage};
+use crate::store::PosixStore;
+
+/// Directory of the audit log inside the data directory.
+pub const AUDIT_DIR: &str = "audit";
+/// Most records committed together.
+pub const AUDIT_GROUP: usize = 8_192;
+/// Records queued before readers wait.
+const AUDIT_QUEUE: usize = 65_536;
+
+/// One read, as handlers report it.
+#[derive(Clone, Debug)]
+pub struct AuditRecord {
+    /// Token or user name.
+    pub who: String,
+    /// Role name.
+    pub role: &'static str,
+    /// `api` or `fuse`.
+    pub via: &'static str,
+    /// Reader's uid (FUSE).
+    pub uid: Option<u32>,
+    /// Resource read.
+    pub what: String,
+    /// Bytes served.
+    pub bytes: u64,
+    /// HTTP status, 0 for files.
+    pub status: u16,
+}
+
+/// Handle for recording reads.
+#[derive(Clone)]
+pub struct Audit {
+    queue: SyncSender<AuditRecord>,
+    /// Records made durable so far (= audit log size).
+    pub durable: Arc<AtomicU64>,
+}
+
+impl Audit {
+    /// Records a read (blocks only if the writer is far behind).
+    pub fn record(&self, record: AuditRecord) {
+        let _ = self.queue.send(record);
+    }
+
+    /// Records a read without blocking; gives the record back if the queue is full.
+    pub fn try_record(&self, record: AuditRecord) -> std::result::Result<(), AuditRecord> {
+        match self.queue.try_send(record) {
+            Ok(()) | Err(mpsc::TrySendError::Disconnected(_)) => Ok(()),
+            Err(mpsc::TrySendError::Full(record)) => Err(record),
+        }
+    }
+}
+
+/// Origin of the audit log of a ledger with origin `origin`.
+pub fn audit_origin(origin: &str) -> String {
+    format!("{origin}/audit")
+}
+
+/// The audit log's signed checkpoint, if it exists, read before the attest thread starts
+/// (so its attestor remembers what it signed).
+pub fn existing_checkpoint(dir: &Path) -> Result<Option<Vec<u8>>> {
+    PosixStore::new(dir.join(AUDIT_DIR).join(ledger::LOG_DIR)).read_checkpoint()
+}
+
+/// Opens (verifying) or creates the audit log and starts its writer thread.
+pub fn start(dir: &Path, vkey: &VerifierKey, origin: &str, signer: SyncSender<SignMessage>) -> Result<Audit> {
+    let log_dir = dir.join(AUDIT_DIR).join(ledger::LOG_DIR);
+    std::fs::create_dir_all(&log_dir).map_err(|e| Error::io(&log_dir, e))?;
+    let mut store = PosixStore::new(log_dir.clone());
+    if store.read_checkpoint()?.is_none() {
+        let note = sign(&signer, LogId::Audit, 0, empty_root())?;
+        store.swap_checkpoint(note.as_bytes())?;
+    }
+    let (tiles, committed) = ledger::open_log(&log_dir, vkey, origin, &mut |_, _| {}, &mut |index, bytes| {
+        serde_json::from_slice::<serde_json::Value>(bytes)
+            .map(|_| ())
+            .map_err(|e| Error::Corrupt {
+                path: format!("audit/log/tile/entries (entry {index})"),
+                reason: e.to_string(),
+            })
+    })?;
+    let durable = Arc::new(AtomicU64::new(committed.size));
+    let writer = LogWriter::new(LogId::Audit, tiles, PosixStore::new(log_dir), committed, signer);
+    let (queue, records) = mpsc::sync_channel(AUDIT_QUEUE);
+    let counter = durable.clone();
+    thread::Builder::new()
+        .name("audit".into())
+        .spawn(move || audit_loop(writer, records, counter))
+        .map_err(|e| Error::Storage(e.to_string()))?;
+    Ok(Audit { queue, durable })
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn audit_loop(mut writer: LogWriter, records: Receiver<AuditRecord>, durable: Arc<AtomicU64>) {
+    let mut batch: Vec<AuditRecord> = Vec::with_capacity(AUDIT_GROUP);
+    let mut text = String::new();
+    let mut ends: Vec<usize> = Vec::new();
+    loop {
+        if batch.is_empty() {
+            match records.recv() {
+                Ok(record) => batch.push(record),
+                Err(_) => return,
+            }
+        }
+        while batch.len() < AUDIT_GROUP {
+            match records.try_recv() {
+                Ok(record) => batch.push(record),
+                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
+            }
+        }
+        let result = writer.retry_pending().and_then(|_| {
+            text.clear();
+            ends.clear();
+            let first = writer.size();
+            let time = now_nanos();
+            for (i, r) in batch.iter().enumerate() {
+                let entry = AuditEntry {
+                    index: first + i as u64,
+                    time,
+                    who: r.who.as_str(),
+                    role: r.role,
+                    via: r.via,
+                    uid: r.uid,
+                    what: r.what.as_str(),
+                    bytes: r.bytes,
+                    status: r.status,
+                };
+                entry.write(&mut text);
+                ends.push(text.len());
+            }
+            let starts = std::iter::once(0).chain(ends.iter().copied());
+            let entries = starts.zip(ends.iter().copied()).map(|(s, e)| &text.as_bytes()[s..e]);
+            writer.commit(entries)
+        });
+        match result {
+            Ok(()) => {
+                durable.store(writer.committed().size, Ordering::Release);
+                batch.clear();
+            }
+            Err(failure) => {
+                eprintln!("ledgerfs: audit commit failed, retrying: {}", failure.error());
+                if matches!(failure, crate::logwriter::CommitFailure::CheckpointPending(_)) {
+                    // Those records are on disk under the pending checkpoint.
+                    batch.clear();
+                }
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+}
