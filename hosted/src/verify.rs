@@ -225,8 +225,11 @@ fn check_audit_entries(reader: &AnyReader, size: u64) -> Result<()> {
     })
 }
 
+/// A visitor of `(index, bundle path, entry bytes)`.
+type EntryVisitor<'a> = dyn FnMut(u64, &str, &[u8]) -> Result<()> + 'a;
+
 /// Calls `f(index, bundle path, entry)` for every entry of a tree of `size`.
-fn for_each_entry(reader: &AnyReader, size: u64, f: &mut dyn FnMut(u64, &str, &[u8]) -> Result<()>) -> Result<()> {
+fn for_each_entry(reader: &AnyReader, size: u64, f: &mut EntryVisitor<'_>) -> Result<()> {
     let mut index = 0u64;
     while index < size {
         let n = index / TILE_WIDTH;
