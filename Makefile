@@ -3,6 +3,7 @@
 
 SHELL := /bin/bash
 DATA ?= $(CURDIR)/build/data
+MOUNT ?= $(CURDIR)/build/mnt
 LISTEN ?= 127.0.0.1:8080
 MICROKIT_SDK ?=
 MICROKIT_CONFIG ?= debug
@@ -20,10 +21,11 @@ setup: build/.setup
 build: setup
 	cargo build --release -p ledgerfs
 
-## run: the hosted daemon on its embedded tlog-tiles store (created on first run).
+## run: the hosted daemon on its embedded tlog-tiles store (created on first run),
+## with the ledger mounted read-only at $(MOUNT); Ctrl-C unmounts and stops.
 run: build
 	@test -f $(DATA)/ledgerfs.toml || ./target/release/ledgerfs init --data $(DATA)
-	./target/release/ledgerfs serve --data $(DATA) --listen $(LISTEN)
+	./target/release/ledgerfs serve --data $(DATA) --listen $(LISTEN) --mount $(MOUNT)
 
 ## test: formatting, lints, the no_std build of every core, all unit/property/e2e tests, image tests.
 test: setup lint nostd unit test-image

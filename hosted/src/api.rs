@@ -18,13 +18,12 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use ledgerfs_model::amount::{format_signed, Amount};
 use ledgerfs_model::entry::{Entry, EntryBody};
 use ledgerfs_model::limits::MAX_REQUEST_BYTES;
 use ledgerfs_model::request::{parse_accounts, parse_transfers};
-use ledgerfs_model::time::{format_timestamp, parse_timestamp};
+use ledgerfs_model::time::parse_timestamp;
 use ledgerfs_model::Event;
-use ledgerfs_tiles::{leaf_hash, TilePath};
+use ledgerfs_tiles::TilePath;
 
 use crate::audit::AuditRecord;
 use crate::auth::{Caller, Tokens};
@@ -32,7 +31,8 @@ use crate::config::Role;
 use crate::engine::{BatchOutcome, Engine};
 use crate::error::Error;
 use crate::logread::LogReader;
-use crate::view::{AccountView, Committed};
+use crate::render::{self, account_json, b64_hashes, checkpoint_json};
+use crate::view::Committed;
 
 /// Most entries one history page or stream catch-up read returns.
 const MAX_PAGE: usize = 1_000;
@@ -196,10 +196,6 @@ fn committed(state: &AppState) -> Arc<Committed> {
     state.engine.view.committed().expect("an opened store has a checkpoint")
 }
 
-fn checkpoint_json(c: &Committed) -> Value {
-    json!({"size": c.size, "root": B64.encode(c.root), "note": c.note})
-}
-
 async fn health(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"status": "ok", "size": committed(&state).size, "uptime_seconds": state.started.elapsed().as_secs()}))
 }
@@ -336,30 +332,11 @@ async fn submit(state: &AppState, events: Vec<Event>, receipt: bool) -> ApiResul
         let mut proofs = Vec::new();
         for r in results.iter().filter(|r| r.code.is_success()) {
             let index = r.index.expect("successes carry an index");
-            proofs.push(inclusion_json(state, index, committed.size)?);
+            proofs.push(render::inclusion_json(&state.reader, index, committed.size)?);
         }
         response["proofs"] = Value::Array(proofs);
     }
     Ok(Json(response))
-}
-
-fn account_json(a: &AccountView, size: u64) -> Value {
-    let currency = a.record.currency;
-    json!({
-        "id": a.record.id,
-        "currency": currency.code(),
-        "kind": a.record.kind.as_str(),
-        "flags": a.record.flags.names().collect::<Vec<_>>(),
-        "metadata": serde_json::from_str::<Value>(&a.record.metadata).unwrap_or(Value::Null),
-        "index": a.index,
-        "balance": {
-            "debits": Amount(a.debits).format(currency),
-            "credits": Amount(a.credits).format(currency),
-            "net": format_signed(a.credits, a.debits, currency),
-        },
-        "postings": a.postings.len(),
-        "as_of_size": size,
-    })
 }
 
 #[derive(Deserialize)]
@@ -478,29 +455,11 @@ async fn get_balance(
     let state2 = state.clone();
     let result = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
         let last = resolve_at(&state2, &at, committed.size)?;
-        let Some(last) = last.filter(|&l| l >= opened) else {
-            return Err(ApiError::not_found("account at that point of the log"));
+        let found = match last {
+            Some(last) => render::balance_at(&reader, &record, opened, &postings, last, committed.size)?,
+            None => None,
         };
-        let (mut debits, mut credits) = (0u128, 0u128);
-        for &index in postings.iter().take_while(|&&i| i <= last) {
-            let entry = reader.decoded(index, committed.size)?;
-            if let EntryBody::Transfer(t) = entry.body {
-                if t.debit == record.id {
-                    debits += t.amount.0;
-                }
-                if t.credit == record.id {
-                    credits += t.amount.0;
-                }
-            }
-        }
-        let at_entry = reader.decoded(last, committed.size)?;
-        let c = record.currency;
-        Ok(json!({
-            "id": record.id,
-            "at_index": last,
-            "at_time": format_timestamp(at_entry.time),
-            "balance": {"debits": Amount(debits).format(c), "credits": Amount(credits).format(c), "net": format_signed(credits, debits, c)},
-        }))
+        found.ok_or_else(|| ApiError::not_found("account at that point of the log"))
     })
     .await
     .map_err(|e| ApiError::from(Error::Storage(e.to_string())))??;
@@ -597,21 +556,6 @@ async fn get_checkpoint(State(state): State<AppState>, headers: HeaderMap) -> Ap
     Ok(Json(checkpoint_json(&committed(&state))))
 }
 
-fn b64_hashes(hashes: &[[u8; 32]]) -> Vec<String> {
-    hashes.iter().map(|h| B64.encode(h)).collect()
-}
-
-fn inclusion_json(state: &AppState, index: u64, size: u64) -> ApiResult<Value> {
-    let bytes = state.reader.entry(index, size)?;
-    let proof = ledgerfs_tiles::inclusion_proof(state.reader.store(), index, size).map_err(|e| {
-        ApiError::from(Error::Corrupt {
-            path: "log/tile".into(),
-            reason: format!("{e:?}"),
-        })
-    })?;
-    Ok(json!({"index": index, "size": size, "leaf_hash": B64.encode(leaf_hash(&bytes)), "proof": b64_hashes(&proof)}))
-}
-
 #[derive(Deserialize)]
 struct InclusionQuery {
     index: u64,
@@ -636,7 +580,7 @@ async fn inclusion(
     if !may_read_entry(&caller, &entry) {
         return Err(ApiError::forbidden("the entry touches none of your accounts"));
     }
-    let mut proof = inclusion_json(&state, q.index, size)?;
+    let mut proof = render::inclusion_json(&state.reader, q.index, size)?;
     let root = ledgerfs_tiles::tree_root_from_tiles(state.reader.store(), size).map_err(|e| {
         ApiError::from(Error::Corrupt {
             path: "log/tile".into(),

@@ -44,24 +44,38 @@ impl Caller {
 #[derive(Clone, Debug, Default)]
 pub struct Tokens {
     by_digest: HashMap<String, Caller>,
+    by_uid: HashMap<u32, Caller>,
 }
 
 impl Tokens {
     /// From the config.
     pub fn from_config(config: &Config) -> Tokens {
-        let by_digest = config
-            .tokens
-            .iter()
-            .map(|t| {
-                let caller = Caller {
-                    name: t.name.clone(),
-                    role: t.role,
-                    accounts: t.accounts.clone(),
-                };
-                (t.sha256.to_ascii_lowercase(), caller)
-            })
-            .collect();
-        Tokens { by_digest }
+        let mut tokens = Tokens::default();
+        for t in &config.tokens {
+            let caller = Caller {
+                name: t.name.clone(),
+                role: t.role,
+                accounts: t.accounts.clone(),
+            };
+            for &uid in &t.uids {
+                tokens.by_uid.insert(uid, caller.clone());
+            }
+            tokens.by_digest.insert(t.sha256.to_ascii_lowercase(), caller);
+        }
+        tokens
+    }
+
+    /// The caller a local user acts as in the FUSE mount: the token listing the uid, or
+    /// for the user running the daemon, an implicit admin named `owner`.
+    pub fn for_uid(&self, uid: u32, owner_uid: u32) -> Option<Caller> {
+        if let Some(caller) = self.by_uid.get(&uid) {
+            return Some(caller.clone());
+        }
+        (uid == owner_uid).then(|| Caller {
+            name: "owner".into(),
+            role: Role::Admin,
+            accounts: Vec::new(),
+        })
     }
 
     /// The caller an `Authorization` header value names.

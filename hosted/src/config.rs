@@ -57,6 +57,9 @@ pub struct TokenConfig {
     /// For customers: the accounts they own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<String>,
+    /// Local users (uids) who act with this token's role in the FUSE mount.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uids: Vec<u32>,
 }
 
 /// The whole config file.

@@ -201,6 +201,16 @@ impl Engine {
         rx.await.map_err(|_| Error::Storage("the pipeline stopped".into()))?
     }
 
+    /// The durable index of a transfer id, from a non-async thread (the FUSE workers).
+    pub fn transfer_index_blocking(&self, id: String) -> Result<Option<u64>> {
+        let (reply, rx) = oneshot::channel();
+        self.ingress
+            .send(Command::LookupTransfer { id, reply })
+            .map_err(|_| Error::Storage("the sequencer stopped".into()))?;
+        rx.blocking_recv()
+            .map_err(|_| Error::Storage("the sequencer stopped".into()))
+    }
+
     /// The durable index of a transfer id, asked of the sequencer domain.
     pub async fn transfer_index(&self, id: String) -> Result<Option<u64>> {
         let (reply, rx) = oneshot::channel();
@@ -396,6 +406,7 @@ impl Committer {
             let mut state = self.view.state.write().expect("view lock");
             state.apply(entries);
             state.committed = Some(committed.clone());
+            state.published = Some(std::time::SystemTime::now());
         }
         self.shared.durable.store(committed.size, Ordering::Release);
         let _ = self.durable.send(committed.size);

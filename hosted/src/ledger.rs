@@ -79,6 +79,7 @@ pub fn init(dir: &Path, origin: Option<String>) -> Result<Initialised> {
         sha256: token_digest(&token),
         role: Role::Admin,
         accounts: Vec::new(),
+        uids: Vec::new(),
     });
     config.save(dir)?;
     // The empty tree gets a signed checkpoint too, so every store opens the same way.
@@ -185,6 +186,7 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
     )?;
     sequencer.mark_durable(committed.size);
     view.committed = Some(std::sync::Arc::new(committed.clone()));
+    view.published = Some(std::time::SystemTime::now());
     Ok(Opened {
         config,
         sequencer,

@@ -68,13 +68,23 @@ enum Command {
         #[arg(long)]
         origin: Option<String>,
     },
-    /// Run the daemon (HTTP API on 127.0.0.1:8080 by default).
+    /// Run the daemon (HTTP API on 127.0.0.1:8080 by default), optionally with the FUSE view.
     Serve {
         #[command(flatten)]
         data: DataArg,
         /// Listen address (overrides the config and LEDGERFS_LISTEN).
         #[arg(long)]
         listen: Option<String>,
+        /// Also mount the ledger read-only here (unmounted on Ctrl-C / SIGTERM).
+        #[arg(long, env = "LEDGERFS_MOUNT")]
+        mount: Option<PathBuf>,
+    },
+    /// Mount the ledger read-only at MOUNTPOINT without serving HTTP.
+    Mount {
+        /// Where to mount.
+        mountpoint: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
     },
     /// Print the verifier key.
     Key {
@@ -205,7 +215,22 @@ fn run(cli: Cli) -> Result<()> {
             println!("verifier key: {}", made.vkey);
             println!("admin token:  {} (mode 0600)", made.admin_token_path.display());
         }
-        Command::Serve { data, listen } => serve::serve(&data.data, listen)?,
+        Command::Serve { data, listen, mount } => serve::serve(
+            &data.data,
+            serve::ServeOptions {
+                listen,
+                mount,
+                http: true,
+            },
+        )?,
+        Command::Mount { mountpoint, data } => serve::serve(
+            &data.data,
+            serve::ServeOptions {
+                listen: None,
+                mount: Some(mountpoint),
+                http: false,
+            },
+        )?,
         Command::Key { data } => println!("{}", ledger::read_vkey(&data.data)?.encode()),
         Command::Check { data } => {
             let opened = serve::open_with_progress(&data.data)?;

@@ -2,7 +2,7 @@
 //! until SIGINT/SIGTERM. Acknowledged writes are already durable, so stopping needs no
 //! flush; in-flight requests simply never get an answer.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,6 +12,7 @@ use crate::api::{router, AppState};
 use crate::auth::Tokens;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::fuse::{self, LedgerFs};
 use crate::ledger;
 use crate::logread::LogReader;
 use crate::store::PosixStore;
@@ -31,12 +32,22 @@ pub fn open_with_progress(dir: &Path) -> Result<ledger::Opened> {
     opened
 }
 
-/// Runs the daemon until a signal.
-pub fn serve(dir: &Path, listen: Option<String>) -> Result<()> {
+/// What `serve` exposes.
+pub struct ServeOptions {
+    /// Override of the config's listen address.
+    pub listen: Option<String>,
+    /// Where to mount the FUSE view, if anywhere.
+    pub mount: Option<PathBuf>,
+    /// Whether to serve HTTP (false for `ledgerfs mount`).
+    pub http: bool,
+}
+
+/// Runs the daemon until SIGINT/SIGTERM, then unmounts and stops.
+pub fn serve(dir: &Path, options: ServeOptions) -> Result<()> {
     let started = Instant::now();
     let opened = open_with_progress(dir)?;
     let mut config = opened.config.clone();
-    if let Some(listen) = listen {
+    if let Some(listen) = options.listen {
         config.listen = listen;
         config.validate()?;
     }
@@ -48,10 +59,21 @@ pub fn serve(dir: &Path, listen: Option<String>) -> Result<()> {
         started.elapsed()
     );
     let engine = Engine::start(dir.to_path_buf(), opened)?;
+    let reader = Arc::new(LogReader::new(PosixStore::new(dir.join(ledger::LOG_DIR))));
+    let tokens = Arc::new(Tokens::from_config(&config));
+    let session = match &options.mount {
+        Some(mountpoint) => {
+            let fs = LedgerFs::new(engine.clone(), reader.clone(), tokens.clone());
+            let session = fuse::mount(mountpoint, fs)?;
+            eprintln!("ledgerfs: mounted the ledger read-only at {}", mountpoint.display());
+            Some(session)
+        }
+        None => None,
+    };
     let state = AppState {
         engine,
-        reader: Arc::new(LogReader::new(PosixStore::new(dir.join(ledger::LOG_DIR)))),
-        tokens: Arc::new(Tokens::from_config(&config)),
+        reader,
+        tokens,
         started,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -59,7 +81,11 @@ pub fn serve(dir: &Path, listen: Option<String>) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::Storage(e.to_string()))?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
+        if !options.http {
+            shutdown_signal().await;
+            return Ok(());
+        }
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -68,7 +94,15 @@ pub fn serve(dir: &Path, listen: Option<String>) -> Result<()> {
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(|e| Error::Storage(e.to_string()))
-    })?;
+    });
+    if let (Some(session), Some(mountpoint)) = (session, &options.mount) {
+        if let Err(e) = session.umount_and_join() {
+            // Busy (a file is still open): detach lazily rather than leave a stale mount.
+            eprintln!("ledgerfs: unmount: {e}; detaching {} lazily", mountpoint.display());
+            fuse::detach(mountpoint);
+        }
+    }
+    served?;
     eprintln!("ledgerfs: stopped");
     Ok(())
 }

@@ -48,6 +48,14 @@ pub struct ViewState {
     pub size: u64,
     /// Transfers applied.
     pub transfers: u64,
+    /// Length of `events.log` (every entry followed by a newline).
+    pub events_bytes: u64,
+    /// Byte offset in `events.log` of the first entry of each entry bundle.
+    pub bundle_starts: Vec<u64>,
+    /// Transfers whose metadata carries document descriptors: (index, transfer id).
+    pub documents: Vec<(u64, String)>,
+    /// When the current checkpoint became durable (the view's mtime).
+    pub published: Option<std::time::SystemTime>,
 }
 
 impl ViewState {
@@ -67,6 +75,10 @@ impl ViewState {
     }
 
     fn apply_one(&mut self, index: u64, bytes: &[u8], posting: Posting) {
+        if index % ledgerfs_tiles::TILE_WIDTH == 0 {
+            self.bundle_starts.push(self.events_bytes);
+        }
+        self.events_bytes += bytes.len() as u64 + 1;
         match posting {
             Posting::Opened { slot } => {
                 assert_eq!(slot as usize, self.accounts.len(), "accounts open in slot order");
@@ -91,9 +103,27 @@ impl ViewState {
                 c.credits += amount;
                 c.postings.push(index);
                 self.transfers += 1;
+                if contains(bytes, b"\"documents\":") {
+                    self.note_documents(index, bytes);
+                }
             }
         }
     }
+}
+
+impl ViewState {
+    fn note_documents(&mut self, index: u64, bytes: &[u8]) {
+        let entry = Entry::decode(bytes).expect("the sequencer wrote a canonical entry");
+        if let EntryBody::Transfer(t) = entry.body {
+            if crate::render::documents(&t.metadata).is_some() {
+                self.documents.push((index, t.id));
+            }
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The shared read model.

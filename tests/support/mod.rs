@@ -88,6 +88,11 @@ impl Daemon {
 
     /// Starts the daemon; Err(stderr) if it exits instead of serving.
     pub fn try_start(dir: &Path) -> Result<Daemon, String> {
+        Daemon::try_start_with(dir, &[])
+    }
+
+    /// Starts the daemon with extra `serve` arguments (e.g. `--mount DIR`).
+    pub fn try_start_with(dir: &Path, extra: &[&str]) -> Result<Daemon, String> {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let log = std::fs::File::create(daemon_log(dir)).unwrap();
@@ -99,6 +104,7 @@ impl Daemon {
                 "--listen",
                 &format!("127.0.0.1:{port}"),
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -1,0 +1,152 @@
+//! The JSON and text renderings of ledger state that both the HTTP API and the FUSE view
+//! serve, so a balance reads the same whichever way it is fetched. Renderers read only
+//! the committed view and the durable log; they never change anything.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use ledgerfs_model::amount::{format_signed, Amount};
+use ledgerfs_model::entry::{AccountRecord, EntryBody};
+use ledgerfs_model::time::format_timestamp;
+use ledgerfs_tiles::leaf_hash;
+
+use crate::error::{Error, Result};
+use crate::logread::LogReader;
+use crate::view::{AccountView, Committed};
+
+/// Base64 of each hash.
+pub fn b64_hashes(hashes: &[[u8; 32]]) -> Vec<String> {
+    hashes.iter().map(|h| B64.encode(h)).collect()
+}
+
+/// A checkpoint as JSON.
+pub fn checkpoint_json(c: &Committed) -> Value {
+    json!({"size": c.size, "root": B64.encode(c.root), "note": c.note})
+}
+
+/// Debits, credits and net balance as decimal strings.
+pub fn balance_json(record: &AccountRecord, debits: u128, credits: u128) -> Value {
+    let c = record.currency;
+    json!({
+        "debits": Amount(debits).format(c),
+        "credits": Amount(credits).format(c),
+        "net": format_signed(credits, debits, c),
+    })
+}
+
+/// An account, its balance and what it is consistent with.
+pub fn account_json(a: &AccountView, size: u64) -> Value {
+    json!({
+        "id": a.record.id,
+        "currency": a.record.currency.code(),
+        "kind": a.record.kind.as_str(),
+        "flags": a.record.flags.names().collect::<Vec<_>>(),
+        "metadata": serde_json::from_str::<Value>(&a.record.metadata).unwrap_or(Value::Null),
+        "index": a.index,
+        "balance": balance_json(&a.record, a.debits, a.credits),
+        "postings": a.postings.len(),
+        "as_of_size": size,
+    })
+}
+
+/// An inclusion proof of entry `index` in the tree of `size`.
+pub fn inclusion_json(reader: &LogReader, index: u64, size: u64) -> Result<Value> {
+    let bytes = reader.entry(index, size)?;
+    let proof = ledgerfs_tiles::inclusion_proof(reader.store(), index, size).map_err(|e| Error::Corrupt {
+        path: "log/tile".into(),
+        reason: format!("{e:?}"),
+    })?;
+    Ok(json!({"index": index, "size": size, "leaf_hash": B64.encode(leaf_hash(&bytes)), "proof": b64_hashes(&proof)}))
+}
+
+/// `balance.json` of the FUSE view: the balance, the checkpoint it is consistent with,
+/// and an inclusion proof of the account's last entry against that checkpoint.
+pub fn balance_file(reader: &LogReader, a: &AccountView, committed: &Committed) -> Result<Value> {
+    let last = a.postings.last().copied().unwrap_or(a.index);
+    Ok(json!({
+        "id": a.record.id,
+        "currency": a.record.currency.code(),
+        "kind": a.record.kind.as_str(),
+        "balance": balance_json(&a.record, a.debits, a.credits),
+        "as_of": checkpoint_json(committed),
+        "last_entry": inclusion_json(reader, last, committed.size)?,
+    }))
+}
+
+/// `meta.json` of the FUSE view.
+pub fn meta_file(a: &AccountView) -> Value {
+    json!({
+        "id": a.record.id,
+        "currency": a.record.currency.code(),
+        "kind": a.record.kind.as_str(),
+        "flags": a.record.flags.names().collect::<Vec<_>>(),
+        "metadata": serde_json::from_str::<Value>(&a.record.metadata).unwrap_or(Value::Null),
+        "opened_at_index": a.index,
+    })
+}
+
+/// `tx.log`: one tab-separated line per posting, oldest first:
+/// index, time, transfer id, side, signed amount, currency, counterparty, reference.
+pub fn tx_log(reader: &LogReader, a: &AccountView, size: u64) -> Result<String> {
+    let mut out = String::new();
+    for &index in &a.postings {
+        let entry = reader.decoded(index, size)?;
+        let EntryBody::Transfer(t) = entry.body else { continue };
+        let amount = t.amount.format(t.currency);
+        let (side, sign, other) = if t.debit == a.record.id {
+            ("debit", "-", &t.credit)
+        } else {
+            ("credit", "", &t.debit)
+        };
+        let reference = t.reference.replace(['\t', '\n'], " ");
+        out.push_str(&format!(
+            "{index}\t{}\t{}\t{side}\t{sign}{amount}\t{}\t{other}\t{reference}\n",
+            format_timestamp(entry.time),
+            t.id,
+            t.currency
+        ));
+    }
+    Ok(out)
+}
+
+/// The balance of an account as of log index `last` (inclusive): its postings up to
+/// there, re-read from the log. `None` if the account did not exist yet.
+pub fn balance_at(
+    reader: &LogReader,
+    record: &AccountRecord,
+    opened: u64,
+    postings: &[u64],
+    last: u64,
+    size: u64,
+) -> Result<Option<Value>> {
+    if last < opened {
+        return Ok(None);
+    }
+    let (mut debits, mut credits) = (0u128, 0u128);
+    for &index in postings.iter().take_while(|&&i| i <= last) {
+        if let EntryBody::Transfer(t) = reader.decoded(index, size)?.body {
+            if t.debit == record.id {
+                debits += t.amount.0;
+            }
+            if t.credit == record.id {
+                credits += t.amount.0;
+            }
+        }
+    }
+    let at = reader.decoded(last, size)?;
+    Ok(Some(json!({
+        "id": record.id,
+        "currency": record.currency.code(),
+        "at_index": last,
+        "at_time": format_timestamp(at.time),
+        "balance": balance_json(record, debits, credits),
+    })))
+}
+
+/// Document descriptors a transfer's metadata carries (`"documents": [...]`).
+pub fn documents(metadata: &str) -> Option<Value> {
+    let value: Value = serde_json::from_str(metadata).ok()?;
+    let docs = value.get("documents")?;
+    docs.is_array().then(|| docs.clone())
+}
