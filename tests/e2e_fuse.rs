@@ -142,7 +142,7 @@ fn the_ledger_as_a_read_only_filesystem() {
     assert_eq!(balance["balance"]["net"], "10.50");
     assert_eq!(balance["as_of"]["size"], 5);
     let proof = &balance["last_entry"];
-    let hashes: Vec<[u8; 32]> = proof["proof"].as_array().unwrap().iter().map(|h| b64(h)).collect();
+    let hashes: Vec<[u8; 32]> = proof["proof"].as_array().unwrap().iter().map(b64).collect();
     ledgerfs_tiles::verify_inclusion(
         &b64(&proof["leaf_hash"]),
         proof["index"].as_u64().unwrap(),
@@ -234,6 +234,7 @@ fn the_ledger_as_a_read_only_filesystem() {
     let mut lines = BufReader::new(tail.stdout.take().unwrap()).lines();
     let line = lines.next().unwrap().unwrap();
     let _ = tail.kill();
+    let _ = tail.wait();
     assert_eq!(serde_json::from_str::<Value>(&line).unwrap()["id"], "t3");
     let mut rest = Vec::new();
     open_balance.read_to_end(&mut rest).unwrap();
