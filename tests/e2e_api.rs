@@ -289,6 +289,8 @@ fn restart_recovers_and_corruption_is_refused() {
     }
     let (_, before) = d.get("/v1/accounts/alice");
     let dir = d.dir.clone();
+    let second = Daemon::try_start(&dir).err().expect("one process per store");
+    assert!(second.contains("in use by another ledgerfs process"), "{second}");
     d.stop();
     let d = Daemon::start(&dir);
     let (_, after) = d.get("/v1/accounts/alice");

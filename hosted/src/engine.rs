@@ -103,6 +103,8 @@ pub struct Engine {
     pub metrics: Arc<Metrics>,
     /// The audit trail of reads.
     pub audit: Audit,
+    /// The data directory's exclusive lock, held for the life of the engine.
+    _lock: Arc<std::fs::File>,
 }
 
 /// Wall-clock time for the sequencer (the core never reads a clock itself).
@@ -121,6 +123,7 @@ impl Engine {
             tiles,
             view,
             committed,
+            lock,
         } = opened;
         let corrupt = |path: &str, e: ledgerfs_attest::NoteError| Error::Corrupt {
             path: path.into(),
@@ -185,6 +188,7 @@ impl Engine {
             durable: durable_rx,
             metrics,
             audit,
+            _lock: Arc::new(lock),
         })
     }
 

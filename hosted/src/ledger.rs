@@ -136,6 +136,32 @@ pub struct Opened {
     pub view: ViewState,
     /// The checkpoint.
     pub committed: Committed,
+    /// The exclusive lock on the data directory, held while the store is open.
+    pub lock: std::fs::File,
+}
+
+/// Name of the lock file: one process at a time may open a store.
+pub const LOCK_FILE: &str = "lock";
+
+/// Takes the store's exclusive lock, or says which process must stop first.
+pub fn lock_store(dir: &Path) -> Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join(LOCK_FILE);
+    if !path.exists() {
+        std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+    }
+    // Read-only: a descriptor open for writing would keep the file system from being
+    // remounted read-only under a running daemon.
+    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    // SAFETY: flock on a descriptor we own; no memory is shared with the kernel.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(Error::Config(format!(
+            "{} is in use by another ledgerfs process (stop it first; `ledgerfs verify --dir` reads a live store safely)",
+            dir.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// Verifies a checkpoint note against the store's key and origin.
@@ -163,6 +189,7 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
         other => other,
     })?;
     let vkey = read_vkey(dir)?;
+    let lock = lock_store(dir)?;
     let limits = Limits {
         max_accounts: config.max_accounts,
         max_transfers: config.max_transfers,
@@ -193,6 +220,7 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
         tiles,
         view,
         committed,
+        lock,
     })
 }
 
