@@ -95,7 +95,12 @@ impl ViewState {
                     postings: Vec::new(),
                 });
             }
-            Posting::Transfer { debit, credit, amount } => {
+            Posting::Transfer {
+                debit,
+                credit,
+                amount,
+                has_metadata,
+            } => {
                 let d = &mut self.accounts[debit as usize];
                 d.debits += amount;
                 d.postings.push(index);
@@ -103,7 +108,7 @@ impl ViewState {
                 c.credits += amount;
                 c.postings.push(index);
                 self.transfers += 1;
-                if contains(bytes, b"\"documents\":") {
+                if has_metadata && contains(bytes, b"\"documents\":") {
                     self.note_documents(index, bytes);
                 }
             }

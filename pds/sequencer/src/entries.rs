@@ -20,6 +20,8 @@ pub enum Posting {
         credit: u32,
         /// Minor units.
         amount: u128,
+        /// The transfer carries non-empty metadata (read models look inside only then).
+        has_metadata: bool,
     },
 }
 

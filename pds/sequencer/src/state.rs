@@ -506,6 +506,7 @@ impl Sequencer {
                 debit,
                 credit,
                 amount: amount.0,
+                has_metadata: metadata != "{}",
             },
             |out| entry.write(out),
         );
