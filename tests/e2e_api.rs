@@ -283,6 +283,8 @@ fn stream_follows_new_entries() {
 #[test]
 fn restart_recovers_and_corruption_is_refused() {
     let d = setup("restart");
+    let early = d.dir.with_extension("early-checkpoint");
+    std::fs::write(&early, std::fs::read(d.dir.join("log/checkpoint")).unwrap()).unwrap();
     for i in 0..300 {
         let body = format!(r#"{{"id":"r{i}","debit":"bank","credit":"alice","amount":"0.01","currency":"EUR"}}"#);
         assert_eq!(codes(&d.post("/v1/transfers", &body).1), ["ok"]);
@@ -307,9 +309,37 @@ fn restart_recovers_and_corruption_is_refused() {
     std::io::Read::read_to_end(&mut r.into_reader(), &mut served).unwrap();
     assert_eq!(served, std::fs::read(dir.join("log/tile/0/000")).unwrap());
     d.stop();
-    let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
+    let (ok, out, err) = run(&[
+        "verify",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--older",
+        early.to_str().unwrap(),
+    ]);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("verified: size 304"), "{out}");
+    assert!(
+        out.contains("verified: size 304") && out.contains("1 older checkpoint(s) consistent"),
+        "{out}"
+    );
+    // A checkpoint signed by the same key for a different tree at size 4 is a fork.
+    let key =
+        ledgerfs_attest::SignerKey::parse(std::fs::read_to_string(dir.join("attest.key")).unwrap().trim()).unwrap();
+    let forged = ledgerfs_attest::Checkpoint {
+        origin: "e2e.test/log".into(),
+        size: 4,
+        root: [7; 32],
+        extensions: vec![],
+    };
+    let fork = dir.with_extension("fork-checkpoint");
+    std::fs::write(&fork, ledgerfs_attest::sign_checkpoint(&key, &forged).unwrap()).unwrap();
+    let (ok, _, err) = run(&[
+        "verify",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--older",
+        fork.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("fork"), "{err}");
     // Flip one byte of an entry: both verify and the daemon refuse, naming the file.
     let bundle = dir.join("log/tile/entries/000");
     let mut bytes = std::fs::read(&bundle).unwrap();
