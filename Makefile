@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 MICROKIT_SDK ?=
 MICROKIT_CONFIG ?= debug
 # The cores: each must build for a bare-metal target (proof they are no_std).
-CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest
+CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest -p ledgerfs-blockstore
 
 .PHONY: setup build run test lint nostd unit image qemu test-image bench bench-quick clean
 

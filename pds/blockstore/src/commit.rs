@@ -1,0 +1,210 @@
+//! The write path: `put` appends a tile record, `sync` flushes, and
+//! `swap_checkpoint` writes the checkpoint record (the commit record),
+//! flushes, then writes and flushes the superblock.
+//!
+//! Invariants this module keeps (and asserts):
+//! - it never writes below `committed.pos.next_block` except the superblock
+//!   blocks, and a superblock write never targets the block of the newest
+//!   superblock known durable;
+//! - any error from `put` or `sync` discards everything staged since the last
+//!   commit (the host must `TileLog::rollback`, which re-emits all of it);
+//! - an error from `swap_checkpoint` keeps the staged records, so the host can
+//!   retry the swap (as the hosted log writer does) or `abandon`.
+
+use ledgerfs_tiles::{TilePath, TileStore};
+
+use crate::codec::{blocks_for, sum};
+use crate::device::BlockDevice;
+use crate::error::Error;
+use crate::index::Loc;
+use crate::record::{self, RecordKind, MAX_NOTE_LEN, RECORD_HEADER_LEN};
+use crate::store::{BlockStore, Committed};
+use crate::superblock::Superblock;
+
+/// Highest hash-tile level C2SP allows in a path.
+const MAX_PATH_LEVEL: u8 = 63;
+
+impl<D: BlockDevice> BlockStore<D> {
+    /// Blocks kept free after every tile record so that the checkpoint record
+    /// of the commit always fits.
+    pub(crate) fn checkpoint_reserve() -> u64 {
+        blocks_for(RECORD_HEADER_LEN + MAX_NOTE_LEN, D::BLOCK_SIZE)
+    }
+
+    /// Forget every record staged since the last commit; the next `put`
+    /// overwrites their blocks. Call it when the host rolls its `TileLog`
+    /// back for a reason the store did not see (the attestation domain
+    /// refused to sign, say); errors from `put` and `sync` do it already.
+    ///
+    /// Does nothing to a commit whose checkpoint record was flushed. After a
+    /// `swap_checkpoint` that failed earlier, its checkpoint record may
+    /// still have reached the disk: until the next records overwrite the
+    /// commit, a crash can bring it back (whole and valid). Hosts retry the
+    /// swap instead, as the hosted log writer does.
+    pub fn abandon(&mut self) {
+        self.index.discard_staged();
+        self.staged = self.committed.pos;
+    }
+
+    /// Fail with `DeviceFull` unless `blocks` fit after the staged end.
+    fn ensure_room(&self, blocks: u64) -> Result<(), Error> {
+        assert!(
+            self.staged.next_block <= self.volume.block_count,
+            "chain end inside the volume"
+        );
+        let free = self.volume.block_count - self.staged.next_block;
+        if blocks > free {
+            return Err(Error::DeviceFull { needed: blocks, free });
+        }
+        Ok(())
+    }
+
+    fn put_record(&mut self, path: &TilePath, bytes: &[u8]) -> Result<(), Error> {
+        assert!(
+            (1..=256).contains(&path.width) && path.level() <= MAX_PATH_LEVEL,
+            "TilePath names no file"
+        );
+        let kind = RecordKind::Tile(*path);
+        if bytes.len() > kind.max_payload() {
+            return Err(Error::RecordTooLarge {
+                len: bytes.len(),
+                max: kind.max_payload(),
+            });
+        }
+        if path.is_full() {
+            if let Some(loc) = self.index.get_committed(path) {
+                // Immutable: the same bytes again is a no-op, others an error.
+                let h = self.read_header(loc, kind)?;
+                if h.len as usize == bytes.len() && h.payload_sum == sum(bytes) {
+                    return Ok(());
+                }
+                return Err(Error::ImmutableRewrite { path: *path });
+            }
+        }
+        self.index.check_room(path)?;
+        let rec = record::encode(kind, bytes, &self.staged, &self.volume.volume_id, D::BLOCK_SIZE);
+        let blocks = rec.header.blocks(D::BLOCK_SIZE);
+        self.ensure_room(blocks + Self::checkpoint_reserve())?;
+        let at = self.staged.next_block;
+        assert!(
+            at >= self.committed.pos.next_block,
+            "writes never go below the committed end"
+        );
+        self.dev.get_mut().write(at, &rec.bytes)?;
+        self.index.stage(
+            *path,
+            Loc {
+                block: at,
+                len: rec.header.len,
+            },
+        );
+        self.staged = self.staged.advance(blocks, rec.sum);
+        Ok(())
+    }
+
+    /// Steps 3 and 4: append the checkpoint record and flush. On success the
+    /// commit is durable (recovery finds it by following the chain).
+    fn write_checkpoint_record(&mut self, note: &[u8]) -> Result<(), Error> {
+        let rec = record::encode(
+            RecordKind::Checkpoint,
+            note,
+            &self.staged,
+            &self.volume.volume_id,
+            D::BLOCK_SIZE,
+        );
+        let blocks = rec.header.blocks(D::BLOCK_SIZE);
+        self.ensure_room(blocks)?;
+        let at = self.staged.next_block;
+        assert!(
+            at >= self.committed.pos.next_block,
+            "writes never go below the committed end"
+        );
+        let dev = self.dev.get_mut();
+        dev.write(at, &rec.bytes)?;
+        dev.flush()?;
+        self.index.commit_staged();
+        self.committed = Committed {
+            pos: self.staged.advance(blocks, rec.sum),
+            checkpoint_block: at,
+        };
+        self.staged = self.committed.pos;
+        self.note = Some(note.to_vec());
+        self.sb_dirty = true;
+        Ok(())
+    }
+
+    /// Steps 5 and 6: write the next superblock (into the block that does
+    /// not hold the newest durable one) and flush.
+    fn write_superblock(&mut self) -> Result<(), Error> {
+        let sb = Superblock {
+            seq: self.sb_seq + 1,
+            volume: self.volume,
+            tip: self.committed.pos,
+            checkpoint_block: self.committed.checkpoint_block,
+        };
+        assert_ne!(
+            sb.home(),
+            self.sb_seq % 2,
+            "never overwrite the newest durable superblock"
+        );
+        let mut block = alloc::vec![0u8; D::BLOCK_SIZE];
+        sb.encode(&mut block);
+        let dev = self.dev.get_mut();
+        dev.write(sb.home(), &block)?;
+        dev.flush()?;
+        self.sb_seq = sb.seq;
+        self.sb_dirty = false;
+        Ok(())
+    }
+}
+
+impl<D: BlockDevice> TileStore for BlockStore<D> {
+    /// Append a record for `path` (durable after `sync`). A committed full
+    /// tile put again with the same bytes is a no-op; with other bytes it is
+    /// [`Error::ImmutableRewrite`]. Any error discards what is staged.
+    fn put(&mut self, path: &TilePath, bytes: &[u8]) -> Result<(), Error> {
+        let r = self.put_record(path, bytes);
+        if r.is_err() {
+            self.abandon();
+        }
+        r
+    }
+
+    /// Flush the device (step 2). An error discards what is staged.
+    fn sync(&mut self) -> Result<(), Error> {
+        let r = self.dev.get_mut().flush().map_err(Error::from);
+        if r.is_err() {
+            self.abandon();
+        }
+        r
+    }
+
+    /// Commit: checkpoint record, flush, superblock, flush. Returns `Ok` only
+    /// once the last flush completed (the commit is then acknowledged).
+    ///
+    /// On error the staged records stay, so the call can be retried. If the
+    /// error came after the checkpoint record was flushed, the commit is
+    /// already durable and [`TileStore::checkpoint`] returns `note`; a retry
+    /// with the same note then only rewrites the superblock.
+    fn swap_checkpoint(&mut self, note: &[u8]) -> Result<(), Error> {
+        if note.len() > MAX_NOTE_LEN {
+            return Err(Error::RecordTooLarge {
+                len: note.len(),
+                max: MAX_NOTE_LEN,
+            });
+        }
+        let nothing_staged = self.staged == self.committed.pos;
+        if !(nothing_staged && self.note.as_deref() == Some(note)) {
+            self.write_checkpoint_record(note)?;
+        }
+        if self.sb_dirty {
+            self.write_superblock()?;
+        }
+        Ok(())
+    }
+
+    /// The committed checkpoint note (cached; read and checked at `open`).
+    fn checkpoint(&self) -> Result<Option<alloc::vec::Vec<u8>>, Error> {
+        Ok(self.note.clone())
+    }
+}

@@ -1,0 +1,161 @@
+//! LedgerFS block store: a tlog-tiles log on a raw block device, for the
+//! seL4 appliance's tiles PD (which reaches a virtio-blk driver PD over a
+//! ring). This crate is the layout logic only: `#![no_std]` + `alloc`,
+//! sans-IO, every device access goes through [`BlockDevice`].
+//!
+//! What it is for: [`BlockStore`] implements the tiles core's
+//! [`TileReader`](ledgerfs_tiles::TileReader) and
+//! [`TileStore`](ledgerfs_tiles::TileStore) so the same `TileLog` commit
+//! protocol as the hosted daemon (put every file, sync, sign,
+//! swap_checkpoint) runs on a disk; [`export`] turns a volume back into a
+//! tlog-tiles directory that `ledgerfs verify` accepts.
+//!
+//! What it must never do: write into a block a durable superblock vouches
+//! for (except the superblock slot that is not the newest), acknowledge a
+//! commit before its last flush completed, accept a record that fails its
+//! checksum or does not continue the chain, or touch threads, clocks, files
+//! or syscalls.
+//!
+//! # On-disk format (version 1)
+//!
+//! All integers little-endian. Block size `B` is `D::BLOCK_SIZE` (4096 by
+//! default; any power of two in 512..=65536), recorded at format.
+//!
+//! ```text
+//! block 0, 1   superblocks (write n goes to block n mod 2)
+//! block 2..    data area: records, each starting on a block boundary,
+//!              appended in chain order; never rewritten once committed
+//! ```
+//!
+//! ## Superblock (blocks 0 and 1; rest of the block zero)
+//!
+//! | offset | size | field |
+//! |---:|---:|---|
+//! | 0 | 8 | magic `LFSBSUP1` |
+//! | 8 | 4 | format version (1) |
+//! | 12 | 4 | block size in bytes |
+//! | 16 | 8 | write number `n` (this copy lives in block `n mod 2`) |
+//! | 24 | 8 | block count of the volume |
+//! | 32 | 16 | volume id (chosen at format) |
+//! | 48 | 32 | genesis: SHA-256(label, volume id, first write number) |
+//! | 80 | 8 | end: first block after the last committed record |
+//! | 88 | 8 | sequence number of that record (0: none) |
+//! | 96 | 32 | header checksum of that record (genesis if none) |
+//! | 128 | 8 | first block of the last checkpoint record (0: none) |
+//! | 136 | 32 | SHA-256 of bytes 0..136 |
+//!
+//! The valid copy (magic, checksum, `n mod 2` matches its block) with the
+//! higher write number wins.
+//!
+//! ## Record (header, then payload, zero-padded to a block boundary)
+//!
+//! | offset | size | field |
+//! |---:|---:|---|
+//! | 0 | 8 | magic `LFSBREC1` |
+//! | 8 | 1 | kind: 1 tile, 2 checkpoint |
+//! | 9 | 1 | tile family: 0 hash tile, 1 entry bundle (0 for a checkpoint) |
+//! | 10 | 1 | hash-tile level 0..=63 (0 otherwise) |
+//! | 11 | 1 | reserved, 0 |
+//! | 12 | 2 | tile width 1..=256 (0 for a checkpoint) |
+//! | 14 | 2 | reserved, 0 |
+//! | 16 | 8 | tile index `N` (0 for a checkpoint) |
+//! | 24 | 4 | payload length |
+//! | 28 | 4 | reserved, 0 |
+//! | 32 | 8 | sequence number: previous record's + 1 (first is 1) |
+//! | 40 | 16 | volume id |
+//! | 56 | 32 | prev: header checksum of the previous record (genesis for the first) |
+//! | 88 | 32 | SHA-256 of the payload |
+//! | 120 | 32 | header checksum: SHA-256 of bytes 0..120 |
+//! | 152 | len | payload: the tile/bundle bytes, or the signed checkpoint note |
+//!
+//! The `prev` links make the records a hash chain: a record is accepted only
+//! as the continuation of the exact history before it, so stale records from
+//! an abandoned or crashed attempt (or an earlier format) are never spliced
+//! in.
+//!
+//! ## Commit protocol
+//!
+//! 1. `put`: append one tile record per file;
+//! 2. `sync`: flush;
+//! 3. `swap_checkpoint`: append the checkpoint record (the commit record);
+//! 4. flush: the commit is now durable;
+//! 5. write the next superblock, naming the new end;
+//! 6. flush; only now does `swap_checkpoint` return `Ok` (the commit is
+//!    acknowledged).
+//!
+//! Every `put` keeps room for the checkpoint record, so step 3 cannot run
+//! out of space.
+//!
+//! ## Recovery rule
+//!
+//! `open` takes the newest valid superblock, re-reads the chain it names
+//! (refusing to open if any of it fails a check: a durable superblock vouches
+//! for it), then follows the chain past its end and adopts every complete
+//! commit found: a run of checksummed records, each continuing the chain,
+//! ending in a checkpoint record. So a crash between steps 4 and 6 keeps the
+//! commit if it is intact; anything after the last complete commit is
+//! ignored and later overwritten. A commit whose step 6 completed is always
+//! found: its records were flushed before its superblock was written, and a
+//! superblock write never touches the other, older copy.
+//!
+//! Partial tiles are written anew at each commit (new records). The index
+//! (path → record) is rebuilt at `open` by reading one header block per
+//! committed record; a full tile, once committed, is immutable, and its
+//! partial versions leave the index (as the POSIX store deletes them).
+//! Superseded records are not reclaimed: the data area fills, and then `put`
+//! fails with [`Error::DeviceFull`] without losing anything committed.
+//!
+//! Cost of `open` (which never writes): one block read per committed record,
+//! plus a full read of the records past the superblock's end (normally none
+//! or one commit). A log of 10 million entries committed 1,000 at a time has
+//! about 130,000 records: about 520 MiB of header reads with 4 KiB blocks.
+//!
+//! ## Limits
+//!
+//! [`MAX_HASH_TILE_LEN`] (8 KiB), [`MAX_BUNDLE_LEN`] (a full bundle of
+//! maximal entries, 16 MiB), [`MAX_NOTE_LEN`] (2 KiB) bound every record;
+//! [`Limits::max_index_entries`] (default [`DEFAULT_MAX_INDEX_ENTRIES`])
+//! bounds the index; [`MIN_DEVICE_BLOCKS`] the smallest volume.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+mod codec;
+mod commit;
+mod device;
+mod error;
+mod export;
+mod index;
+mod open;
+mod record;
+mod recover;
+mod store;
+mod superblock;
+
+#[cfg(test)]
+mod tests;
+
+pub use device::{BlockDevice, DeviceError};
+pub use error::Error;
+pub use export::{export, Export, CHECKPOINT_PATH};
+pub use record::{MAX_BUNDLE_LEN, MAX_HASH_TILE_LEN, MAX_NOTE_LEN, RECORD_HEADER_LEN};
+pub use store::{BlockStore, Limits, Stats};
+pub use superblock::SUPERBLOCK_LEN;
+
+/// Version written into every superblock; `open` refuses any other.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// First block of the data area (blocks 0 and 1 are the superblocks).
+pub const DATA_START: u64 = 2;
+
+/// Smallest device `format` accepts: the superblocks plus room for a few
+/// records. Real volumes are many thousands of blocks.
+pub const MIN_DEVICE_BLOCKS: u64 = 16;
+
+/// Default [`Limits::max_index_entries`]: 2^20 files (about 64 MiB of
+/// index; a log of about 130 million entries).
+pub const DEFAULT_MAX_INDEX_ENTRIES: usize = 1 << 20;

@@ -1,0 +1,196 @@
+//! Tests of `format`, `open` and the superblocks: alternation, newest valid
+//! copy wins, fallback with forward recovery, geometry checks, reformatting
+//! over an old volume, open writing nothing, and 512-byte blocks.
+
+use std::vec::Vec;
+
+use ledgerfs_tiles::{TilePath, TileReader, TileStore};
+
+use super::{assert_verifies, checkpoint_of, commit_entries, Sim, SimDevice};
+use crate::error::Error;
+use crate::store::BlockStore;
+use crate::superblock::Superblock;
+use crate::DATA_START;
+
+const VID: [u8; 16] = *b"format-test-vol!";
+
+fn sb_at(dev: &SimDevice, b: u64) -> Option<Superblock> {
+    Superblock::decode(&dev.block(b), b).unwrap()
+}
+
+#[test]
+fn superblocks_alternate_and_the_newest_valid_one_wins() {
+    let mut store = BlockStore::format(SimDevice::new(256), VID).unwrap();
+    let s = store.stats();
+    assert_eq!(
+        (s.superblock_seq, s.committed_end, s.superblock_behind),
+        (1, DATA_START, false)
+    );
+    let mut log = ledgerfs_tiles::TileLog::new();
+    let mut history = Vec::new();
+    for k in 0..4u64 {
+        let (_, size, root) = commit_entries(&mut store, &mut log, 1, 10 + k).unwrap();
+        history.push((size, root));
+        let seq = 2 + k;
+        assert_eq!(store.stats().superblock_seq, seq);
+        let dev = store.device_mut();
+        assert_eq!(
+            sb_at(dev, seq % 2).unwrap().seq,
+            seq,
+            "write {seq} goes to block {}",
+            seq % 2
+        );
+        assert_eq!(
+            sb_at(dev, 1 - seq % 2).unwrap().seq,
+            seq - 1,
+            "the other copy is untouched"
+        );
+    }
+    // Damage the newest copy (seq 5, block 1): seq 4 wins, and following the
+    // chain past its end still finds the last commit.
+    let mut dev = store.into_device();
+    dev.poke(1, |b| b[100] ^= 1);
+    let mut store = BlockStore::open(dev).unwrap();
+    assert_eq!(checkpoint_of(&store), *history.last().unwrap());
+    assert_eq!(store.stats().superblock_seq, 4);
+    assert!(store.stats().superblock_behind);
+    let mut log = assert_verifies(&store, &history);
+    // The next commit writes seq 5 into block 1, never over block 0 (seq 4).
+    commit_entries(&mut store, &mut log, 2, 5).unwrap();
+    let dev = store.into_device();
+    assert_eq!(sb_at(&dev, 1).unwrap().seq, 5);
+    assert_eq!(sb_at(&dev, 0).unwrap().seq, 4);
+    // Both copies gone: not formatted.
+    let mut dev = dev;
+    dev.poke(0, |b| b[0] ^= 1);
+    dev.poke(1, |b| b[150] ^= 1);
+    assert_eq!(BlockStore::open(dev).unwrap_err(), Error::NotFormatted);
+    assert_eq!(
+        BlockStore::open(SimDevice::new(64)).unwrap_err().code(),
+        "not_formatted"
+    );
+}
+
+#[test]
+fn open_writes_nothing_even_when_it_recovers() {
+    let mut store = BlockStore::format(SimDevice::new(128), VID).unwrap();
+    let mut log = ledgerfs_tiles::TileLog::new();
+    commit_entries(&mut store, &mut log, 1, 30).unwrap();
+    // A commit whose superblock write fails: durable by its checkpoint record.
+    for _ in 0..5 {
+        log.append(b"tail").unwrap();
+    }
+    let mut w = Vec::new();
+    let root = log.commit(&mut w);
+    for x in &w {
+        store.put(&x.path, &x.bytes).unwrap();
+    }
+    store.sync().unwrap();
+    store.device_mut().arm_failure(2, crate::DeviceError::Io); // 0 record, 1 flush, 2 superblock
+    let n = super::note(log.size(), &root);
+    assert_eq!(
+        store.swap_checkpoint(&n).unwrap_err(),
+        Error::Device(crate::DeviceError::Io)
+    );
+    assert_eq!(
+        store.checkpoint().unwrap(),
+        Some(n.clone()),
+        "durable once its record is flushed"
+    );
+    let dev = store.into_device();
+    let ops = dev.ops;
+    let store = BlockStore::open(dev).unwrap();
+    assert_eq!(store.checkpoint().unwrap(), Some(n));
+    assert!(store.stats().superblock_behind);
+    let dev = store.into_device();
+    assert_eq!(
+        (dev.ops, dev.pending_writes()),
+        (ops, 0),
+        "open issued no write or flush"
+    );
+    // And the opened store is fully usable.
+    let mut store = BlockStore::open(dev).unwrap();
+    let mut log = assert_verifies(&store, &[]);
+    commit_entries(&mut store, &mut log, 3, 3).unwrap();
+    assert!(!store.stats().superblock_behind);
+}
+
+#[test]
+fn geometry_is_checked() {
+    // Block size unsupported.
+    assert_eq!(
+        BlockStore::format(Sim::<256>::new(64), VID).unwrap_err().code(),
+        "geometry"
+    );
+    assert_eq!(
+        BlockStore::format(Sim::<3000>::new(64), VID).unwrap_err().code(),
+        "geometry"
+    );
+    // Too small.
+    assert_eq!(
+        BlockStore::format(SimDevice::new(8), VID).unwrap_err().code(),
+        "geometry"
+    );
+    // Read with another block size than formatted, or from a shrunk device.
+    let store = BlockStore::format(SimDevice::new(64), VID).unwrap();
+    let flat = store.into_device().to_flat();
+    let as512 = Sim::<512>::from_flat(&flat, 512);
+    assert_eq!(
+        BlockStore::open(as512).unwrap_err(),
+        Error::Geometry {
+            reason: "block size differs from the one recorded at format"
+        }
+    );
+    assert_eq!(
+        BlockStore::open(SimDevice::from_flat(&flat, 40)).unwrap_err().code(),
+        "geometry"
+    );
+    // A grown device opens (the volume keeps its recorded size).
+    let store = BlockStore::open(SimDevice::from_flat(&flat, 100)).unwrap();
+    assert_eq!(store.stats().block_count, 64);
+}
+
+#[test]
+fn reformatting_never_revives_old_records() {
+    let mut store = BlockStore::format(SimDevice::new(256), VID).unwrap();
+    let mut log = ledgerfs_tiles::TileLog::new();
+    commit_entries(&mut store, &mut log, 1, 300).unwrap();
+    let old = store.into_device();
+    let first_record = old.block(DATA_START);
+    // Same volume id on purpose; then undo the zeroing of the first data
+    // block, so the whole old chain is on disk again.
+    let store = BlockStore::format(old, VID).unwrap();
+    let mut dev = store.into_device();
+    dev.poke(DATA_START, |b| b.copy_from_slice(&first_record));
+    let store = BlockStore::open(dev).unwrap();
+    assert_eq!(store.checkpoint().unwrap(), None);
+    assert_eq!(store.stats().committed_records, 0);
+    assert_eq!(store.read(&TilePath::hash(0, 0, 256)).unwrap(), None);
+    assert_eq!(
+        store.stats().superblock_seq,
+        4,
+        "numbered above the old superblocks (2 and 1)"
+    );
+}
+
+#[test]
+fn small_blocks_hold_multi_block_records() {
+    let mut store = BlockStore::format(Sim::<512>::new(4096), VID).unwrap();
+    let mut log = ledgerfs_tiles::TileLog::new();
+    let mut history = Vec::new();
+    for n in [1u64, 255, 2, 300, 700] {
+        let (_, size, root) = commit_entries(&mut store, &mut log, n, n).unwrap();
+        history.push((size, root));
+    }
+    // A note longer than one block.
+    let mut w = Vec::new();
+    log.append(b"long note").unwrap();
+    let root = log.commit(&mut w);
+    let mut n = super::note(log.size(), &root);
+    n.extend(std::iter::repeat_n(b'x', 900));
+    super::put_all(&mut store, &w, &n).unwrap();
+    history.push((log.size(), root));
+    let store = BlockStore::open(store.into_device()).unwrap();
+    assert_eq!(store.checkpoint().unwrap(), Some(n));
+    assert_verifies(&store, &history);
+}
