@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,11 +28,13 @@ impl Rng {
     }
 }
 
-/// Net balance (credits - debits) in cents per account, from the entry bundles on disk.
-fn balances_from_disk(dir: &std::path::Path) -> HashMap<String, i128> {
+/// Net balance (credits - debits) in cents per account, and every transfer id, from the
+/// entry bundles on disk.
+fn balances_from_disk(dir: &std::path::Path) -> (HashMap<String, i128>, HashSet<String>) {
     let note = std::fs::read_to_string(dir.join("log/checkpoint")).unwrap();
     let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
     let mut balances = HashMap::new();
+    let mut ids = HashSet::new();
     let mut index = 0;
     while index < size {
         let n = index / 256;
@@ -47,6 +49,7 @@ fn balances_from_disk(dir: &std::path::Path) -> HashMap<String, i128> {
             let entry: Value = serde_json::from_slice(entry.unwrap()).unwrap();
             assert_eq!(entry["index"], index);
             if entry["type"] == "transfer" {
+                ids.insert(entry["id"].as_str().unwrap().to_string());
                 let (whole, frac) = entry["amount"].as_str().unwrap().split_once('.').unwrap();
                 let cents: i128 = whole.parse::<i128>().unwrap() * 100 + frac.parse::<i128>().unwrap();
                 *balances
@@ -59,7 +62,7 @@ fn balances_from_disk(dir: &std::path::Path) -> HashMap<String, i128> {
             index += 1;
         }
     }
-    balances
+    (balances, ids)
 }
 
 fn cents(text: &str) -> i128 {
@@ -143,12 +146,19 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
         for w in writers {
             w.join().unwrap();
         }
-        let expected = balances_from_disk(&dir);
+        let (expected, on_disk) = balances_from_disk(&dir);
         let d = Daemon::start(&dir);
         let acked = acknowledged.lock().unwrap().clone();
         for id in &acked {
+            assert!(
+                on_disk.contains(id),
+                "round {round}: acknowledged transfer {id} was lost"
+            );
+        }
+        // And the restarted daemon serves them (a sample, over HTTP).
+        for id in acked.iter().step_by(acked.len() / 50 + 1) {
             let (status, _) = d.get(&format!("/v1/transfers/{id}"));
-            assert_eq!(status, 200, "round {round}: acknowledged transfer {id} was lost");
+            assert_eq!(status, 200, "round {round}: acknowledged transfer {id} not served");
         }
         let mut total = 0i128;
         for (account, balance) in &expected {

@@ -37,8 +37,12 @@ use crate::view::{Committed, View};
 
 /// Most requests queued at the sequencer before handlers wait (back-pressure).
 const INGRESS_DEPTH: usize = 1_024;
-/// Groups between sequencer and committer (the pipeline depth; a power of two).
-const GROUP_DEPTH: usize = 2;
+/// Groups queued between sequencer and committer (a power of two). The committer merges
+/// whatever is queued into one commit, so a deep queue means bigger group commits, not
+/// more latency.
+const GROUP_DEPTH: usize = 64;
+/// Most entries the committer puts under one checkpoint (bounds commit latency).
+const COMMIT_MAX_ENTRIES: usize = 8 * ledgerfs_model::limits::MAX_BATCH_EVENTS;
 /// Most events gathered into one commit group.
 const GROUP_MAX_EVENTS: usize = 4 * ledgerfs_model::limits::MAX_BATCH_EVENTS;
 
@@ -166,7 +170,7 @@ impl Engine {
                 committed,
                 sign_tx,
             ),
-            pending_entries: None,
+            pending_entries: Vec::new(),
             view: view.clone(),
             durable: durable_tx,
             shared: shared.clone(),
@@ -320,7 +324,7 @@ fn attest_loop(mut ledger: Attestor, mut audit: Attestor, requests: Receiver<Sig
 struct Committer {
     writer: LogWriter,
     /// Entries under a checkpoint that is signed and synced but not yet swapped in.
-    pending_entries: Option<EntryBuffer>,
+    pending_entries: Vec<EntryBuffer>,
     view: Arc<View>,
     durable: watch::Sender<u64>,
     shared: Arc<Shared>,
@@ -330,21 +334,43 @@ struct Committer {
 
 impl Committer {
     fn run(mut self, mut groups: RingReceiver<Group>) {
-        while let Some(group) = groups.recv() {
-            if self.failed_epoch.is_some_and(|failed| group.epoch <= failed) {
-                self.refuse(group, "an earlier write in the pipeline failed; retry");
+        while let Some(first) = groups.recv() {
+            // Group commit: everything the sequencer queued while the last commit ran
+            // shares this commit's barriers and signature.
+            let mut batch = vec![first];
+            let mut entries = batch[0].entries.len();
+            while entries < COMMIT_MAX_ENTRIES {
+                let Some(group) = groups.try_recv() else { break };
+                entries += group.entries.len();
+                batch.push(group);
+            }
+            let mut live = Vec::with_capacity(batch.len());
+            for group in batch {
+                if self.failed_epoch.is_some_and(|failed| group.epoch <= failed) {
+                    self.refuse(group, "an earlier write in the pipeline failed; retry");
+                } else {
+                    live.push(group);
+                }
+            }
+            if live.is_empty() {
                 continue;
             }
             let started = Instant::now();
-            match self.commit(group.entries) {
-                Ok(entries) => {
+            let epoch = live.iter().map(|g| g.epoch).max().expect("at least one group");
+            let (buffers, waiters): (Vec<EntryBuffer>, Vec<Vec<Waiter>>) =
+                live.into_iter().map(|g| (g.entries, g.waiters)).unzip();
+            match self.commit(buffers) {
+                Ok(buffers) => {
                     let m = &self.metrics;
                     m.commits.fetch_add(1, Ordering::Relaxed);
                     m.commit_nanos
                         .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                    m.entries.fetch_add(entries.len() as u64, Ordering::Relaxed);
-                    self.publish(&entries);
-                    for waiter in group.waiters {
+                    m.entries
+                        .fetch_add(buffers.iter().map(|b| b.len() as u64).sum(), Ordering::Relaxed);
+                    for entries in &buffers {
+                        self.publish(entries);
+                    }
+                    for waiter in waiters.into_iter().flatten() {
                         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
                         let outcome = BatchOutcome {
                             results: waiter.results,
@@ -353,26 +379,33 @@ impl Committer {
                         let _ = waiter.reply.send(Ok(outcome));
                     }
                 }
-                Err(failure) => self.fail(group.epoch, group.waiters, failure),
+                Err(failure) => self.fail(epoch, waiters.into_iter().flatten().collect(), failure),
             }
         }
     }
 
-    /// Swaps in a pending checkpoint (publishing its entries), then commits `entries`.
-    fn commit(&mut self, entries: EntryBuffer) -> std::result::Result<EntryBuffer, CommitFailure> {
+    /// Swaps in a pending checkpoint (publishing its entries), then commits `buffers`
+    /// (consecutive groups, in log order) under one checkpoint.
+    fn commit(&mut self, buffers: Vec<EntryBuffer>) -> std::result::Result<Vec<EntryBuffer>, CommitFailure> {
         if self.writer.retry_pending()?.is_some() {
-            let pending = self.pending_entries.take().expect("entries of the pending checkpoint");
-            self.publish(&pending);
+            let pending = std::mem::take(&mut self.pending_entries);
+            for entries in &pending {
+                self.publish(entries);
+            }
         }
-        if entries.is_empty() {
-            return Ok(entries);
+        let mut next = self.writer.committed().size;
+        for entries in buffers.iter().filter(|b| !b.is_empty()) {
+            assert_eq!(entries.first_index(), Some(next), "groups arrive in log order");
+            next += entries.len() as u64;
         }
-        assert_eq!(entries.first_index(), Some(self.writer.committed().size));
-        match self.writer.commit(entries.iter()) {
-            Ok(()) => Ok(entries),
+        if next == self.writer.committed().size {
+            return Ok(buffers);
+        }
+        match self.writer.commit(buffers.iter().flat_map(|b| b.iter())) {
+            Ok(()) => Ok(buffers),
             Err(failure) => {
                 if matches!(failure, CommitFailure::CheckpointPending(_)) {
-                    self.pending_entries = Some(entries);
+                    self.pending_entries = buffers;
                 }
                 Err(failure)
             }

@@ -101,6 +101,19 @@ impl<T: Send> RingReceiver<T> {
     }
 }
 
+impl<T: Send> RingReceiver<T> {
+    /// Pops the oldest value if one is ready, without sleeping.
+    pub fn try_recv(&mut self) -> Option<T> {
+        let value = self.ring.try_pop().ok()?;
+        if self.ring.needs_signal() {
+            if let Some(sender) = self.parties.sender.get() {
+                sender.unpark();
+            }
+        }
+        Some(value)
+    }
+}
+
 impl<T: Send> Drop for RingSender<T> {
     fn drop(&mut self) {
         if let Some(receiver) = self.parties.receiver.get() {
