@@ -47,6 +47,15 @@ image test-image qemu:
 	  echo "$@: the seL4 image is not built yet (see the seL4 issue)"; exit 1; \
 	fi
 
+## bench: the full benchmark suite (criterion micro benches, the daemon over HTTP against
+## PostgreSQL 15, FUSE, profile) into bench/report.md; BENCH_ARGS=--ten-million adds 10M.
+bench: build
+	./bench/run.sh full $(BENCH_ARGS)
+
+## bench-quick: the same suite with smaller runs, in under two minutes.
+bench-quick: build
+	./bench/run.sh quick $(BENCH_ARGS)
+
 clean:
 	cargo clean
 	rm -rf build

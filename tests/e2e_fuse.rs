@@ -18,6 +18,8 @@ use support::*;
 const CUSTOMER_UID: u32 = 1000;
 const AUDITOR_UID: u32 = 1001;
 const STRANGER_UID: u32 = 65534;
+/// Log size after setup: 3 accounts, 2 transfers, 260 more accounts.
+const SIZE: u64 = 265;
 
 fn fuse_available() -> bool {
     let root = std::process::id() > 0 && unsafe_is_root();
@@ -101,6 +103,9 @@ fn setup(name: &str) -> (PathBuf, Mounted) {
              "metadata":{"documents":[{"name":"payslip.pdf","type":"application/pdf","sha256":"9f86d081884c7d65"}]}},
             {"id":"t2","debit":"bank","credit":"bob","amount":"3","currency":"EUR"}]"#,
     );
+    // Enough entries for full tiles (256 per tile).
+    let many: Vec<String> = (0..260).map(|i| format!(r#"{{"id":"c{i}","currency":"EUR"}}"#)).collect();
+    d.post("/v1/accounts", &format!("[{}]", many.join(",")));
     (dir, m)
 }
 
@@ -140,13 +145,13 @@ fn the_ledger_as_a_read_only_filesystem() {
     );
     let balance = read_json(&mnt.join("accounts/alice/balance.json"));
     assert_eq!(balance["balance"]["net"], "10.50");
-    assert_eq!(balance["as_of"]["size"], 5);
+    assert_eq!(balance["as_of"]["size"], SIZE);
     let proof = &balance["last_entry"];
     let hashes: Vec<[u8; 32]> = proof["proof"].as_array().unwrap().iter().map(b64).collect();
     ledgerfs_tiles::verify_inclusion(
         &b64(&proof["leaf_hash"]),
         proof["index"].as_u64().unwrap(),
-        5,
+        SIZE,
         &hashes,
         &b64(&balance["as_of"]["root"]),
     )
@@ -172,7 +177,7 @@ fn the_ledger_as_a_read_only_filesystem() {
         "0.00"
     );
     let events = std::fs::read_to_string(mnt.join("events.log")).unwrap();
-    assert_eq!(events.lines().count(), 5);
+    assert_eq!(events.lines().count() as u64, SIZE);
     assert!(events.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()));
     // stat before read: sizes are right.
     for file in ["accounts/alice/balance.json", "events.log", "log/checkpoint"] {
@@ -184,7 +189,7 @@ fn the_ledger_as_a_read_only_filesystem() {
         std::fs::read(mnt.join("log/checkpoint")).unwrap(),
         std::fs::read(dir.join("log/checkpoint")).unwrap()
     );
-    for rel in ["tile/0/000.p/5", "tile/entries/000.p/5"] {
+    for rel in ["tile/0/000", "tile/entries/000", "tile/0/001.p/9", "tile/entries/001.p/9", "tile/1/000.p/1"] {
         let served = std::fs::read(mnt.join("log").join(rel)).unwrap_or_else(|e| {
             panic!(
                 "{rel}: {e}: {:?}",
@@ -239,8 +244,8 @@ fn the_ledger_as_a_read_only_filesystem() {
     let mut rest = Vec::new();
     open_balance.read_to_end(&mut rest).unwrap();
     let snapshot: Value = serde_json::from_slice(&[&first[..], &rest].concat()).unwrap();
-    assert_eq!(snapshot["as_of"]["size"], 5, "the open file kept its checkpoint");
-    assert_eq!(read_json(&mnt.join("accounts/alice/balance.json"))["as_of"]["size"], 6);
+    assert_eq!(snapshot["as_of"]["size"], SIZE, "the open file kept its checkpoint");
+    assert_eq!(read_json(&mnt.join("accounts/alice/balance.json"))["as_of"]["size"], SIZE + 1);
     // Access by uid: strangers are refused, customers see their own accounts only.
     let (ok, _, err) = as_uid(STRANGER_UID, &["ls", mnt.to_str().unwrap()]);
     assert!(!ok && err.contains("Permission denied"), "{err}");

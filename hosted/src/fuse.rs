@@ -680,7 +680,10 @@ impl LedgerFs {
                 } else {
                     None
                 };
-                let flags = if full {
+                let flags = if backing.is_some() {
+                    // The kernel reads the backing file itself; page-cache flags do not apply.
+                    FopenFlags::empty()
+                } else if full {
                     FopenFlags::FOPEN_KEEP_CACHE
                 } else {
                     FopenFlags::FOPEN_DIRECT_IO
@@ -740,9 +743,16 @@ impl LedgerFs {
 impl Filesystem for LedgerFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // Zero-copy reads of immutable tiles where the kernel supports FUSE passthrough.
-        let enabled =
-            config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok() && config.set_max_stack_depth(1).is_ok();
+        // LEDGERFS_FUSE_PASSTHROUGH=0 forces ordinary reads (for comparison and tests).
+        let wanted = std::env::var("LEDGERFS_FUSE_PASSTHROUGH").map_or(true, |v| v != "0");
+        let enabled = wanted
+            && config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
+            && config.set_max_stack_depth(1).is_ok();
         self.passthrough.store(enabled, Ordering::Relaxed);
+        eprintln!(
+            "ledgerfs: FUSE passthrough for immutable tiles: {}",
+            if enabled { "on" } else { "off (ordinary reads)" }
+        );
         Ok(())
     }
 

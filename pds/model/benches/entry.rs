@@ -1,11 +1,13 @@
-//! Micro benchmark: canonical encoding of one transfer entry (`Entry::write`), the bytes
-//! the Merkle tree commits to. Quick by default (`make bench-quick`); `make bench`
-//! passes longer measurement times on the command line.
+//! Micro benchmarks of the model: canonical encoding of one transfer entry
+//! (`Entry::write`, the bytes the Merkle tree commits to) and parsing of an 8,189-transfer
+//! API request body (`parse_transfers`, what the daemon does before sequencing). Quick by
+//! default (`make bench-quick`); `make bench` passes longer measurement times.
 
 use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ledgerfs_model::entry::{Entry, EntryBody, TransferRecord};
+use ledgerfs_model::request::parse_transfers;
 use ledgerfs_model::{Amount, Currency};
 
 fn transfer_entry(index: u64) -> Entry<String> {
@@ -40,6 +42,33 @@ fn entry_write(c: &mut Criterion) {
     group.finish();
 }
 
+/// A request body of `n` transfers shaped like the standard workload's.
+fn transfers_body(n: u64) -> Vec<u8> {
+    let items: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"id":"s-{i}","debit":"acc-{:06}","credit":"acc-{:06}","amount":"{}.{:02}","currency":"EUR"}}"#,
+                i * 7 % 10_000,
+                (i * 13 + 1) % 10_000,
+                i % 100,
+                i % 97
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(",")).into_bytes()
+}
+
+fn request_parse(c: &mut Criterion) {
+    const BATCH: u64 = 8_189;
+    let body = transfers_body(BATCH);
+    let mut group = c.benchmark_group("model");
+    group.throughput(Throughput::Elements(BATCH));
+    group.bench_function("parse_transfers_8189", |b| {
+        b.iter(|| parse_transfers(black_box(&body)).expect("valid body"))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -47,6 +76,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(200))
         .measurement_time(Duration::from_millis(600))
         .without_plots();
-    targets = entry_write
+    targets = entry_write, request_parse
 }
 criterion_main!(benches);
