@@ -104,7 +104,9 @@ fn setup(name: &str) -> (PathBuf, Mounted) {
             {"id":"t2","debit":"bank","credit":"bob","amount":"3","currency":"EUR"}]"#,
     );
     // Enough entries for full tiles (256 per tile).
-    let many: Vec<String> = (0..260).map(|i| format!(r#"{{"id":"c{i}","currency":"EUR"}}"#)).collect();
+    let many: Vec<String> = (0..260)
+        .map(|i| format!(r#"{{"id":"c{i}","currency":"EUR"}}"#))
+        .collect();
     d.post("/v1/accounts", &format!("[{}]", many.join(",")));
     (dir, m)
 }
@@ -189,7 +191,13 @@ fn the_ledger_as_a_read_only_filesystem() {
         std::fs::read(mnt.join("log/checkpoint")).unwrap(),
         std::fs::read(dir.join("log/checkpoint")).unwrap()
     );
-    for rel in ["tile/0/000", "tile/entries/000", "tile/0/001.p/9", "tile/entries/001.p/9", "tile/1/000.p/1"] {
+    for rel in [
+        "tile/0/000",
+        "tile/entries/000",
+        "tile/0/001.p/9",
+        "tile/entries/001.p/9",
+        "tile/1/000.p/1",
+    ] {
         let served = std::fs::read(mnt.join("log").join(rel)).unwrap_or_else(|e| {
             panic!(
                 "{rel}: {e}: {:?}",
@@ -245,7 +253,10 @@ fn the_ledger_as_a_read_only_filesystem() {
     open_balance.read_to_end(&mut rest).unwrap();
     let snapshot: Value = serde_json::from_slice(&[&first[..], &rest].concat()).unwrap();
     assert_eq!(snapshot["as_of"]["size"], SIZE, "the open file kept its checkpoint");
-    assert_eq!(read_json(&mnt.join("accounts/alice/balance.json"))["as_of"]["size"], SIZE + 1);
+    assert_eq!(
+        read_json(&mnt.join("accounts/alice/balance.json"))["as_of"]["size"],
+        SIZE + 1
+    );
     // Access by uid: strangers are refused, customers see their own accounts only.
     let (ok, _, err) = as_uid(STRANGER_UID, &["ls", mnt.to_str().unwrap()]);
     assert!(!ok && err.contains("Permission denied"), "{err}");
