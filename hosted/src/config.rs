@@ -77,6 +77,10 @@ pub struct Config {
     /// Most transfers the sequencer will hold.
     #[serde(default = "default_max_transfers")]
     pub max_transfers: usize,
+    /// Transfer-id table capacity reserved at start-up (32 bytes each; avoids rehashing
+    /// pauses while the ledger grows to this size).
+    #[serde(default = "default_reserve_transfers")]
+    pub reserve_transfers: usize,
     /// Bearer tokens.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
@@ -94,6 +98,10 @@ fn default_max_transfers() -> usize {
     100_000_000
 }
 
+fn default_reserve_transfers() -> usize {
+    1_000_000
+}
+
 impl Config {
     /// A fresh config for `init`.
     pub fn new(origin: String) -> Config {
@@ -102,6 +110,7 @@ impl Config {
             listen: default_listen(),
             max_accounts: default_max_accounts(),
             max_transfers: default_max_transfers(),
+            reserve_transfers: default_reserve_transfers(),
             tokens: Vec::new(),
         }
     }

@@ -193,7 +193,7 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
     let limits = Limits {
         max_accounts: config.max_accounts,
         max_transfers: config.max_transfers,
-        reserve_transfers: 0,
+        reserve_transfers: config.reserve_transfers.min(config.max_transfers),
     };
     let mut sequencer = Sequencer::new(limits);
     let mut view = ViewState::default();

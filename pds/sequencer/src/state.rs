@@ -232,6 +232,9 @@ impl Sequencer {
         entries: &mut EntryBuffer,
     ) {
         let results_base = results.len();
+        // One allocation per batch at most, not one per doubling on the hot path.
+        self.undo.reserve(events.len());
+        results.reserve(events.len());
         let mut chain: Option<ChainStart> = None;
         let mut i = 0;
         while i < events.len() {
