@@ -5,7 +5,8 @@
 //! --dir DIR/audit --vkey ...`), readable only by admins and auditors.
 //!
 //! Reads are not delayed by audit durability: records go through a bounded queue to a
-//! writer thread that commits them in groups (at most [`AUDIT_GROUP`] per commit). A full
+//! writer thread that commits them in groups (at most [`AUDIT_GROUP`] per commit, at most
+//! one commit per 50 ms). A full
 //! queue blocks readers rather than dropping a record; a crash can lose at most the
 //! records not yet committed (milliseconds). If storage fails, the writer keeps the
 //! records and retries, so readers eventually block instead of going unrecorded.
@@ -32,6 +33,9 @@ pub const AUDIT_DIR: &str = "audit";
 pub const AUDIT_GROUP: usize = 8_192;
 /// Records queued before readers wait.
 const AUDIT_QUEUE: usize = 65_536;
+/// Shortest time between two audit commits: read bursts are grouped, so the audit
+/// trail costs a few durability barriers per second, not one per read.
+const AUDIT_MIN_INTERVAL: Duration = Duration::from_millis(50);
 
 /// One read, as handlers report it.
 #[derive(Clone, Debug)]
@@ -137,6 +141,7 @@ fn audit_loop(mut writer: LogWriter, records: Receiver<AuditRecord>, durable: Ar
                 Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
             }
         }
+        let started = std::time::Instant::now();
         let result = writer.retry_pending().and_then(|_| {
             text.clear();
             ends.clear();
@@ -165,6 +170,7 @@ fn audit_loop(mut writer: LogWriter, records: Receiver<AuditRecord>, durable: Ar
             Ok(()) => {
                 durable.store(writer.committed().size, Ordering::Release);
                 batch.clear();
+                thread::sleep(AUDIT_MIN_INTERVAL.saturating_sub(started.elapsed()));
             }
             Err(failure) => {
                 eprintln!("ledgerfs: audit commit failed, retrying: {}", failure.error());
