@@ -722,6 +722,14 @@ impl LedgerFs {
         }
     }
 
+    /// One page of the directory `ino` as the caller may see it.
+    fn page(&self, req: &Request, ino: INodeNo, offset: u64) -> std::result::Result<Vec<(u64, String, Node)>, Errno> {
+        let caller = self.caller(req)?;
+        let node = self.node(ino)?;
+        self.check(&caller, &node)?;
+        self.children(&node, &caller, offset)
+    }
+
     fn entry_reply(
         &self,
         req: &Request,
@@ -869,9 +877,7 @@ impl Filesystem for LedgerFs {
     }
 
     fn readdir(&self, req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-        let page = self
-            .caller(req)
-            .and_then(|c| self.node(ino).and_then(|n| self.children(&n, &c, offset)));
+        let page = self.page(req, ino, offset);
         match page {
             Ok(entries) => {
                 for (next, name, node) in entries {
@@ -892,9 +898,7 @@ impl Filesystem for LedgerFs {
     }
 
     fn readdirplus(&self, req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
-        let page = self
-            .caller(req)
-            .and_then(|c| self.node(ino).and_then(|n| self.children(&n, &c, offset)));
+        let page = self.page(req, ino, offset);
         match page {
             Ok(entries) => {
                 for (next, name, node) in entries {

@@ -37,16 +37,22 @@ pub fn balance_json(record: &AccountRecord, debits: u128, credits: u128) -> Valu
 
 /// An account, its balance and what it is consistent with.
 pub fn account_json(a: &AccountView, size: u64) -> Value {
+    let mut value = account_fields(a);
+    value["index"] = json!(a.index);
+    value["balance"] = balance_json(&a.record, a.debits, a.credits);
+    value["postings"] = json!(a.postings.len());
+    value["as_of_size"] = json!(size);
+    value
+}
+
+/// What an account is: the fields every rendering of it shares.
+fn account_fields(a: &AccountView) -> Value {
     json!({
         "id": a.record.id,
         "currency": a.record.currency.code(),
         "kind": a.record.kind.as_str(),
         "flags": a.record.flags.names().collect::<Vec<_>>(),
         "metadata": serde_json::from_str::<Value>(&a.record.metadata).unwrap_or(Value::Null),
-        "index": a.index,
-        "balance": balance_json(&a.record, a.debits, a.credits),
-        "postings": a.postings.len(),
-        "as_of_size": size,
     })
 }
 
@@ -76,14 +82,9 @@ pub fn balance_file(reader: &LogReader, a: &AccountView, committed: &Committed) 
 
 /// `meta.json` of the FUSE view.
 pub fn meta_file(a: &AccountView) -> Value {
-    json!({
-        "id": a.record.id,
-        "currency": a.record.currency.code(),
-        "kind": a.record.kind.as_str(),
-        "flags": a.record.flags.names().collect::<Vec<_>>(),
-        "metadata": serde_json::from_str::<Value>(&a.record.metadata).unwrap_or(Value::Null),
-        "opened_at_index": a.index,
-    })
+    let mut value = account_fields(a);
+    value["opened_at_index"] = json!(a.index);
+    value
 }
 
 /// `tx.log`: one tab-separated line per posting, oldest first:
