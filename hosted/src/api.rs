@@ -301,37 +301,15 @@ async fn create_transfers(
 /// results is on the hot path, where building a `Value` per result costs more than the
 /// ledger work.
 async fn submit(state: &AppState, events: Vec<Event>, receipt: bool) -> ApiResult<Response> {
-    use ledgerfs_model::json::write_string;
     use std::fmt::Write as _;
     let ids: Vec<String> = events.iter().map(|e| e.id().to_string()).collect();
     let BatchOutcome { results, committed } = state.engine.submit(events).await?;
     let mut out = String::with_capacity(64 * results.len() + 512);
-    out.push_str("{\"results\":[");
-    let mut accepted = 0;
-    for (i, (r, id)) in results.iter().zip(&ids).enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write!(out, "{{\"event\":{i},\"id\":").expect("String write");
-        write_string(&mut out, id);
-        write!(out, ",\"code\":\"{}\"", r.code.as_str()).expect("String write");
-        if let Some(index) = r.index {
-            write!(out, ",\"index\":{index}").expect("String write");
-        }
-        if r.code.is_success() {
-            accepted += 1;
-        } else {
-            out.push_str(",\"message\":");
-            write_string(&mut out, r.code.description());
-        }
-        if let Some(field) = r.field {
-            write!(out, ",\"field\":\"{field}\"").expect("String write");
-        }
-        out.push('}');
-    }
+    out.push_str("{\"results\":");
+    let accepted = ledgerfs_sequencer::write_results_json(&mut out, ids.iter().map(String::as_str), &results);
     write!(
         out,
-        "],\"accepted\":{accepted},\"rejected\":{},\"checkpoint\":{}",
+        ",\"accepted\":{accepted},\"rejected\":{},\"checkpoint\":{}",
         results.len() - accepted,
         checkpoint_json(&committed)
     )

@@ -8,6 +8,9 @@
 //!   notifies its peer only when the peer asked.
 //! * [`Producer`]/[`Consumer`] over a caller-provided `[Slot<T>]` of `Copy`
 //!   items such as [`Descriptor`] — what maps onto seL4 shared memory.
+//! * [`MessageSender`]/[`MessageReceiver`] — byte messages over one shared
+//!   memory region (an active and a free ring of descriptors plus buffers),
+//!   sDDF's buffer-ownership discipline, as two seL4 PDs use it.
 //! * With feature `alloc`: `channel` → `Sender`/`Receiver` over an
 //!   `Arc`-backed `OwnedRing` that moves owned, non-`Copy` values.
 //!
@@ -52,6 +55,8 @@ mod header;
 mod index;
 #[cfg(any(feature = "alloc", test))]
 mod owned;
+#[cfg(not(all(loom, test)))]
+mod region;
 mod spsc;
 mod sync;
 
@@ -68,4 +73,6 @@ pub use header::{
 };
 #[cfg(any(feature = "alloc", test))]
 pub use owned::{channel, OwnedRing, PushError, Receiver, Sender};
+#[cfg(not(all(loom, test)))]
+pub use region::{MessageReceiver, MessageSender, RegionLayout, SLOTS};
 pub use spsc::{split, Consumer, Descriptor, Producer, Slot};

@@ -15,7 +15,9 @@ extern crate alloc;
 
 mod entries;
 mod fingerprint;
+mod render;
 mod state;
 
 pub use entries::{EntryBuffer, Posting};
+pub use render::write_results_json;
 pub use state::{Account, EventResult, Limits, ReplayError, Sequencer};

@@ -1,0 +1,82 @@
+//! The console commands: `accounts JSON`, `transfers JSON` (the HTTP API's request
+//! bodies, parsed by ledgerfs-model) and `balance ID`, each answered with one JSON line.
+//! Every ledger rule is the sequencer core's; this module only parses and renders.
+//!
+//! Must never: change ledger state except through `Sequencer::execute`.
+
+use alloc::string::String;
+use core::fmt::Write as _;
+
+use ledgerfs_model::amount::{Amount, format_signed};
+use ledgerfs_model::json::write_string;
+use ledgerfs_model::request::{parse_accounts, parse_transfers};
+use ledgerfs_model::time::UnixNanos;
+use ledgerfs_sequencer::{EntryBuffer, Sequencer, write_results_json};
+
+/// Runs one command line against the ledger and returns its JSON reply.
+pub fn run(seq: &mut Sequencer, entries: &mut EntryBuffer, line: &[u8], now: UnixNanos) -> String {
+    let line = line.trim_ascii();
+    let (verb, rest) = match line.iter().position(|&b| b == b' ') {
+        Some(i) => (&line[..i], line[i + 1..].trim_ascii()),
+        None => (line, &b""[..]),
+    };
+    let events = match verb {
+        b"accounts" => parse_accounts(rest),
+        b"transfers" => parse_transfers(rest),
+        b"balance" => return balance(seq, rest),
+        _ => {
+            return error(
+                "command_unknown",
+                "commands: accounts JSON | transfers JSON | balance ID",
+            );
+        }
+    };
+    let events = match events {
+        Ok(events) => events,
+        Err(e) => return error(e.code(), &alloc::format!("{e}")),
+    };
+    let mut results = alloc::vec::Vec::with_capacity(events.len());
+    entries.clear();
+    seq.execute(&events, now, &mut results, entries);
+    // No storage in this slice: memory is as durable as it gets, so nothing is undone.
+    seq.mark_durable(seq.next_index());
+    let mut out = String::from("{\"results\":");
+    let accepted = write_results_json(&mut out, events.iter().map(|e| e.id()), &results);
+    let rejected = results.len() - accepted;
+    write!(
+        out,
+        ",\"accepted\":{accepted},\"rejected\":{rejected},\"size\":{}}}",
+        seq.next_index()
+    )
+    .expect("String write");
+    out
+}
+
+/// `{"id","currency","balance":{"debits","credits","net"},"as_of_size"}` of one account.
+fn balance(seq: &Sequencer, id: &[u8]) -> String {
+    let Some(a) = core::str::from_utf8(id).ok().and_then(|id| seq.account(id)) else {
+        return error("not_found", "no such account");
+    };
+    let c = a.record.currency;
+    let mut out = String::from("{\"id\":");
+    write_string(&mut out, &a.record.id);
+    write!(
+        out,
+        ",\"currency\":\"{}\",\"balance\":{{\"debits\":\"{}\",\"credits\":\"{}\",\"net\":\"{}\"}},\"as_of_size\":{}}}",
+        c.code(),
+        Amount(a.debits_posted).format(c),
+        Amount(a.credits_posted).format(c),
+        format_signed(a.credits_posted, a.debits_posted, c),
+        seq.next_index()
+    )
+    .expect("String write");
+    out
+}
+
+/// The API's error body.
+fn error(code: &str, message: &str) -> String {
+    let mut out = alloc::format!("{{\"error\":{{\"code\":\"{code}\",\"message\":");
+    write_string(&mut out, message);
+    out.push_str("}}");
+    out
+}

@@ -1,0 +1,132 @@
+//! The serial protection domain: owns the PL011 (the only PD that maps it), turns typed
+//! lines into messages on the `serial_to_seq` queue and prints each reply from the
+//! `seq_to_serial` queue as one line. It notifies the sequencer only when the sequencer
+//! asked (sDDF discipline) and understands no command itself.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod line;
+mod pl011;
+
+use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
+use line::{Input, LineBuffer};
+use pl011::Pl011;
+use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, memory_region_symbol, protection_domain};
+
+/// The PL011's receive interrupt (system.xml `<irq id="0">`).
+const UART_IRQ: Channel = Channel::new(0);
+/// The channel to the sequencer PD.
+const SEQUENCER: Channel = Channel::new(1);
+/// Size of each queue region (system.xml).
+const QUEUE_SIZE: usize = 0x20_0000;
+
+const BANNER: &str = "\nLedgerFS appliance: seL4 Microkit, PDs serial + sequencer\n\
+no storage yet (the tiles/blk slice adds it): the ledger lives in memory and is lost at reboot\n\
+commands: accounts JSON | transfers JSON | balance ID   (the HTTP API's JSON bodies)\n";
+
+#[protection_domain(heap_size = 256 * 1024)]
+fn init() -> Serial {
+    // SAFETY: system.xml maps the UART page uncached at `uart_base`, and each queue region
+    // at its symbol, into this PD only (and the queues into the sequencer, the peer end).
+    let (uart, to_seq, from_seq) = unsafe {
+        (
+            Pl011::new(memory_region_symbol!(uart_base: *mut u8)),
+            MessageSender::attach(memory_region_symbol!(serial_to_seq: *mut u8).as_ptr(), QUEUE_SIZE),
+            MessageReceiver::attach(memory_region_symbol!(seq_to_serial: *mut u8).as_ptr(), QUEUE_SIZE),
+        )
+    };
+    uart.put_all(BANNER.as_bytes());
+    let capacity = RegionLayout::new(QUEUE_SIZE).expect("queue region fits").buffer_size;
+    let mut serial = Serial {
+        uart,
+        to_seq: to_seq.expect("serial_to_seq"),
+        from_seq: from_seq.expect("seq_to_serial"),
+        line: LineBuffer::new(capacity),
+        reply: alloc::vec![0; capacity],
+    };
+    serial.print_replies();
+    serial
+}
+
+/// The serial PD's state: the UART, both queue ends and the line being typed.
+struct Serial {
+    uart: Pl011,
+    to_seq: MessageSender<'static>,
+    from_seq: MessageReceiver<'static>,
+    line: LineBuffer,
+    reply: alloc::vec::Vec<u8>,
+}
+
+impl Serial {
+    /// Drains the receive FIFO: echoes, edits, and sends each complete line. The
+    /// interrupt is cleared first, so a byte that arrives while draining raises it anew.
+    fn read_uart(&mut self) {
+        self.uart.clear_rx_interrupt();
+        while let Some(byte) = self.uart.get() {
+            match self.line.push(byte) {
+                Input::Echo(b) => self.uart.put(b),
+                Input::Erase => self.uart.put_all(b"\x08 \x08"),
+                Input::Line(line) => {
+                    self.uart.put_all(b"\n");
+                    match self.to_seq.send(line, 0) {
+                        Ok(()) => {}
+                        Err(RingError::Full) => self.uart.put_all(b"{\"error\":{\"code\":\"busy\"}}\n"),
+                        Err(e) => report(&self.uart, "serial_to_seq", e),
+                    }
+                    if self.to_seq.needs_signal() {
+                        SEQUENCER.notify();
+                    }
+                }
+                Input::TooLong => self.uart.put_all(b"\n{\"error\":{\"code\":\"request_too_large\"}}\n"),
+                Input::None => {}
+            }
+        }
+    }
+
+    /// Prints every reply waiting in `seq_to_serial`, then asks to be notified of the next.
+    fn print_replies(&mut self) {
+        loop {
+            match self.from_seq.recv(&mut self.reply) {
+                Ok((len, _)) => {
+                    self.uart.put_all(&self.reply[..len]);
+                    self.uart.put_all(b"\n");
+                }
+                Err(RingError::Empty) => match self.from_seq.request_signal() {
+                    Ok(false) => continue,
+                    Ok(true) => break,
+                    Err(e) => return report(&self.uart, "seq_to_serial", e),
+                },
+                Err(e) => return report(&self.uart, "seq_to_serial", e),
+            }
+        }
+        if self.from_seq.needs_signal() {
+            SEQUENCER.notify();
+        }
+    }
+}
+
+/// Reports a queue the peer corrupted; that queue is stopped for good.
+fn report(uart: &Pl011, queue: &str, e: RingError) {
+    uart.put_all(b"serial: queue ");
+    uart.put_all(queue.as_bytes());
+    uart.put_all(b" stopped: ");
+    uart.put_all(e.code().as_bytes());
+    uart.put_all(b"\n");
+}
+
+impl Handler for Serial {
+    type Error = Infallible;
+
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
+        if channels.contains(UART_IRQ) {
+            self.read_uart();
+            UART_IRQ.irq_ack().expect("irq ack");
+        }
+        if channels.contains(SEQUENCER) {
+            self.print_replies();
+        }
+        Ok(())
+    }
+}
