@@ -993,6 +993,18 @@ pub fn clean_stale_mount(mountpoint: &Path) {
     }
 }
 
+/// Whether the mount may serve other users (`allow_other`): always for root, otherwise
+/// only when /etc/fuse.conf says `user_allow_other` (fusermount3 refuses it elsewise).
+fn other_users_allowed() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    std::fs::read_to_string("/etc/fuse.conf")
+        .map(|text| text.lines().any(|line| line.trim() == "user_allow_other"))
+        .unwrap_or(false)
+}
+
 /// Mounts the filesystem at `mountpoint` on background threads; unmounts on drop.
 pub fn mount(mountpoint: &Path, fs: LedgerFs) -> Result<fuser::BackgroundSession> {
     clean_stale_mount(mountpoint);
@@ -1006,7 +1018,14 @@ pub fn mount(mountpoint: &Path, fs: LedgerFs) -> Result<fuser::BackgroundSession
         fuser::MountOption::NoSuid,
         fuser::MountOption::NoDev,
     ];
-    config.acl = fuser::SessionACL::All;
+    config.acl = if other_users_allowed() {
+        fuser::SessionACL::All
+    } else {
+        eprintln!(
+            "ledgerfs: mounting for the daemon's user only: other users need root or `user_allow_other` in /etc/fuse.conf"
+        );
+        fuser::SessionACL::Owner
+    };
     config.n_threads = Some(2);
     fuser::spawn_mount(fs, mountpoint, &config).map_err(|e| {
         Error::Config(format!(
