@@ -15,8 +15,43 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ledgerfs")
 }
 
+/// Removes what earlier test processes left in the temp directory (their data
+/// directories, daemon logs and any mount inside them), once per test process.
+fn sweep_leftovers() {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name
+                .strip_prefix("ledgerfs-e2e-")
+                .or_else(|| name.strip_prefix("_tmp_ledgerfs-e2e-"))
+            else {
+                continue;
+            };
+            // Names are ledgerfs-e2e-<test>-<pid>-<n>...: skip live processes' directories.
+            let pid = rest.split(['-', '_']).filter_map(|p| p.parse::<u32>().ok()).next();
+            if pid.is_none_or(|pid| Path::new(&format!("/proc/{pid}")).exists()) {
+                continue;
+            }
+            let path = entry.path();
+            for mount in [path.clone(), path.join("mnt")] {
+                let _ = Command::new("umount")
+                    .arg("-l")
+                    .arg(&mount)
+                    .stderr(Stdio::null())
+                    .status();
+            }
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+        }
+    });
+}
+
 /// A fresh, unique temporary directory.
 pub fn temp_dir(name: &str) -> PathBuf {
+    sweep_leftovers();
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "ledgerfs-e2e-{name}-{}-{}",
