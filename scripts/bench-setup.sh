@@ -9,19 +9,9 @@
 # bench/report.md.
 set -euo pipefail
 
-packages=(postgresql valgrind linux-perf fuse3)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "bench-setup: installing ${missing[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  if ! { $sudo_cmd apt-get update -qq &&
-         DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"; }; then
-    echo "bench-setup: could not install ${missing[*]}; the suite skips what needs them" >&2
-  fi
+cd "$(dirname "$0")/.."
+if ! ./scripts/apt-install-missing.sh postgresql valgrind linux-perf fuse3; then
+  echo "bench-setup: could not install everything; the suite skips what needs it" >&2
 fi
 # Debian's postgresql package starts its own cluster; the suite does not use it.
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
