@@ -318,7 +318,12 @@ async fn submit(state: &AppState, events: Vec<Event>, receipt: bool) -> ApiResul
         let mut proofs = Vec::new();
         for r in results.iter().filter(|r| r.code.is_success()) {
             let index = r.index.expect("successes carry an index");
-            proofs.push(render::inclusion_json(&state.reader, index, committed.size)?);
+            proofs.push(render::inclusion_json(
+                &state.reader,
+                index,
+                committed.size,
+                committed.size,
+            )?);
         }
         write!(out, ",\"proofs\":{}", Value::Array(proofs)).expect("String write");
     }
@@ -567,8 +572,9 @@ async fn inclusion(
     if !may_read_entry(&caller, &entry) {
         return Err(ApiError::forbidden("the entry touches none of your accounts"));
     }
-    let mut proof = render::inclusion_json(&state.reader, q.index, size)?;
-    let root = ledgerfs_tiles::tree_root_from_tiles(state.reader.store(), size).map_err(|e| {
+    let mut proof = render::inclusion_json(&state.reader, q.index, size, committed.size)?;
+    let tiles = crate::logread::PrefixReader::new(state.reader.store(), committed.size);
+    let root = ledgerfs_tiles::tree_root_from_tiles(&tiles, size).map_err(|e| {
         ApiError::from(Error::Corrupt {
             path: "log/tile".into(),
             reason: format!("{e:?}"),
@@ -599,7 +605,7 @@ async fn consistency(
             format!("need from <= to <= {}", committed.size),
         ));
     }
-    let store = state.reader.store();
+    let store = &crate::logread::PrefixReader::new(state.reader.store(), committed.size);
     let tile_error = |e: ledgerfs_tiles::TileError| {
         ApiError::from(Error::Corrupt {
             path: "log/tile".into(),

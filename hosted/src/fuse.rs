@@ -434,7 +434,7 @@ impl LedgerFs {
                 }
             }
             Node::Proof(i) => {
-                let mut proof = render::inclusion_json(&self.reader, *i, size)?;
+                let mut proof = render::inclusion_json(&self.reader, *i, size, size)?;
                 proof["checkpoint"] = render::checkpoint_json(committed);
                 json(proof)
             }

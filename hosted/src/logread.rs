@@ -117,6 +117,77 @@ impl LogReader {
     }
 }
 
+/// A view of the stored tree that also answers for sizes that never had a checkpoint of
+/// their own (proofs and roots at an older size): tiles are append-only, so a partial
+/// tile or bundle of width `w` is the prefix of any wider version of it, including the
+/// full one and the partial of the current checkpoint.
+pub struct PrefixReader<'a> {
+    store: &'a PosixStore,
+    /// The size of the current checkpoint (whose partial files exist).
+    current: u64,
+}
+
+impl<'a> PrefixReader<'a> {
+    /// A reader of `store` whose current checkpoint covers `current` entries.
+    pub fn new(store: &'a PosixStore, current: u64) -> Self {
+        PrefixReader { store, current }
+    }
+
+    /// The widths at which a wider version of `path` may be stored, widest first.
+    fn wider(&self, path: &TilePath) -> [u16; 2] {
+        let count = match path.kind {
+            TileKind::Entries => self.current,
+            TileKind::Hash { level } => self.current >> (8 * u32::from(level)),
+        };
+        let current_width = if count / TILE_WIDTH == path.index {
+            (count % TILE_WIDTH) as u16
+        } else {
+            0
+        };
+        [TILE_WIDTH as u16, current_width]
+    }
+}
+
+impl TileReader for PrefixReader<'_> {
+    type Error = Error;
+
+    fn read(&self, path: &TilePath) -> Result<Option<Vec<u8>>> {
+        if let Some(bytes) = self.store.read(path)? {
+            return Ok(Some(bytes));
+        }
+        if path.is_full() {
+            return Ok(None);
+        }
+        for width in self.wider(path) {
+            if width <= path.width {
+                continue;
+            }
+            let Some(bytes) = self.store.read(&TilePath { width, ..*path })? else {
+                continue;
+            };
+            return Ok(Some(prefix(path, &bytes)));
+        }
+        Ok(None)
+    }
+}
+
+/// The first `path.width` hashes or entries of a wider tile or bundle.
+fn prefix(path: &TilePath, bytes: &[u8]) -> Vec<u8> {
+    let width = usize::from(path.width);
+    match path.kind {
+        TileKind::Hash { .. } => bytes[..(width * 32).min(bytes.len())].to_vec(),
+        TileKind::Entries => {
+            let mut iter = BundleIter::new(bytes);
+            for _ in 0..width {
+                if iter.next().is_none() {
+                    break;
+                }
+            }
+            bytes[..bytes.len() - iter.remaining().len()].to_vec()
+        }
+    }
+}
+
 /// Decodes entry bytes read from the bundle holding `index`.
 pub fn decode_at(index: u64, bytes: &[u8]) -> Result<Entry> {
     Entry::decode(bytes).map_err(|e| Error::Corrupt {

@@ -56,10 +56,12 @@ fn account_fields(a: &AccountView) -> Value {
     })
 }
 
-/// An inclusion proof of entry `index` in the tree of `size`.
-pub fn inclusion_json(reader: &LogReader, index: u64, size: u64) -> Result<Value> {
-    let bytes = reader.entry(index, size)?;
-    let proof = ledgerfs_tiles::inclusion_proof(reader.store(), index, size).map_err(|e| Error::Corrupt {
+/// An inclusion proof of entry `index` in the tree of `size`, read from the tiles of the
+/// current checkpoint (`current` ≥ `size`).
+pub fn inclusion_json(reader: &LogReader, index: u64, size: u64, current: u64) -> Result<Value> {
+    let bytes = reader.entry(index, current)?;
+    let tiles = crate::logread::PrefixReader::new(reader.store(), current);
+    let proof = ledgerfs_tiles::inclusion_proof(&tiles, index, size).map_err(|e| Error::Corrupt {
         path: "log/tile".into(),
         reason: format!("{e:?}"),
     })?;
@@ -76,7 +78,7 @@ pub fn balance_file(reader: &LogReader, a: &AccountView, committed: &Committed) 
         "kind": a.record.kind.as_str(),
         "balance": balance_json(&a.record, a.debits, a.credits),
         "as_of": checkpoint_json(committed),
-        "last_entry": inclusion_json(reader, last, committed.size)?,
+        "last_entry": inclusion_json(reader, last, committed.size, committed.size)?,
     }))
 }
 
