@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Boots a LedgerFS Microkit image headless and drives its serial console: opens accounts,
 posts transfers (accepted, idempotent retry, rejected), reads balances and checks every
-JSON reply. Usage: test_image.py IMAGE TRANSCRIPT. Exits non-zero on any mismatch."""
+JSON reply; then reads the signed checkpoint and checks that its size is the number of
+accepted entries and that its signature verifies with the verifier key of the image's
+attest key (checked by VERIFY_HELPER, ledgerfs-attest's verify_checkpoint example).
+Usage: test_image.py IMAGE TRANSCRIPT KEY VERIFY_HELPER. Exits non-zero on any mismatch."""
 import json
 import os
 import queue
@@ -28,14 +31,28 @@ STEPS = [
     ("balance nobody", lambda r: r["error"]["code"] == "not_found"),
     ('accounts {"id":"x","currency":"EUR","colour":"red"}', lambda r: r["error"]["code"] == "request_invalid"),
     ("bogus", lambda r: r["error"]["code"] == "command_unknown"),
+    # 3 accounts + 2 transfers were accepted: the signed log holds exactly those 5 entries.
+    ("checkpoint", lambda r: checkpoint_ok(r["checkpoint"], 5)),
 ]
+VERIFY = None  # [helper, KEY]: the host check (ledgerfs-attest's verify_checkpoint example)
+
+
+def checkpoint_ok(note, want_size):
+    """Verifies a signed checkpoint note with KEY's verifier key (the host helper) and checks
+    its tree size."""
+    out = subprocess.run(VERIFY, input=note.encode(), capture_output=True, check=True).stdout.decode()
+    origin, size, root, vkey = out.split()
+    print(f"test-image: checkpoint {origin} size {size} root {root[:16]}... verifies with {vkey}")
+    return int(size) == want_size
 
 
 def codes(reply):
     return [(e["code"], e.get("index")) for e in reply["results"]]
 
 
-def main(image, transcript_path):
+def main(image, transcript_path, key_path, helper):
+    global VERIFY
+    VERIFY = [helper, key_path]
     qemu = subprocess.Popen([BOOT, image, "--headless"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     lines, transcript = queue.Queue(), []
@@ -69,7 +86,7 @@ def main(image, transcript_path):
             reply = wait_for(lambda l: l.startswith("{"), f"reply to {command[:30]!r}")
             try:
                 ok = check(json.loads(reply))
-            except (ValueError, KeyError, TypeError):
+            except Exception:  # a malformed reply or a signature that does not verify
                 ok = False
             print(f"test-image: {'ok  ' if ok else 'FAIL'} {command[:60]}")
             failures += not ok
@@ -88,4 +105,4 @@ def main(image, transcript_path):
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    sys.exit(main(*sys.argv[1:5]))

@@ -140,6 +140,16 @@ pub struct CommitRequest {
     pub entries: Vec<Vec<u8>>,
 }
 
+/// The ledgerfs-ring message tags between the sequencer and tiles PDs.
+pub mod tiles_tag {
+    /// Sequencer → tiles: a postcard [`CommitRequest`](super::CommitRequest); tiles →
+    /// sequencer: a postcard [`DurabilityNotice`](super::DurabilityNotice).
+    pub const COMMIT: u32 = 1;
+    /// Sequencer → tiles: an empty query; tiles → sequencer: the current signed
+    /// checkpoint note (its text).
+    pub const CHECKPOINT: u32 = 2;
+}
+
 /// Why a message could not be encoded or decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WireError {

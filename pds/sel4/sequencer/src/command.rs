@@ -3,6 +3,10 @@
 //! Every ledger rule is the sequencer core's; this module only parses and renders.
 //!
 //! Must never: change ledger state except through `Sequencer::execute`.
+//!
+//! Durability: a command that produced entries answers with [`Outcome::Commit`]; the PD
+//! hands the entries to the tiles PD and sends the reply (and calls `mark_durable`) only
+//! once tiles reports them durable.
 
 use alloc::string::String;
 use core::fmt::Write as _;
@@ -13,8 +17,18 @@ use ledgerfs_model::request::{parse_accounts, parse_transfers};
 use ledgerfs_model::time::UnixNanos;
 use ledgerfs_sequencer::{EntryBuffer, Sequencer, write_results_json};
 
-/// Runs one command line against the ledger and returns its JSON reply.
-pub fn run(seq: &mut Sequencer, entries: &mut EntryBuffer, line: &[u8], now: UnixNanos) -> String {
+/// What a command line asks of the PD.
+pub enum Outcome {
+    /// Send this reply now.
+    Reply(String),
+    /// Make `entries` durable (tiles), then send this reply.
+    Commit(String),
+    /// Ask tiles for the current signed checkpoint and print it.
+    Checkpoint,
+}
+
+/// Runs one command line against the ledger.
+pub fn run(seq: &mut Sequencer, entries: &mut EntryBuffer, line: &[u8], now: UnixNanos) -> Outcome {
     let line = line.trim_ascii();
     let (verb, rest) = match line.iter().position(|&b| b == b' ') {
         Some(i) => (&line[..i], line[i + 1..].trim_ascii()),
@@ -23,23 +37,22 @@ pub fn run(seq: &mut Sequencer, entries: &mut EntryBuffer, line: &[u8], now: Uni
     let events = match verb {
         b"accounts" => parse_accounts(rest),
         b"transfers" => parse_transfers(rest),
-        b"balance" => return balance(seq, rest),
+        b"balance" => return Outcome::Reply(balance(seq, rest)),
+        b"checkpoint" if rest.is_empty() => return Outcome::Checkpoint,
         _ => {
-            return error(
+            return Outcome::Reply(error(
                 "command_unknown",
-                "commands: accounts JSON | transfers JSON | balance ID",
-            );
+                "commands: accounts JSON | transfers JSON | balance ID | checkpoint",
+            ));
         }
     };
     let events = match events {
         Ok(events) => events,
-        Err(e) => return error(e.code(), &alloc::format!("{e}")),
+        Err(e) => return Outcome::Reply(error(e.code(), &alloc::format!("{e}"))),
     };
     let mut results = alloc::vec::Vec::with_capacity(events.len());
     entries.clear();
     seq.execute(&events, now, &mut results, entries);
-    // No storage in this slice: memory is as durable as it gets, so nothing is undone.
-    seq.mark_durable(seq.next_index());
     let mut out = String::from("{\"results\":");
     let accepted = write_results_json(&mut out, events.iter().map(|e| e.id()), &results);
     let rejected = results.len() - accepted;
@@ -49,6 +62,18 @@ pub fn run(seq: &mut Sequencer, entries: &mut EntryBuffer, line: &[u8], now: Uni
         seq.next_index()
     )
     .expect("String write");
+    if entries.is_empty() {
+        Outcome::Reply(out)
+    } else {
+        Outcome::Commit(out)
+    }
+}
+
+/// `{"checkpoint":NOTE}`: the signed checkpoint note as one JSON string.
+pub fn checkpoint(note: &[u8]) -> String {
+    let mut out = String::from("{\"checkpoint\":");
+    write_string(&mut out, &String::from_utf8_lossy(note));
+    out.push('}');
     out
 }
 
@@ -74,7 +99,7 @@ fn balance(seq: &Sequencer, id: &[u8]) -> String {
 }
 
 /// The API's error body.
-fn error(code: &str, message: &str) -> String {
+pub fn error(code: &str, message: &str) -> String {
     let mut out = alloc::format!("{{\"error\":{{\"code\":\"{code}\",\"message\":");
     write_string(&mut out, message);
     out.push_str("}}");

@@ -1,0 +1,85 @@
+//! The attest protection domain: the only PD holding the log's signing key. It owns a
+//! `ledgerfs_attest::Attestor` (which refuses rollbacks and forks) and answers the tiles
+//! PD's sign requests: tiles puts a postcard `SignRequest` on `tiles_to_attest` and makes a
+//! protected procedure call; this PD answers each waiting request with a postcard
+//! `SignReply` on `attest_to_tiles` before the call returns. It signs nothing else.
+//!
+//! Key provisioning: `make image KEY=<attest.key>` (a `ledgerfs init` key, generated into
+//! build/ when absent) compiles the key text into this PD's ELF only (`include_str!` of
+//! `LEDGERFS_ATTEST_KEY`). Microkit loads each ELF into memory mapped only into its own PD,
+//! so no other PD's address space ever holds it; no shared region carries it.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use ledgerfs_attest::{Attestor, SignReply, SignRequest, SignerKey};
+use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
+use sel4_microkit::{
+    Channel, Handler, Infallible, MessageInfo, debug_println, memory_region_symbol, protection_domain,
+};
+
+/// The signing key, in the Go note private key format (`PRIVATE+KEY+name+hash+...`).
+const KEY: &str = include_str!(env!("LEDGERFS_ATTEST_KEY"));
+/// Size of each queue region to and from tiles (system.xml).
+const QUEUE_SIZE: usize = 0x1_0000;
+
+#[protection_domain(heap_size = 1024 * 1024)]
+fn init() -> AttestPd {
+    let key = SignerKey::parse(KEY.trim()).expect("the provisioned key parses");
+    let origin = alloc::string::String::from(key.name());
+    debug_println!("attest: ready (origin {origin})");
+    // SAFETY: system.xml maps each queue region at its symbol into this PD and tiles only.
+    let (from_tiles, to_tiles) = unsafe {
+        (
+            MessageReceiver::attach(memory_region_symbol!(tiles_to_attest: *mut u8).as_ptr(), QUEUE_SIZE),
+            MessageSender::attach(memory_region_symbol!(attest_to_tiles: *mut u8).as_ptr(), QUEUE_SIZE),
+        )
+    };
+    AttestPd {
+        attestor: Attestor::new(key, origin),
+        from_tiles: from_tiles.expect("tiles_to_attest"),
+        to_tiles: to_tiles.expect("attest_to_tiles"),
+        buf: alloc::vec![0; RegionLayout::new(QUEUE_SIZE).expect("queue region fits").buffer_size],
+    }
+}
+
+struct AttestPd {
+    attestor: Attestor,
+    from_tiles: MessageReceiver<'static>,
+    to_tiles: MessageSender<'static>,
+    buf: alloc::vec::Vec<u8>,
+}
+
+impl AttestPd {
+    /// Answers every waiting sign request (tiles sends one per call).
+    fn serve(&mut self) {
+        loop {
+            let (len, _) = match self.from_tiles.recv(&mut self.buf) {
+                Ok(m) => m,
+                Err(RingError::Empty) => return,
+                Err(e) => return debug_println!("attest: tiles_to_attest stopped: {e}"),
+            };
+            let reply = match ledgerfs_proto::decode::<SignRequest>(&self.buf[..len]) {
+                Ok(req) => self.attestor.handle(&req),
+                Err(_) => return debug_println!("attest: malformed sign request; ignored"),
+            };
+            if let SignReply::Refused(r) = &reply {
+                debug_println!("attest: refused: {r}");
+            }
+            let bytes = ledgerfs_proto::encode_vec(&reply).expect("a reply encodes");
+            if let Err(e) = self.to_tiles.send(&bytes, 0) {
+                return debug_println!("attest: attest_to_tiles: {e}");
+            }
+        }
+    }
+}
+
+impl Handler for AttestPd {
+    type Error = Infallible;
+
+    fn protected(&mut self, _channel: Channel, _msg_info: MessageInfo) -> Result<MessageInfo, Self::Error> {
+        self.serve();
+        Ok(MessageInfo::new(0, 0))
+    }
+}
