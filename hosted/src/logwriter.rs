@@ -1,14 +1,14 @@
-//! The durability sequence of one tlog-tiles log, shared by the ledger committer and the
-//! audit writer: append to the tiles core, write every new file as a temporary, `syncfs`,
-//! rename, `syncfs`, have the attestation domain sign, swap the checkpoint. A checkpoint
-//! that was signed but could not be swapped in stays pending and is retried first, never
-//! re-signed: the attestation domain refuses to sign two roots for one size.
+//! The hosted adapter of the tiles core's `LogWriter` (the one durability sequence: put,
+//! sync, sign, mark durable, swap; pending checkpoints retried, never re-signed), used by
+//! the ledger committer and the audit writer: it signs through the attestation thread,
+//! shares the durable checkpoint as `Committed`, and deletes partial tiles once their
+//! full tile is durable (POSIX housekeeping).
 
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 
 use ledgerfs_attest::{SignReply, SignRequest};
-use ledgerfs_tiles::{TileLog, TileStore, TileWrite};
+use ledgerfs_tiles::{CommitError, SignedHead, TileLog};
 
 use crate::error::{Error, Result};
 use crate::store::PosixStore;
@@ -45,15 +45,27 @@ impl CommitFailure {
     }
 }
 
-/// One log's writer state.
+fn hosted_error(e: CommitError<Error>) -> Error {
+    match e {
+        CommitError::Store(e) => e,
+        CommitError::Tiles(e) => Error::Storage(e.to_string()),
+        CommitError::Sign(e) => Error::Attest(e),
+    }
+}
+
+fn hosted_failure(f: ledgerfs_tiles::CommitFailure<Error>) -> CommitFailure {
+    match f {
+        ledgerfs_tiles::CommitFailure::NotWritten(e) => CommitFailure::NotWritten(hosted_error(e)),
+        ledgerfs_tiles::CommitFailure::CheckpointPending(e) => CommitFailure::CheckpointPending(hosted_error(e)),
+    }
+}
+
+/// One log's writer.
 pub struct LogWriter {
     log: LogId,
-    tiles: TileLog,
-    store: PosixStore,
+    core: ledgerfs_tiles::LogWriter<PosixStore>,
     committed: Arc<Committed>,
-    pending: Option<Arc<Committed>>,
     sign: SyncSender<SignMessage>,
-    writes: Vec<TileWrite>,
 }
 
 impl LogWriter {
@@ -65,15 +77,16 @@ impl LogWriter {
         committed: Committed,
         sign: SyncSender<SignMessage>,
     ) -> Self {
-        assert_eq!(tiles.size(), committed.size);
+        let head = SignedHead {
+            size: committed.size,
+            root: committed.root,
+            note: committed.note.clone(),
+        };
         LogWriter {
             log,
-            tiles,
-            store,
+            core: ledgerfs_tiles::LogWriter::new(tiles, store, head),
             committed: Arc::new(committed),
-            pending: None,
             sign,
-            writes: Vec::new(),
         }
     }
 
@@ -84,69 +97,37 @@ impl LogWriter {
 
     /// Size the next entry will get (including a pending checkpoint's entries).
     pub fn size(&self) -> u64 {
-        self.tiles.size()
+        self.core.size()
     }
 
     /// Swaps in a pending checkpoint, if any. Returns it once it is durable.
     pub fn retry_pending(&mut self) -> std::result::Result<Option<Arc<Committed>>, CommitFailure> {
-        let Some(pending) = self.pending.take() else {
-            return Ok(None);
-        };
-        if let Err(e) = self.store.swap_checkpoint(pending.note.as_bytes()) {
-            self.pending = Some(pending);
-            return Err(CommitFailure::CheckpointPending(e));
+        if self.core.retry_pending().map_err(hosted_failure)? {
+            self.refresh();
+            return Ok(Some(self.committed.clone()));
         }
-        self.committed = pending.clone();
-        Ok(Some(pending))
+        Ok(None)
     }
 
     /// Makes `entries` durable under a new signed checkpoint.
     pub fn commit<'a>(&mut self, entries: impl Iterator<Item = &'a [u8]>) -> std::result::Result<(), CommitFailure> {
-        assert!(self.pending.is_none(), "retry_pending first");
-        let (size, root) = match self
-            .write_tiles(entries)
-            .and_then(|(size, root)| Ok((size, root, self.sign_root(size, root)?)))
-        {
-            Ok((size, root, note)) => {
-                let committed = Arc::new(Committed { size, root, note });
-                // The files are synced: this size can no longer be rolled back.
-                self.tiles.mark_durable(size);
-                if let Err(e) = self.store.swap_checkpoint(committed.note.as_bytes()) {
-                    self.pending = Some(committed);
-                    return Err(CommitFailure::CheckpointPending(e));
-                }
-                self.committed = committed;
-                (size, root)
-            }
-            Err(e) => {
-                self.tiles.rollback();
-                self.store.abandon();
-                assert_eq!(self.tiles.size(), self.committed.size);
-                return Err(CommitFailure::NotWritten(e));
-            }
-        };
-        debug_assert_eq!((size, root), (self.committed.size, self.committed.root));
-        for write in self.writes.iter().filter(|w| w.path.is_full()) {
-            self.store.remove_partials(&write.path);
+        let (channel, log) = (&self.sign, self.log);
+        let signer = |size, root| sign(channel, log, size, root).map_err(|e| e.to_string());
+        self.core.commit(entries, signer).map_err(hosted_failure)?;
+        self.refresh();
+        for write in self.core.last_writes().iter().filter(|w| w.path.is_full()) {
+            self.core.store().remove_partials(&write.path);
         }
         Ok(())
     }
 
-    fn write_tiles<'a>(&mut self, entries: impl Iterator<Item = &'a [u8]>) -> Result<(u64, [u8; 32])> {
-        for entry in entries {
-            self.tiles.append(entry).map_err(|e| Error::Storage(e.to_string()))?;
-        }
-        self.writes.clear();
-        let root = self.tiles.commit(&mut self.writes);
-        for write in &self.writes {
-            self.store.put(&write.path, &write.bytes)?;
-        }
-        self.store.sync()?;
-        Ok((self.tiles.size(), root))
-    }
-
-    fn sign_root(&self, size: u64, root: [u8; 32]) -> Result<String> {
-        sign(&self.sign, self.log, size, root)
+    fn refresh(&mut self) {
+        let head = self.core.head();
+        self.committed = Arc::new(Committed {
+            size: head.size,
+            root: head.root,
+            note: head.note.clone(),
+        });
     }
 }
 

@@ -160,4 +160,8 @@ impl TileStore for PosixStore {
     fn checkpoint(&self) -> Result<Option<Vec<u8>>> {
         self.read_checkpoint()
     }
+
+    fn abandon(&mut self) {
+        PosixStore::abandon(self);
+    }
 }

@@ -207,4 +207,8 @@ impl<D: BlockDevice> TileStore for BlockStore<D> {
     fn checkpoint(&self) -> Result<Option<alloc::vec::Vec<u8>>, Error> {
         Ok(self.note.clone())
     }
+
+    fn abandon(&mut self) {
+        BlockStore::abandon(self);
+    }
 }

@@ -42,6 +42,10 @@ pub trait TileStore: TileReader {
 
     /// The current checkpoint note, if any.
     fn checkpoint(&self) -> Result<Option<Vec<u8>>, Self::Error>;
+
+    /// Forgets the puts of a commit that failed before its checkpoint (default: nothing
+    /// to forget; stores that stage writes drop them).
+    fn abandon(&mut self) {}
 }
 
 impl<T: TileReader + ?Sized> TileReader for &T {
