@@ -5,10 +5,10 @@
 //! `tiles_to_seq` (`DurabilityNotice`). It also answers the sequencer's checkpoint query
 //! with the current signed note.
 //!
-//! The durability sequence is the hosted log writer's (hosted/src/logwriter.rs): append,
-//! commit, put every file, sync, sign, `mark_durable`, swap the checkpoint. A checkpoint
-//! signed but not swapped in stays pending and is retried, never re-signed. Any earlier
-//! failure rolls the TileLog and the store back and reports `Failed`.
+//! The durability sequence is the tiles core's `LogWriter`, the same one the hosted daemon
+//! uses: append, put every file, sync, sign, `mark_durable`, swap the checkpoint. A
+//! checkpoint signed but not swapped in stays pending and is retried, never re-signed.
+//! Any earlier failure rolls the log and the store back and reports `Failed`.
 //!
 //! Storage in this slice: a RAM disk (`ramdisk` region, mapped only here), formatted at
 //! boot. The virtio-blk PD and recovery across reboots are a later slice.
@@ -26,7 +26,7 @@ use ledgerfs_attest::{SignReply, SignRequest};
 use ledgerfs_blockstore::BlockStore;
 use ledgerfs_proto::{CommitRequest, DurabilityNotice, decode, encode_vec, tiles_tag};
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
-use ledgerfs_tiles::{TileLog, TileStore, TileWrite, empty_root};
+use ledgerfs_tiles::{CommitFailure, LogWriter, SignedHead, TileLog, TileStore, empty_root};
 use ramdisk::RamDisk;
 use sel4_microkit::{
     Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, memory_region_symbol, protection_domain,
@@ -63,23 +63,27 @@ fn init() -> TilesPd {
             RamDisk::new(memory_region_symbol!(ramdisk: *mut u8).as_ptr(), RAMDISK_SIZE),
         )
     };
-    let store = BlockStore::format(disk, VOLUME_ID).expect("format the RAM disk");
-    let mut pd = TilesPd {
-        log: TileLog::new(),
-        store,
-        writes: Vec::new(),
-        pending: None,
-        from_seq: from_seq.expect("seq_to_tiles"),
-        to_seq: to_seq.expect("tiles_to_seq"),
+    let mut store = BlockStore::format(disk, VOLUME_ID).expect("format the RAM disk");
+    let mut signer = Signer {
         to_attest: to_attest.expect("tiles_to_attest"),
         from_attest: from_attest.expect("attest_to_tiles"),
-        buf: alloc::vec![0; RegionLayout::new(SEQ_TO_TILES_SIZE).expect("queue region fits").buffer_size],
+        buf: alloc::vec![0; RegionLayout::new(ATTEST_QUEUE_SIZE).expect("queue region fits").buffer_size],
     };
     // The empty tree gets a signed checkpoint too (as `ledgerfs init` does).
-    let note = pd.sign(0, empty_root()).expect("attest signs the empty tree");
-    pd.store
-        .swap_checkpoint(note.as_bytes())
-        .expect("store the first checkpoint");
+    let note = signer.sign(0, empty_root()).expect("attest signs the empty tree");
+    store.swap_checkpoint(note.as_bytes()).expect("store the first checkpoint");
+    let head = SignedHead {
+        size: 0,
+        root: empty_root(),
+        note,
+    };
+    let mut pd = TilesPd {
+        writer: LogWriter::new(TileLog::new(), store, head),
+        signer,
+        from_seq: from_seq.expect("seq_to_tiles"),
+        to_seq: to_seq.expect("tiles_to_seq"),
+        buf: alloc::vec![0; RegionLayout::new(SEQ_TO_TILES_SIZE).expect("queue region fits").buffer_size],
+    };
     debug_println!(
         "tiles: ready (RAM disk {} KiB, not persistent; checkpoint size 0)",
         RAMDISK_SIZE / 1024
@@ -89,22 +93,45 @@ fn init() -> TilesPd {
 }
 
 struct TilesPd {
-    log: TileLog,
-    store: BlockStore<RamDisk>,
-    writes: Vec<TileWrite>,
-    /// A signed checkpoint (size, note) not yet swapped in.
-    pending: Option<(u64, String)>,
+    writer: LogWriter<BlockStore<RamDisk>>,
+    signer: Signer,
     from_seq: MessageReceiver<'static>,
     to_seq: MessageSender<'static>,
+    buf: Vec<u8>,
+}
+
+/// The way to the attest PD: one request on its ring, one protected call, one reply.
+struct Signer {
     to_attest: MessageSender<'static>,
     from_attest: MessageReceiver<'static>,
     buf: Vec<u8>,
 }
 
+impl Signer {
+    /// Has the attest PD sign `(size, root)`.
+    fn sign(&mut self, size: u64, root: [u8; 32]) -> Result<String, String> {
+        let req = encode_vec(&SignRequest { size, root }).map_err(|_| String::from("sign request encodes"))?;
+        self.to_attest
+            .send(&req, 0)
+            .map_err(|e| alloc::format!("tiles_to_attest: {e}"))?;
+        ATTEST.pp_call(MessageInfo::new(0, 0));
+        let (len, _) = self
+            .from_attest
+            .recv(&mut self.buf)
+            .map_err(|e| alloc::format!("attest_to_tiles: {e}"))?;
+        match decode::<SignReply>(&self.buf[..len]) {
+            Ok(SignReply::Signed { note }) => Ok(note),
+            Ok(SignReply::Refused(r)) => Err(alloc::format!("attest refused: {r}")),
+            Err(_) => Err(String::from("malformed sign reply")),
+        }
+    }
+}
+
 impl TilesPd {
     /// Serves every waiting sequencer message, then sleeps with a signal requested.
     fn pump(&mut self) {
-        if let Some(size) = self.retry_pending() {
+        if let Ok(true) = self.writer.retry_pending() {
+            let size = self.writer.head().size;
             self.notify_seq(DurabilityNotice::Durable { size });
         }
         loop {
@@ -124,7 +151,7 @@ impl TilesPd {
                     Err(_) => debug_println!("tiles: malformed commit request; ignored"),
                 },
                 tiles_tag::CHECKPOINT => {
-                    let note = self.store.checkpoint().ok().flatten().unwrap_or_default();
+                    let note = self.writer.store().checkpoint().ok().flatten().unwrap_or_default();
                     self.send_seq(&note, tiles_tag::CHECKPOINT);
                 }
                 _ => debug_println!("tiles: unknown message tag {tag}; ignored"),
@@ -146,79 +173,32 @@ impl TilesPd {
         }
     }
 
-    /// Swaps in a pending checkpoint; its size once that worked.
-    fn retry_pending(&mut self) -> Option<u64> {
-        let (size, note) = self.pending.take()?;
-        match self.store.swap_checkpoint(note.as_bytes()) {
-            Ok(()) => Some(size),
-            Err(e) => {
-                debug_println!("tiles: checkpoint {size} still pending: {e}");
-                self.pending = Some((size, note));
-                None
-            }
-        }
-    }
-
     /// Makes one batch durable under a new signed checkpoint. `None`: signed but the swap
     /// failed (pending; the notice follows when a retry succeeds).
     fn commit(&mut self, req: &CommitRequest) -> Option<DurabilityNotice> {
         let failed = DurabilityNotice::Failed { size: req.first_index };
-        if self.pending.is_some() || req.first_index != self.log.size() {
+        if self.writer.has_pending() || req.first_index != self.writer.size() {
             debug_println!(
                 "tiles: commit at {} refused (log size {})",
                 req.first_index,
-                self.log.size()
+                self.writer.size()
             );
             return Some(failed);
         }
-        let signed = self
-            .write_tiles(req)
-            .and_then(|(size, root)| Ok((size, self.sign(size, root)?)));
-        let (size, note) = match signed {
-            Ok(s) => s,
-            Err(e) => {
-                debug_println!("tiles: commit at {} failed: {e}", req.first_index);
-                self.log.rollback();
-                self.store.abandon();
-                return Some(failed);
+        let signer = &mut self.signer;
+        let entries = req.entries.iter().map(Vec::as_slice);
+        match self.writer.commit(entries, |size, root| signer.sign(size, root)) {
+            Ok(()) => Some(DurabilityNotice::Durable {
+                size: self.writer.head().size,
+            }),
+            Err(CommitFailure::CheckpointPending(e)) => {
+                debug_println!("tiles: checkpoint at {} pending: {e}", self.writer.size());
+                None
             }
-        };
-        // The files are synced and the head signed: this size can no longer be rolled back.
-        self.log.mark_durable(size);
-        self.pending = Some((size, note));
-        self.retry_pending().map(|size| DurabilityNotice::Durable { size })
-    }
-
-    fn write_tiles(&mut self, req: &CommitRequest) -> Result<(u64, [u8; 32]), String> {
-        for entry in &req.entries {
-            self.log.append(entry).map_err(|e| alloc::format!("append: {e}"))?;
-        }
-        self.writes.clear();
-        let root = self.log.commit(&mut self.writes);
-        for write in &self.writes {
-            self.store
-                .put(&write.path, &write.bytes)
-                .map_err(|e| alloc::format!("put: {e}"))?;
-        }
-        self.store.sync().map_err(|e| alloc::format!("sync: {e}"))?;
-        Ok((self.log.size(), root))
-    }
-
-    /// Has the attest PD sign `(size, root)`: one request on its ring, one protected call.
-    fn sign(&mut self, size: u64, root: [u8; 32]) -> Result<String, String> {
-        let req = encode_vec(&SignRequest { size, root }).map_err(|_| String::from("sign request encodes"))?;
-        self.to_attest
-            .send(&req, 0)
-            .map_err(|e| alloc::format!("tiles_to_attest: {e}"))?;
-        ATTEST.pp_call(MessageInfo::new(0, 0));
-        let (len, _) = self
-            .from_attest
-            .recv(&mut self.buf)
-            .map_err(|e| alloc::format!("attest_to_tiles: {e}"))?;
-        match decode::<SignReply>(&self.buf[..len]) {
-            Ok(SignReply::Signed { note }) => Ok(note),
-            Ok(SignReply::Refused(r)) => Err(alloc::format!("attest refused: {r}")),
-            Err(_) => Err(String::from("malformed sign reply")),
+            Err(CommitFailure::NotWritten(e)) => {
+                debug_println!("tiles: commit at {} failed: {e}", req.first_index);
+                Some(failed)
+            }
         }
     }
 }
