@@ -172,6 +172,12 @@ pub fn stored_node_hash<R: TileReader + ?Sized>(
 /// (at most 8 reads): the cheapest way to check stored tiles against a
 /// checkpoint. Checks tile lengths; the caller compares the result.
 pub fn tree_root_from_tiles<R: TileReader + ?Sized>(reader: &R, size: u64) -> Result<Hash, TileError> {
+    Ok(edge_from_tiles(reader, size)?.root())
+}
+
+/// The right edge of the tree of `size`, rebuilt from its stored partial hash tiles (at
+/// most 8 reads); shared by [`tree_root_from_tiles`] and `TileLog::open`.
+pub(crate) fn edge_from_tiles<R: TileReader + ?Sized>(reader: &R, size: u64) -> Result<Edge, TileError> {
     if size > MAX_TREE_SIZE {
         return Err(TileError::SizeTooLarge { size });
     }
@@ -183,7 +189,7 @@ pub fn tree_root_from_tiles<R: TileReader + ?Sized>(reader: &R, size: u64) -> Re
     }
     let mut edge = Edge::new();
     edge.reset_to(size, &partials);
-    Ok(edge.root())
+    Ok(edge)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::bundle::{bundle_push, BundleIter};
 use crate::edge::Edge;
 use crate::error::TileError;
 use crate::path::{level_count, partial_at, TilePath};
-use crate::store::{read_bundle, read_hash_tile, TileReader};
+use crate::store::{read_bundle, TileReader};
 use crate::{leaf_hash, Hash, MAX_ENTRY_LEN, MAX_TREE_SIZE};
 
 /// Most commits that may await [`TileLog::mark_durable`] at once. A host that
@@ -117,17 +117,7 @@ impl TileLog {
     /// hashes to its level-0 tile entry. Full tiles are not read: appending
     /// never needs them (use [`crate::verify_tree`] to audit them).
     pub fn open<R: TileReader>(reader: &R, size: u64, expected_root: &Hash) -> Result<Self, TileError> {
-        if size > MAX_TREE_SIZE {
-            return Err(TileError::SizeTooLarge { size });
-        }
-        let mut partials = Vec::with_capacity(Edge::partials_len(size));
-        for level in 0..level_count(size) {
-            if let Some(p) = partial_at(size, level, false) {
-                partials.extend_from_slice(&read_hash_tile(reader, &p)?);
-            }
-        }
-        let mut edge = Edge::new();
-        edge.reset_to(size, &partials);
+        let edge = crate::hashes::edge_from_tiles(reader, size)?;
         if edge.root() != *expected_root {
             return Err(TileError::RootMismatch);
         }
@@ -150,6 +140,8 @@ impl TileLog {
                 bytes
             }
         };
+        let mut partials = Vec::with_capacity(Edge::partials_len(size));
+        edge.snapshot_into(&mut partials);
         let durable = Snapshot {
             size,
             partials,
