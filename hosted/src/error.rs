@@ -38,6 +38,12 @@ pub enum Error {
     Attest(String),
     /// A client-side failure (CLI talking to a daemon).
     Client(String),
+    /// A disk image cannot be read as a LedgerFS volume (not formatted, wrong geometry,
+    /// device errors); a damaged volume is `Corrupt`.
+    Image(String),
+    /// The appliance's console failed us: no connection, no reply in time, or a reply
+    /// carrying an `"error"` member.
+    Appliance(String),
 }
 
 impl Error {
@@ -64,6 +70,8 @@ impl Error {
             Error::Storage(_) => "storage_unavailable",
             Error::Attest(_) => "attest_refused",
             Error::Client(_) => "client_error",
+            Error::Image(_) => "image_invalid",
+            Error::Appliance(_) => "appliance_error",
         }
     }
 }
@@ -79,7 +87,7 @@ impl fmt::Display for Error {
             Error::StorageFull(m) => write!(f, "storage is full: {m}"),
             Error::Storage(m) => write!(f, "storage failed: {m}"),
             Error::Attest(m) => write!(f, "attestation refused: {m}"),
-            Error::Client(m) => write!(f, "{m}"),
+            Error::Client(m) | Error::Image(m) | Error::Appliance(m) => write!(f, "{m}"),
         }
     }
 }

@@ -4,14 +4,17 @@
 //! network.
 
 pub mod api;
+pub mod appliance;
 pub mod audit;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod diskfile;
 pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod fuse;
+pub mod image;
 pub mod ledger;
 pub mod logread;
 pub mod logwriter;

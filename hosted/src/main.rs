@@ -1,15 +1,17 @@
-//! The `ledgerfs` command: init, serve, key, verify, and client commands for a running
-//! daemon. Exit status 0 on success, 1 on any error (printed with its stable code).
+//! The `ledgerfs` command: init, serve, key, verify, client commands for a running
+//! daemon, and the appliance's tools (export its disk image, talk to its console).
+//! Exit status 0 on success, 1 on any error (printed with its stable code).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use ledgerfs_hosted::client::{segment, Client};
 use ledgerfs_hosted::error::{Error, Result};
-use ledgerfs_hosted::{ledger, serve, verify};
+use ledgerfs_hosted::{appliance, image, ledger, serve, verify};
 
 #[derive(Parser)]
 #[command(
@@ -121,19 +123,8 @@ enum Command {
     Transfer {
         #[command(flatten)]
         client: ClientArgs,
-        #[arg(long)]
-        id: String,
-        #[arg(long)]
-        debit: String,
-        #[arg(long)]
-        credit: String,
-        /// Decimal amount, e.g. 10.50.
-        #[arg(long)]
-        amount: String,
-        #[arg(long)]
-        currency: String,
-        #[arg(long, default_value = "")]
-        reference: String,
+        #[command(flatten)]
+        transfer: TransferSpec,
         /// Ask for inclusion proofs in the receipt.
         #[arg(long)]
         receipt: bool,
@@ -159,6 +150,135 @@ enum Command {
     /// Inclusion and consistency proofs.
     #[command(subcommand)]
     Proof(ProofCommand),
+    /// Appliance disk images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Send one command to a running appliance over its serial console and print the reply.
+    Appliance(ApplianceArgs),
+}
+
+/// One account to open: the fields of the API's account object, shared by the daemon
+/// client (`account create`) and the appliance console (`appliance account create`).
+#[derive(Args, Clone)]
+struct AccountSpec {
+    id: String,
+    #[arg(long)]
+    currency: String,
+    #[arg(long, default_value = "customer")]
+    kind: String,
+    /// debits_must_not_exceed_credits or credits_must_not_exceed_debits (repeatable).
+    #[arg(long = "flag")]
+    flags: Vec<String>,
+}
+
+impl AccountSpec {
+    /// The API's request body for this account.
+    fn json(&self) -> Value {
+        json!({"id": self.id, "currency": self.currency, "kind": self.kind, "flags": self.flags})
+    }
+}
+
+/// One transfer to post: the fields of the API's transfer object, shared by the daemon
+/// client (`transfer`) and the appliance console (`appliance transfer`).
+#[derive(Args, Clone)]
+struct TransferSpec {
+    #[arg(long)]
+    id: String,
+    #[arg(long)]
+    debit: String,
+    #[arg(long)]
+    credit: String,
+    /// Decimal amount, e.g. 10.50.
+    #[arg(long)]
+    amount: String,
+    #[arg(long)]
+    currency: String,
+    #[arg(long, default_value = "")]
+    reference: String,
+}
+
+impl TransferSpec {
+    /// The API's request body for this transfer.
+    fn json(&self) -> Value {
+        json!({"id": self.id, "debit": self.debit, "credit": self.credit, "amount": self.amount, "currency": self.currency, "reference": self.reference})
+    }
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Export an appliance disk image (raw, 4096-byte blocks) as a tlog-tiles directory
+    /// that `ledgerfs verify --dir` accepts. Reads the image only.
+    Export {
+        /// The disk image file (e.g. build/disk.img).
+        disk: PathBuf,
+        /// Output directory: created if missing, refused unless empty.
+        #[arg(long)]
+        out: PathBuf,
+        /// Verifier key (a file such as build/attest.vkey, or the key string): checked
+        /// against the disk's checkpoint and written as OUT/log.vkey, where `verify --dir`
+        /// looks for it.
+        #[arg(long)]
+        vkey: Option<String>,
+    },
+}
+
+/// Where the appliance's console is and how to talk to it.
+#[derive(Args)]
+struct ApplianceArgs {
+    /// The console's unix socket (QEMU -serial unix:SOCKET,server=on,wait=off).
+    #[arg(long, env = "LEDGERFS_SERIAL", global = true)]
+    serial: Option<PathBuf>,
+    /// Seconds to wait for the reply.
+    #[arg(long, default_value = "30", value_parser = parse_seconds, global = true)]
+    timeout: Duration,
+    /// Print the console's other lines (echo, boot and debug messages) to stderr.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    /// Print the reply line exactly as received instead of pretty JSON (or note text).
+    #[arg(long, global = true)]
+    raw: bool,
+    #[command(subcommand)]
+    command: ApplianceCommand,
+}
+
+#[derive(Subcommand)]
+enum ApplianceCommand {
+    /// Open accounts: the API's account object or array (`-` reads it from stdin).
+    Accounts { json: String },
+    /// Post transfers: the API's transfer object or array (`-` reads it from stdin).
+    Transfers { json: String },
+    /// An account's balance.
+    Balance { id: String },
+    /// The signed checkpoint (printed as the note text).
+    Checkpoint,
+    /// Sequence N generated transfers end to end and report the rate.
+    Bench { n: u64 },
+    /// Log size and readiness.
+    Status,
+    /// Any console line, sent as is.
+    Raw {
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        line: Vec<String>,
+    },
+    /// Accounts, built from flags like `ledgerfs account create`.
+    #[command(subcommand)]
+    Account(ApplianceAccountCommand),
+    /// Post one transfer built from flags like `ledgerfs transfer`.
+    Transfer(TransferSpec),
+}
+
+#[derive(Subcommand)]
+enum ApplianceAccountCommand {
+    /// Open an account.
+    Create(AccountSpec),
+}
+
+fn parse_seconds(text: &str) -> std::result::Result<Duration, String> {
+    let seconds: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| "a positive number of seconds".to_string())
 }
 
 #[derive(Subcommand)]
@@ -167,14 +287,8 @@ enum AccountCommand {
     Create {
         #[command(flatten)]
         client: ClientArgs,
-        id: String,
-        #[arg(long)]
-        currency: String,
-        #[arg(long, default_value = "customer")]
-        kind: String,
-        /// debits_must_not_exceed_credits or credits_must_not_exceed_debits (repeatable).
-        #[arg(long = "flag")]
-        flags: Vec<String>,
+        #[command(flatten)]
+        account: AccountSpec,
     },
     /// Show an account and its balance.
     Show {
@@ -271,30 +385,18 @@ fn run(cli: Cli) -> Result<()> {
                 report.size, report.root, report.accounts, report.older_checkpoints
             );
         }
-        Command::Account(AccountCommand::Create {
-            client,
-            id,
-            currency,
-            kind,
-            flags,
-        }) => {
-            let body = json!({"id": id, "currency": currency, "kind": kind, "flags": flags});
-            print(&client.client()?.post("/v1/accounts", &body)?);
+        Command::Account(AccountCommand::Create { client, account }) => {
+            print(&client.client()?.post("/v1/accounts", &account.json())?);
         }
         Command::Account(AccountCommand::Show { client, id }) => {
             print(&client.client()?.get(&format!("/v1/accounts/{}", segment(&id)))?);
         }
         Command::Transfer {
             client,
-            id,
-            debit,
-            credit,
-            amount,
-            currency,
-            reference,
+            transfer,
             receipt,
         } => {
-            let body = json!({"id": id, "debit": debit, "credit": credit, "amount": amount, "currency": currency, "reference": reference});
+            let body = transfer.json();
             let path = if receipt {
                 "/v1/transfers?receipt=true"
             } else {
@@ -335,8 +437,99 @@ fn run(cli: Cli) -> Result<()> {
             }
             print(&client.client()?.get(&path)?);
         }
+        Command::Image(ImageCommand::Export { disk, out, vkey }) => {
+            let key = vkey.as_deref().map(image::read_vkey_arg).transpose()?;
+            let summary = image::export(&disk, &out, key.as_ref())?;
+            use base64::Engine as _;
+            let root = base64::engine::general_purpose::STANDARD.encode(summary.checkpoint.root);
+            println!(
+                "exported {} to {}: {} files ({} bytes), {} entries, checkpoint size {} (origin {}, root {root})",
+                disk.display(),
+                out.display(),
+                summary.files,
+                summary.bytes,
+                summary.entries,
+                summary.checkpoint.size,
+                summary.checkpoint.origin
+            );
+            if summary.entries != summary.checkpoint.size {
+                eprintln!(
+                    "ledgerfs: warning: the bundles hold {} entries but the checkpoint says {}: `ledgerfs verify` will refuse this log",
+                    summary.entries, summary.checkpoint.size
+                );
+            }
+            if summary.vkey_written {
+                println!(
+                    "checkpoint signature verified; wrote {}; check everything with: ledgerfs verify --dir {}",
+                    out.join(ledger::VKEY_FILE).display(),
+                    out.display()
+                );
+            } else {
+                println!(
+                    "check it with: ledgerfs verify --dir {} --vkey KEY   (or export with --vkey to write {}/{})",
+                    out.display(),
+                    out.display(),
+                    ledger::VKEY_FILE
+                );
+            }
+        }
+        Command::Appliance(args) => run_appliance(args)?,
     }
     Ok(())
+}
+
+/// Reads a command's JSON argument (`-`: stdin) as one console line.
+fn json_arg(text: &str) -> Result<String> {
+    if text != "-" {
+        return Ok(appliance::one_line(text));
+    }
+    let mut all = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut all)
+        .map_err(|e| Error::Client(format!("reading the JSON from stdin: {e}")))?;
+    Ok(appliance::one_line(&all))
+}
+
+/// `ledgerfs appliance`: one command line out, one JSON reply back.
+fn run_appliance(args: ApplianceArgs) -> Result<()> {
+    let line = match &args.command {
+        ApplianceCommand::Accounts { json } => format!("accounts {}", json_arg(json)?),
+        ApplianceCommand::Transfers { json } => format!("transfers {}", json_arg(json)?),
+        ApplianceCommand::Balance { id } => format!("balance {id}"),
+        ApplianceCommand::Checkpoint => "checkpoint".into(),
+        ApplianceCommand::Bench { n } => format!("bench {n}"),
+        ApplianceCommand::Status => "status".into(),
+        ApplianceCommand::Raw { line } => line.join(" "),
+        ApplianceCommand::Account(ApplianceAccountCommand::Create(account)) => {
+            format!("accounts {}", account.json())
+        }
+        ApplianceCommand::Transfer(transfer) => format!("transfers {}", transfer.json()),
+    };
+    let serial = args
+        .serial
+        .ok_or_else(|| Error::Client("pass --serial SOCKET (or set LEDGERFS_SERIAL)".into()))?;
+    let mut console = appliance::Console::connect(&serial)?;
+    let verbose = args.verbose;
+    let reply = console.request(&line, args.timeout, &mut |other| {
+        if verbose {
+            eprintln!("{other}");
+        }
+    })?;
+    let note = reply.value.get("checkpoint").and_then(Value::as_str);
+    match (args.raw, &args.command, note) {
+        (true, _, _) => println!("{}", reply.line),
+        (false, ApplianceCommand::Checkpoint, Some(note)) => {
+            print!("{note}");
+            if !note.ends_with('\n') {
+                println!();
+            }
+        }
+        _ => print(&reply.value),
+    }
+    match reply.error() {
+        Some((code, message)) if message.is_empty() => Err(Error::Appliance(format!("the appliance answered {code}"))),
+        Some((code, message)) => Err(Error::Appliance(format!("the appliance answered {code}: {message}"))),
+        None => Ok(()),
+    }
 }
 
 fn main() -> ExitCode {
