@@ -13,7 +13,7 @@ QEMU ?= qemu-system-aarch64
 export QEMU
 IMAGE_DIR := $(CURDIR)/build/image
 SEL4_TARGET := $(CURDIR)/build/sel4/$(MICROKIT_CONFIG)
-SEL4_PDS := serial sequencer tiles attest
+SEL4_PDS := serial sequencer timer tiles attest blk
 # The attest PD's signing key (Go note format, as `ledgerfs init` writes attest.key);
 # generated with its verifier key ($(KEY:.key=.vkey)) when absent.
 KEY ?= $(CURDIR)/build/attest.key

@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
-# Boots a LedgerFS Microkit image (qemu_virt_aarch64) in QEMU.
-#   qemu/boot.sh IMAGE              the console on this terminal (Ctrl-A X quits)
-#   qemu/boot.sh IMAGE --headless   serial on stdin/stdout, no monitor (for scripts)
-# QEMU= names the emulator (default: qemu-system-aarch64 from PATH). The loader address
-# is the Microkit SDK's for this board.
+# Boots a LedgerFS Microkit image (qemu_virt_aarch64) in QEMU with its disk.
+#   qemu/boot.sh IMAGE                  the console on this terminal (Ctrl-A X quits)
+#   qemu/boot.sh IMAGE --headless       serial on stdin/stdout, no monitor (for scripts)
+#   qemu/boot.sh IMAGE --socket PATH    serial on a unix socket (for `ledgerfs appliance`)
+# DISK= names the raw disk image (default build/disk.img; created, 256 MiB, when absent;
+# a blank disk is formatted by the appliance at first boot). QEMU= names the emulator
+# (default: qemu-system-aarch64 from PATH). The loader address is the Microkit SDK's for
+# this board. The disk is a virtio-blk device on QEMU's virtio-mmio bus with the default
+# write-back cache: the appliance's flushes reach the host file with fdatasync.
 set -euo pipefail
-image=${1:?usage: qemu/boot.sh IMAGE [--headless]}
+image=${1:?usage: qemu/boot.sh IMAGE [--headless | --socket PATH]}
 qemu=${QEMU:-qemu-system-aarch64}
+disk=${DISK:-build/disk.img}
+if [ ! -e "$disk" ]; then
+  mkdir -p "$(dirname "$disk")"
+  truncate -s "${DISK_SIZE:-256M}" "$disk"
+  echo "boot.sh: created a blank disk $disk (${DISK_SIZE:-256M})" >&2
+fi
 args=(-machine virt,virtualization=on -cpu cortex-a53 -m size=2G
-      -device "loader,file=$image,addr=0x70000000,cpu-num=0")
+      -device "loader,file=$image,addr=0x70000000,cpu-num=0"
+      -drive "file=$disk,format=raw,if=none,id=ledger"
+      -device virtio-blk-device,drive=ledger)
 # A QEMU unpacked into a prefix (not installed) needs to be told where its firmware is.
 share="$(dirname "$(command -v "$qemu")")/../share/qemu"
 [ -d "$share" ] && args+=(-L "$share")
-if [ "${2:-}" = --headless ]; then
-  args+=(-display none -monitor none -serial stdio)
-else
-  args+=(-nographic -serial mon:stdio)
-fi
+case "${2:-}" in
+  --headless) args+=(-display none -monitor none -serial stdio) ;;
+  --socket) args+=(-display none -monitor none -serial "unix:${3:?--socket PATH},server=on,wait=off") ;;
+  *) args+=(-nographic -serial mon:stdio) ;;
+esac
 exec "$qemu" "${args[@]}"

@@ -133,12 +133,21 @@ impl Attestor {
 
     /// Restores the last signed checkpoint from its stored note, checking
     /// that this attestor's key signed it and that its origin is ours.
-    pub fn with_last_signed_note(self, note: &[u8]) -> Result<Self, NoteError> {
+    pub fn with_last_signed_note(mut self, note: &[u8]) -> Result<Self, NoteError> {
+        self.restore_last_signed_note(note)?;
+        Ok(self)
+    }
+
+    /// In-place form of [`Attestor::with_last_signed_note`], for an adapter that learns the
+    /// stored note after start-up (the appliance's attest PD hears it from tiles at boot).
+    /// Nothing changes when the note does not verify.
+    pub fn restore_last_signed_note(&mut self, note: &[u8]) -> Result<(), NoteError> {
         let cp = verify_checkpoint(&self.key.verifier(), note)?;
         if cp.origin != self.origin {
             return Err(NoteError::OriginMismatch);
         }
-        Ok(self.with_last_signed(cp.size, cp.root))
+        self.last_signed = Some((cp.size, cp.root));
+        Ok(())
     }
 
     /// The last `(size, root)` signed, if any.

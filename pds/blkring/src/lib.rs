@@ -13,7 +13,7 @@
 //! write anything into shared memory), or let a request reach past the device
 //! or the data window.
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 use ledgerfs_blockstore::DeviceError;
@@ -86,8 +86,19 @@ impl Status {
 }
 
 /// One request or completion on the rings: 32 bytes, `repr(C)`, the same
-/// layout in both PDs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// layout in both PDs, any bit pattern valid (zerocopy checks it).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+    zerocopy::KnownLayout,
+)]
 #[repr(C)]
 pub struct BlkRequest {
     /// [`Op`] as a number.
@@ -176,7 +187,11 @@ pub fn validate(req: &BlkRequest, device_blocks: u64, window_len: usize) -> Resu
     if window_offset % BLOCK_SIZE != 0 || window_offset.checked_add(len).is_none_or(|end| end > window_len) {
         return Err(Status::Invalid);
     }
-    if req.block.checked_add(u64::from(req.count)).is_none_or(|end| end > device_blocks) {
+    if req
+        .block
+        .checked_add(u64::from(req.count))
+        .is_none_or(|end| end > device_blocks)
+    {
         return Err(Status::OutOfRange);
     }
     let device_offset = req.block * BLOCK_SIZE as u64;

@@ -14,8 +14,14 @@ fn requests_inside_the_device_and_window_pass() {
             len: 8192
         })
     );
-    assert_eq!(validate(&BlkRequest::new(Op::Flush, 1, 0, 0, 0), 12, WINDOW), Ok(Checked::Flush));
-    assert_eq!(validate(&BlkRequest::new(Op::Info, 1, 0, 0, 0), 12, WINDOW), Ok(Checked::Info));
+    assert_eq!(
+        validate(&BlkRequest::new(Op::Flush, 1, 0, 0, 0), 12, WINDOW),
+        Ok(Checked::Flush)
+    );
+    assert_eq!(
+        validate(&BlkRequest::new(Op::Info, 1, 0, 0, 0), 12, WINDOW),
+        Ok(Checked::Info)
+    );
 }
 
 #[test]
@@ -26,8 +32,20 @@ fn malformed_descriptors_are_refused_with_a_status() {
         (BlkRequest { count: 0, ..ok }, Status::Invalid),
         (BlkRequest { count: u32::MAX, ..ok }, Status::Invalid),
         (BlkRequest { offset: 100, ..ok }, Status::Invalid),
-        (BlkRequest { offset: WINDOW as u64, ..ok }, Status::Invalid),
-        (BlkRequest { offset: u64::MAX - 4095, ..ok }, Status::Invalid),
+        (
+            BlkRequest {
+                offset: WINDOW as u64,
+                ..ok
+            },
+            Status::Invalid,
+        ),
+        (
+            BlkRequest {
+                offset: u64::MAX - 4095,
+                ..ok
+            },
+            Status::Invalid,
+        ),
         (BlkRequest { block: 12, ..ok }, Status::OutOfRange),
         (BlkRequest { block: u64::MAX, ..ok }, Status::OutOfRange),
     ];
@@ -40,9 +58,16 @@ fn malformed_descriptors_are_refused_with_a_status() {
 fn completion_statuses_map_to_device_errors() {
     let r = BlkRequest::new(Op::Read, 1, 0, 1, 0);
     assert_eq!(completion_result(&r.completed(Status::Ok)), Ok(()));
-    assert_eq!(completion_result(&r.completed(Status::OutOfRange)), Err(DeviceError::OutOfRange));
+    assert_eq!(
+        completion_result(&r.completed(Status::OutOfRange)),
+        Err(DeviceError::OutOfRange)
+    );
     assert_eq!(completion_result(&r.completed(Status::Io)), Err(DeviceError::Io));
-    assert_eq!(completion_result(&r), Err(DeviceError::Io), "an unserved request is a failure");
+    assert_eq!(
+        completion_result(&r),
+        Err(DeviceError::Io),
+        "an unserved request is a failure"
+    );
     assert_eq!(Status::from_i32(-77), Status::Io);
 }
 

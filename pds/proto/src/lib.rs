@@ -148,6 +148,50 @@ pub mod tiles_tag {
     /// Sequencer → tiles: an empty query; tiles → sequencer: the current signed
     /// checkpoint note (its text).
     pub const CHECKPOINT: u32 = 2;
+    /// Sequencer → tiles: a postcard [`ReplayRequest`](super::ReplayRequest) (at boot);
+    /// tiles → sequencer: a postcard [`ReplayReply`](super::ReplayReply).
+    pub const REPLAY: u32 = 3;
+}
+
+/// Sequencer → tiles, at boot: send the durable entries from index `from` on, so the
+/// sequencer rebuilds its state from the log (the log is the truth; the sequencer's state is
+/// a projection of it). The sequencer pulls one [`ReplayReply`] per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayRequest {
+    /// Index of the first entry wanted.
+    pub from: u64,
+}
+
+/// Tiles → sequencer: the next entries of the recovered log, or why there are none.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplayReply {
+    /// Entries `first_index..first_index + entries.len()` of a log of `size` durable
+    /// entries; no entries means the replay is complete (`first_index == size`).
+    Entries {
+        /// Index of the first entry here (the request's `from`).
+        first_index: u64,
+        /// Size of the durable, signed log tiles recovered.
+        size: u64,
+        /// Canonical entry bytes, in order.
+        entries: Vec<Vec<u8>>,
+    },
+    /// Tiles could not recover the log (corrupt volume, unsigned checkpoint, device error):
+    /// the appliance serves nothing until the disk is repaired or replaced.
+    Failed {
+        /// What tiles found, for the console.
+        reason: String,
+    },
+}
+
+/// The ledgerfs-ring message tags between the tiles and attest PDs.
+pub mod attest_tag {
+    /// Tiles → attest: a postcard `ledgerfs_attest::SignRequest`; attest → tiles: a postcard
+    /// `SignReply`.
+    pub const SIGN: u32 = 0;
+    /// Tiles → attest, at boot: the checkpoint note recovered from disk; attest checks its
+    /// signature with its own key and refuses to sign anything older or forked from it.
+    /// Attest → tiles: empty on success, else the reason as text.
+    pub const RESUME: u32 = 1;
 }
 
 /// Why a message could not be encoded or decoded.

@@ -2,7 +2,10 @@
 //! `ledgerfs_attest::Attestor` (which refuses rollbacks and forks) and answers the tiles
 //! PD's sign requests: tiles puts a postcard `SignRequest` on `tiles_to_attest` and makes a
 //! protected procedure call; this PD answers each waiting request with a postcard
-//! `SignReply` on `attest_to_tiles` before the call returns. It signs nothing else.
+//! `SignReply` on `attest_to_tiles` before the call returns. It signs nothing else. At boot
+//! tiles first sends the checkpoint it recovered from disk (`attest_tag::RESUME`): attest
+//! checks it was signed with its own key and remembers it, so a rollback or fork stays
+//! refused across reboots.
 //!
 //! Key provisioning: `make image KEY=<attest.key>` (a `ledgerfs init` key, generated into
 //! build/ when absent) compiles the key text into this PD's ELF only (`include_str!` of
@@ -14,6 +17,7 @@
 extern crate alloc;
 
 use ledgerfs_attest::{Attestor, SignReply, SignRequest, SignerKey};
+use ledgerfs_proto::attest_tag;
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
 use sel4_microkit::{
     Channel, Handler, Infallible, MessageInfo, debug_println, memory_region_symbol, protection_domain,
@@ -52,24 +56,47 @@ struct AttestPd {
 }
 
 impl AttestPd {
-    /// Answers every waiting sign request (tiles sends one per call).
+    /// Answers every waiting request from tiles (tiles sends one per call): a sign request,
+    /// or at boot the checkpoint recovered from disk.
     fn serve(&mut self) {
         loop {
-            let (len, _) = match self.from_tiles.recv(&mut self.buf) {
+            let (len, tag) = match self.from_tiles.recv(&mut self.buf) {
                 Ok(m) => m,
                 Err(RingError::Empty) => return,
                 Err(e) => return debug_println!("attest: tiles_to_attest stopped: {e}"),
             };
-            let reply = match ledgerfs_proto::decode::<SignRequest>(&self.buf[..len]) {
-                Ok(req) => self.attestor.handle(&req),
-                Err(_) => return debug_println!("attest: malformed sign request; ignored"),
+            let bytes = match tag {
+                attest_tag::RESUME => self.resume(len),
+                _ => {
+                    let reply = match ledgerfs_proto::decode::<SignRequest>(&self.buf[..len]) {
+                        Ok(req) => self.attestor.handle(&req),
+                        Err(_) => return debug_println!("attest: malformed sign request; ignored"),
+                    };
+                    if let SignReply::Refused(r) = &reply {
+                        debug_println!("attest: refused: {r}");
+                    }
+                    ledgerfs_proto::encode_vec(&reply).expect("a reply encodes")
+                }
             };
-            if let SignReply::Refused(r) = &reply {
-                debug_println!("attest: refused: {r}");
-            }
-            let bytes = ledgerfs_proto::encode_vec(&reply).expect("a reply encodes");
-            if let Err(e) = self.to_tiles.send(&bytes, 0) {
+            if let Err(e) = self.to_tiles.send(&bytes, tag) {
                 return debug_println!("attest: attest_to_tiles: {e}");
+            }
+        }
+    }
+
+    /// Adopts the disk's checkpoint as the last signed one if this key signed it: from now
+    /// on attest refuses to sign a smaller tree or a different root at its size. Replies
+    /// empty on success, else the reason.
+    fn resume(&mut self, len: usize) -> alloc::vec::Vec<u8> {
+        match self.attestor.restore_last_signed_note(&self.buf[..len]) {
+            Ok(()) => {
+                let (size, _) = self.attestor.last_signed().expect("just restored");
+                debug_println!("attest: resumed at the disk's checkpoint (size {size})");
+                alloc::vec::Vec::new()
+            }
+            Err(e) => {
+                debug_println!("attest: the disk's checkpoint is not ours: {e}");
+                alloc::format!("the disk's checkpoint does not verify with this image's key: {e}").into_bytes()
             }
         }
     }

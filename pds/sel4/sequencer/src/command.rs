@@ -1,5 +1,6 @@
 //! The console commands: `accounts JSON`, `transfers JSON` (the HTTP API's request
-//! bodies, parsed by ledgerfs-model) and `balance ID`, each answered with one JSON line.
+//! bodies, parsed by ledgerfs-model), `balance ID`, `checkpoint`, `status` and `bench N`,
+//! each answered with one JSON line.
 //! Every ledger rule is the sequencer core's; this module only parses and renders.
 //!
 //! Must never: change ledger state except through `Sequencer::execute`.
@@ -25,6 +26,10 @@ pub enum Outcome {
     Commit(String),
     /// Ask tiles for the current signed checkpoint and print it.
     Checkpoint,
+    /// Report the PD's state (`status`).
+    Status,
+    /// Run the in-image throughput benchmark with this many transfers (`bench N`).
+    Bench(u64),
 }
 
 /// Runs one command line against the ledger.
@@ -39,10 +44,17 @@ pub fn run(seq: &mut Sequencer, entries: &mut EntryBuffer, line: &[u8], now: Uni
         b"transfers" => parse_transfers(rest),
         b"balance" => return Outcome::Reply(balance(seq, rest)),
         b"checkpoint" if rest.is_empty() => return Outcome::Checkpoint,
+        b"status" if rest.is_empty() => return Outcome::Status,
+        b"bench" => {
+            return match core::str::from_utf8(rest).ok().and_then(|n| n.parse::<u64>().ok()) {
+                Some(n) if (1..=crate::bench::MAX_TRANSFERS).contains(&n) => Outcome::Bench(n),
+                _ => Outcome::Reply(error("request_invalid", "bench N: N transfers, 1..=100000")),
+            };
+        }
         _ => {
             return Outcome::Reply(error(
                 "command_unknown",
-                "commands: accounts JSON | transfers JSON | balance ID | checkpoint",
+                "commands: accounts JSON | transfers JSON | balance ID | checkpoint | status | bench N",
             ));
         }
     };

@@ -10,38 +10,50 @@
 //! `Failed` notice rolls the core back to the durable size. One command is in flight at a
 //! time: serial's next line waits in its queue meanwhile.
 //!
-//! Time: a fixed `now` (below) for this slice; the sequencer core keeps entry times
-//! strictly increasing from it. The timer PD of a later slice replaces it.
+//! Time: each command asks the timer PD for wall-clock "now" (a protected call); the
+//! sequencer core keeps entry times strictly increasing from it.
+//!
+//! Boot: the sequencer's state is a projection of the log. Before it takes any command it
+//! pulls the durable entries from tiles (`ReplayRequest`/`ReplayReply`, one entry bundle at
+//! a time) and replays each through the core (`Sequencer::replay`, the same check the
+//! hosted daemon runs at start-up); then it prints `sequencer: ready`. If tiles could not
+//! recover the disk, every command is answered `storage_unavailable`.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+mod bench;
 mod command;
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use bench::BenchRun;
 use command::Outcome;
 use ledgerfs_model::time::UnixNanos;
-use ledgerfs_proto::{CommitRequest, DurabilityNotice, decode, encode_vec, tiles_tag};
+use ledgerfs_proto::{CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, decode, encode_vec, tiles_tag};
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
+use ledgerfs_sel4_clock::{counter, ticks_to_nanos};
 use ledgerfs_sequencer::{EntryBuffer, Limits, Sequencer};
-use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, memory_region_symbol, protection_domain};
+use sel4_microkit::{
+    Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, get_mr, memory_region_symbol,
+    protection_domain,
+};
 
 /// The channel to the serial PD.
 const SERIAL: Channel = Channel::new(1);
 /// The channel to the tiles PD.
 const TILES: Channel = Channel::new(2);
+/// The protected-procedure channel into the timer PD.
+const TIMER: Channel = Channel::new(5);
 /// Size of each queue region to and from serial (system.xml).
 const QUEUE_SIZE: usize = 0x20_0000;
 /// Sizes of the queue regions to and from tiles (system.xml).
-const SEQ_TO_TILES_SIZE: usize = 0x100_0000;
-const TILES_TO_SEQ_SIZE: usize = 0x1_0000;
-/// 2026-11-21T10:00:00Z: every batch of this slice is sequenced "now" (no clock yet).
-const NOW: UnixNanos = 1_795_255_200_000_000_000;
+const SEQ_TO_TILES_SIZE: usize = 0x400_0000;
+const TILES_TO_SEQ_SIZE: usize = 0x80_0000;
 
-#[protection_domain(heap_size = 64 * 1024 * 1024)]
+#[protection_domain(heap_size = 96 * 1024 * 1024)]
 fn init() -> SequencerPd {
     // SAFETY: system.xml maps each queue region at its symbol into this PD and its peer
     // (serial or tiles) only; we are the receiving end of one and the sending end of the other.
@@ -54,9 +66,9 @@ fn init() -> SequencerPd {
         )
     };
     let limits = Limits {
-        max_accounts: 10_000,
-        max_transfers: 100_000,
-        reserve_transfers: 1024,
+        max_accounts: 100_000,
+        max_transfers: 500_000,
+        reserve_transfers: 500_000,
     };
     let mut pd = SequencerPd {
         seq: Sequencer::new(limits),
@@ -69,23 +81,35 @@ fn init() -> SequencerPd {
         tiles_msg: alloc::vec![0; RegionLayout::new(TILES_TO_SEQ_SIZE).expect("queue region fits").buffer_size],
         line: alloc::vec![0; RegionLayout::new(QUEUE_SIZE).expect("queue region fits").buffer_size],
         pending: None,
+        failure: None,
+        ready_ticks: 0,
     };
-    let ready = alloc::format!(
-        "sequencer: ready ({} accounts, {} transfers max; durable via tiles; fixed time)",
+    debug_println!(
+        "sequencer: recovering ({} accounts, {} transfers max)",
         limits.max_accounts,
         limits.max_transfers
     );
-    pd.pending = Some(ready);
+    pd.ask_replay();
     pd.pump();
     pd
 }
 
 /// What the PD waits for from tiles before it takes the next command.
 enum Waiting {
-    /// Entries below `size` durable; then send `reply`.
-    Durable { size: u64, reply: String },
+    /// Entries below `size` durable; then `then`.
+    Durable { size: u64, then: Then },
     /// The current checkpoint note.
     Checkpoint,
+    /// The next replay batch (boot).
+    Replay { started: u64 },
+}
+
+/// What follows a durable commit.
+enum Then {
+    /// Send this reply.
+    Reply(String),
+    /// Continue this benchmark run.
+    Bench(BenchRun),
 }
 
 /// The sequencer PD's state: the core, the queue ends, an unsent reply and what it
@@ -101,13 +125,16 @@ struct SequencerPd {
     tiles_msg: Vec<u8>,
     line: Vec<u8>,
     pending: Option<String>,
+    /// Why tiles could not recover the disk; set, every command fails.
+    failure: Option<String>,
+    /// Counter value when the replay finished (0: not ready yet).
+    ready_ticks: u64,
 }
 
 impl SequencerPd {
     /// Answers every waiting command, then sleeps with a signal requested.
     fn pump(&mut self) {
         let mut wake_serial = false;
-        let mut wake_tiles = false;
         loop {
             self.take_tiles_messages();
             if let Some(reply) = self.pending.take() {
@@ -137,13 +164,7 @@ impl SequencerPd {
             }
             match self.from_serial.recv(&mut self.line) {
                 Ok((len, _tag)) => {
-                    let line = &self.line[..len];
-                    match command::run(&mut self.seq, &mut self.entries, line, NOW) {
-                        Outcome::Reply(reply) => self.pending = Some(reply),
-                        Outcome::Commit(reply) => self.commit(reply),
-                        Outcome::Checkpoint => self.ask_tiles(&[], tiles_tag::CHECKPOINT, Waiting::Checkpoint),
-                    }
-                    wake_tiles |= self.to_tiles.needs_signal();
+                    self.run_command(len);
                 }
                 Err(RingError::Empty) if self.from_serial.request_signal() == Ok(false) => {}
                 Err(RingError::Empty) => break,
@@ -153,13 +174,138 @@ impl SequencerPd {
         if wake_serial | self.from_serial.needs_signal() {
             SERIAL.notify();
         }
-        if wake_tiles | self.from_tiles.needs_signal() {
+        // Messages to tiles come from commands, replay steps and benchmark batches alike:
+        // one check covers them all.
+        if self.to_tiles.needs_signal() | self.from_tiles.needs_signal() {
             TILES.notify();
         }
     }
 
-    /// Hands the last command's entries to tiles; `reply` waits for their durability.
-    fn commit(&mut self, reply: String) {
+    /// Runs the command line in `self.line[..len]`.
+    fn run_command(&mut self, len: usize) {
+        if let Some(reason) = &self.failure {
+            let message = alloc::format!("the disk could not be recovered: {reason}");
+            self.pending = Some(command::error("storage_unavailable", &message));
+            return;
+        }
+        let now = wall_clock();
+        match command::run(&mut self.seq, &mut self.entries, &self.line[..len], now) {
+            Outcome::Reply(reply) => self.pending = Some(reply),
+            Outcome::Commit(reply) => self.commit(Then::Reply(reply)),
+            Outcome::Checkpoint => self.ask_tiles(&[], tiles_tag::CHECKPOINT, Waiting::Checkpoint),
+            Outcome::Status => self.pending = Some(self.status()),
+            Outcome::Bench(n) => {
+                let run = BenchRun::new(n, self.seq.next_index(), counter());
+                if self.seq.account("bench-source").is_none() {
+                    let mut line = Vec::from(&b"accounts "[..]);
+                    line.extend_from_slice(bench::ACCOUNTS);
+                    match command::run(&mut self.seq, &mut self.entries, &line, now) {
+                        Outcome::Commit(_) => return self.commit(Then::Bench(run)),
+                        _ => return self.pending = Some(command::error("bench_failed", "opening the bench accounts")),
+                    }
+                }
+                self.bench_step(run);
+            }
+        }
+    }
+
+    /// Sequences the next batch of a benchmark run, or replies with its figures.
+    fn bench_step(&mut self, mut run: BenchRun) {
+        let Some(batch) = run.next_batch() else {
+            let elapsed = ticks_to_nanos(counter().wrapping_sub(run.started));
+            self.pending = Some(run.report(elapsed, self.seq.next_index()));
+            return;
+        };
+        let mut line = Vec::from(&b"transfers "[..]);
+        line.extend_from_slice(&batch);
+        match command::run(&mut self.seq, &mut self.entries, &line, wall_clock()) {
+            Outcome::Commit(_) => {
+                run.accepted += self.entries.len() as u64;
+                self.commit(Then::Bench(run));
+            }
+            Outcome::Reply(reply) => self.pending = Some(reply),
+            _ => self.pending = Some(command::error("bench_failed", "unexpected outcome")),
+        }
+    }
+
+    /// `status`: the ledger's size and the boot figures.
+    fn status(&self) -> String {
+        alloc::format!(
+            "{{\"status\":{{\"size\":{},\"durable\":{},\"accounts\":{},\"transfers\":{},\"ready_after_reset_ms\":{},\"uptime_ms\":{}}}}}",
+            self.seq.next_index(),
+            self.seq.durable_size(),
+            self.seq.accounts().len(),
+            self.seq.transfer_count(),
+            ticks_to_nanos(self.ready_ticks) / 1_000_000,
+            ticks_to_nanos(counter()) / 1_000_000
+        )
+    }
+
+    /// Asks tiles for the durable entries from the core's next index on.
+    fn ask_replay(&mut self) {
+        let started = match &self.waiting {
+            Some(Waiting::Replay { started }) => *started,
+            _ => counter(),
+        };
+        let request = encode_vec(&ReplayRequest {
+            from: self.seq.next_index(),
+        })
+        .expect("a replay request encodes");
+        if let Err(e) = self.to_tiles.send(&request, tiles_tag::REPLAY) {
+            self.failure = Some(alloc::format!("seq_to_tiles: {e}"));
+            return;
+        }
+        self.waiting = Some(Waiting::Replay { started });
+    }
+
+    /// Applies one replay batch from tiles; asks for the next or becomes ready.
+    fn replayed(&mut self, len: usize, started: u64) {
+        let (first_index, size, entries) = match decode::<ReplayReply>(&self.tiles_msg[..len]) {
+            Ok(ReplayReply::Entries {
+                first_index,
+                size,
+                entries,
+            }) => (first_index, size, entries),
+            Ok(ReplayReply::Failed { reason }) => return self.fail(reason),
+            Err(_) => return self.fail(String::from("malformed replay reply from tiles")),
+        };
+        if first_index != self.seq.next_index() || size < first_index + entries.len() as u64 {
+            return self.fail(alloc::format!(
+                "replay batch at {first_index} does not continue the log"
+            ));
+        }
+        for (i, entry) in entries.iter().enumerate() {
+            if let Err(e) = self.seq.replay(entry, &mut self.entries) {
+                return self.fail(alloc::format!(
+                    "entry {} does not replay: {e:?}",
+                    first_index + i as u64
+                ));
+            }
+        }
+        self.seq.mark_durable(self.seq.next_index());
+        if entries.is_empty() && self.seq.next_index() == size {
+            self.ready_ticks = counter();
+            debug_println!(
+                "sequencer: ready (log size {size}: {} accounts, {} transfers replayed in {} ms; {} ms after reset)",
+                self.seq.accounts().len(),
+                self.seq.transfer_count(),
+                ticks_to_nanos(self.ready_ticks.wrapping_sub(started)) / 1_000_000,
+                ticks_to_nanos(self.ready_ticks) / 1_000_000
+            );
+        } else {
+            self.waiting = Some(Waiting::Replay { started });
+            self.ask_replay();
+        }
+    }
+
+    fn fail(&mut self, reason: String) {
+        debug_println!("sequencer: NOT READY: {reason}");
+        self.failure = Some(reason);
+        self.waiting = None;
+    }
+
+    /// Hands the last command's entries to tiles; `then` waits for their durability.
+    fn commit(&mut self, then: Then) {
         let request = CommitRequest {
             epoch: 0,
             first_index: self.entries.first_index().expect("a commit has entries"),
@@ -167,7 +313,7 @@ impl SequencerPd {
         };
         let size = self.seq.next_index();
         match encode_vec(&request) {
-            Ok(bytes) => self.ask_tiles(&bytes, tiles_tag::COMMIT, Waiting::Durable { size, reply }),
+            Ok(bytes) => self.ask_tiles(&bytes, tiles_tag::COMMIT, Waiting::Durable { size, then }),
             Err(_) => self.storage_failed(self.seq.durable_size()),
         }
     }
@@ -206,13 +352,17 @@ impl SequencerPd {
             let bytes = &self.tiles_msg[..len];
             match (tag, self.waiting.take()) {
                 (tiles_tag::CHECKPOINT, Some(Waiting::Checkpoint)) => self.pending = Some(command::checkpoint(bytes)),
+                (tiles_tag::REPLAY, Some(Waiting::Replay { started })) => self.replayed(len, started),
                 (tiles_tag::COMMIT, waiting) => match decode::<DurabilityNotice>(bytes) {
                     Ok(DurabilityNotice::Durable { size })
                         if (self.seq.durable_size()..=self.seq.next_index()).contains(&size) =>
                     {
                         self.seq.mark_durable(size);
                         match waiting {
-                            Some(Waiting::Durable { size: want, reply }) if size >= want => self.pending = Some(reply),
+                            Some(Waiting::Durable { size: want, then }) if size >= want => match then {
+                                Then::Reply(reply) => self.pending = Some(reply),
+                                Then::Bench(run) => self.bench_step(run),
+                            },
                             other => self.waiting = other,
                         }
                     }
@@ -233,6 +383,12 @@ impl SequencerPd {
             }
         }
     }
+}
+
+/// Wall-clock now from the timer PD (Unix nanoseconds).
+fn wall_clock() -> UnixNanos {
+    TIMER.pp_call(MessageInfo::new(0, 0));
+    get_mr(0) as UnixNanos
 }
 
 /// The reply to a batch whose results do not fit one queue buffer.

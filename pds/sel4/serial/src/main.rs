@@ -22,9 +22,9 @@ const SEQUENCER: Channel = Channel::new(1);
 /// Size of each queue region (system.xml).
 const QUEUE_SIZE: usize = 0x20_0000;
 
-const BANNER: &str = "\nLedgerFS appliance: seL4 Microkit, PDs serial + sequencer + tiles + attest\n\
-the ledger is a signed tlog-tiles log on a RAM disk (virtio-blk is a later slice): lost at reboot\n\
-commands: accounts JSON | transfers JSON | balance ID | checkpoint   (the HTTP API's JSON bodies)\n";
+const BANNER: &str = "\nLedgerFS appliance: seL4 Microkit, PDs serial + sequencer + timer + tiles + attest + blk\n\
+the ledger is a signed tlog-tiles log on the virtio-blk disk; it answers once `sequencer: ready` is printed\n\
+commands: accounts JSON | transfers JSON | balance ID | checkpoint | status | bench N   (the HTTP API's JSON bodies)\n";
 
 #[protection_domain(heap_size = 256 * 1024)]
 fn init() -> Serial {

@@ -10,24 +10,33 @@
 //! checkpoint signed but not swapped in stays pending and is retried, never re-signed.
 //! Any earlier failure rolls the log and the store back and reports `Failed`.
 //!
-//! Storage in this slice: a RAM disk (`ramdisk` region, mapped only here), formatted at
-//! boot. The virtio-blk PD and recovery across reboots are a later slice.
+//! Storage: the blk PD's virtio-blk disk, through `ringdisk::RingDisk`. At boot tiles
+//! recovers the volume (`BlockStore::open`: newest valid superblock, checksummed record
+//! chain, the signed checkpoint as commit record), has attest check the checkpoint's
+//! signature and remember it, and rebuilds the Merkle state (`TileLog::open`); then it serves
+//! the sequencer's replay requests with the durable entries. A blank disk (both superblock
+//! blocks zero) is formatted; any other unreadable volume is refused, never formatted over.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
-mod ramdisk;
+mod ringdisk;
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use ledgerfs_attest::{SignReply, SignRequest};
-use ledgerfs_blockstore::BlockStore;
-use ledgerfs_proto::{CommitRequest, DurabilityNotice, decode, encode_vec, tiles_tag};
+use ledgerfs_attest::{Checkpoint, SignReply, SignRequest};
+use ledgerfs_blockstore::{BlockDevice, BlockStore};
+use ledgerfs_proto::{
+    CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, attest_tag, decode, encode_vec, tiles_tag,
+};
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
-use ledgerfs_tiles::{CommitFailure, LogWriter, SignedHead, TileLog, TileStore, empty_root};
-use ramdisk::RamDisk;
+use ledgerfs_sel4_clock::counter;
+use ledgerfs_tiles::{
+    BundleIter, CommitFailure, LogWriter, SignedHead, TILE_WIDTH, TileLog, TilePath, TileReader, TileStore, empty_root,
+};
+use ringdisk::RingDisk;
 use sel4_microkit::{
     Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, memory_region_symbol, protection_domain,
 };
@@ -37,17 +46,17 @@ const SEQUENCER: Channel = Channel::new(2);
 /// The protected-procedure channel into the attest PD.
 const ATTEST: Channel = Channel::new(3);
 /// Region sizes (system.xml).
-const SEQ_TO_TILES_SIZE: usize = 0x100_0000;
-const TILES_TO_SEQ_SIZE: usize = 0x1_0000;
+const SEQ_TO_TILES_SIZE: usize = 0x400_0000;
+const TILES_TO_SEQ_SIZE: usize = 0x80_0000;
 const ATTEST_QUEUE_SIZE: usize = 0x1_0000;
-const RAMDISK_SIZE: usize = 0x100_0000;
-/// The RAM disk's volume id (fixed: nothing persists across boots yet).
-const VOLUME_ID: [u8; 16] = *b"ledgerfs-ramdisk";
+const BLK_DATA_SIZE: usize = 0x40_0000;
 
-#[protection_domain(heap_size = 32 * 1024 * 1024)]
+type Store = BlockStore<RingDisk>;
+
+#[protection_domain(heap_size = 48 * 1024 * 1024)]
 fn init() -> TilesPd {
     // SAFETY: system.xml maps each region at its symbol into this PD and the named peer
-    // only (the RAM disk into this PD only).
+    // only (the blk rings and data window into this PD and blk only).
     let (from_seq, to_seq, to_attest, from_attest, disk) = unsafe {
         (
             MessageReceiver::attach(memory_region_symbol!(seq_to_tiles: *mut u8).as_ptr(), SEQ_TO_TILES_SIZE),
@@ -60,40 +69,95 @@ fn init() -> TilesPd {
                 memory_region_symbol!(attest_to_tiles: *mut u8).as_ptr(),
                 ATTEST_QUEUE_SIZE,
             ),
-            RamDisk::new(memory_region_symbol!(ramdisk: *mut u8).as_ptr(), RAMDISK_SIZE),
+            RingDisk::attach(
+                memory_region_symbol!(blk_requests: *mut _),
+                memory_region_symbol!(blk_completions: *mut _),
+                memory_region_symbol!(blk_data: *mut u8).as_ptr(),
+                BLK_DATA_SIZE,
+            ),
         )
     };
-    let mut store = BlockStore::format(disk, VOLUME_ID).expect("format the RAM disk");
     let mut signer = Signer {
         to_attest: to_attest.expect("tiles_to_attest"),
         from_attest: from_attest.expect("attest_to_tiles"),
         buf: alloc::vec![0; RegionLayout::new(ATTEST_QUEUE_SIZE).expect("queue region fits").buffer_size],
     };
-    // The empty tree gets a signed checkpoint too (as `ledgerfs init` does).
-    let note = signer.sign(0, empty_root()).expect("attest signs the empty tree");
-    store.swap_checkpoint(note.as_bytes()).expect("store the first checkpoint");
-    let head = SignedHead {
-        size: 0,
-        root: empty_root(),
-        note,
+    let writer = match disk {
+        Ok(disk) => recover(disk, &mut signer),
+        Err(e) => Err(alloc::format!("the blk PD answers no device ({e})")),
     };
+    match &writer {
+        Ok(w) => debug_println!(
+            "tiles: ready (log size {}, volume {} blocks of 4 KiB, {} records)",
+            w.head().size,
+            w.store().stats().block_count,
+            w.store().stats().committed_records
+        ),
+        Err(e) => debug_println!("tiles: FAILED: {e}; the ledger serves nothing until the disk is fixed"),
+    }
     let mut pd = TilesPd {
-        writer: LogWriter::new(TileLog::new(), store, head),
+        writer,
         signer,
         from_seq: from_seq.expect("seq_to_tiles"),
         to_seq: to_seq.expect("tiles_to_seq"),
         buf: alloc::vec![0; RegionLayout::new(SEQ_TO_TILES_SIZE).expect("queue region fits").buffer_size],
     };
-    debug_println!(
-        "tiles: ready (RAM disk {} KiB, not persistent; checkpoint size 0)",
-        RAMDISK_SIZE / 1024
-    );
     pd.pump();
     pd
 }
 
+/// Opens the volume on `disk` (formatting a blank one) and rebuilds the log writer at its
+/// signed checkpoint, which attest must recognise as its own.
+fn recover(mut disk: RingDisk, signer: &mut Signer) -> Result<LogWriter<Store>, String> {
+    let mut head = alloc::vec![0u8; 2 * RingDisk::BLOCK_SIZE];
+    disk.read(0, &mut head)
+        .map_err(|e| alloc::format!("reading the superblocks: {e}"))?;
+    if head.iter().all(|&b| b == 0) {
+        return format(disk, signer);
+    }
+    let store = BlockStore::open(disk).map_err(|e| alloc::format!("the volume does not open: {e}"))?;
+    let note = store
+        .checkpoint()
+        .map_err(|e| alloc::format!("reading the checkpoint: {e}"))?
+        .ok_or_else(|| String::from("the volume has no checkpoint"))?;
+    signer.resume(&note)?;
+    let text = core::str::from_utf8(&note).map_err(|_| String::from("the checkpoint is not UTF-8"))?;
+    let body = text
+        .find("\n\n")
+        .map(|i| &text[..=i])
+        .ok_or("the checkpoint note has no signature")?;
+    let cp = Checkpoint::parse_body(body).map_err(|e| alloc::format!("the checkpoint does not parse: {e}"))?;
+    let log = TileLog::open(&store, cp.size, &cp.root).map_err(|e| alloc::format!("the tiles disagree: {e}"))?;
+    let head = SignedHead {
+        size: cp.size,
+        root: cp.root,
+        note: text.to_string(),
+    };
+    Ok(LogWriter::new(log, store, head))
+}
+
+/// Formats a blank disk and signs the empty tree (as `ledgerfs init` does).
+fn format(disk: RingDisk, signer: &mut Signer) -> Result<LogWriter<Store>, String> {
+    // A fresh volume id per format: the boot-time counter value makes it unique per disk.
+    let mut volume_id = *b"ledgerfs\0\0\0\0\0\0\0\0";
+    volume_id[8..].copy_from_slice(&counter().to_le_bytes());
+    let mut store = BlockStore::format(disk, volume_id).map_err(|e| alloc::format!("format: {e}"))?;
+    let note = signer.sign(0, empty_root())?;
+    store
+        .swap_checkpoint(note.as_bytes())
+        .map_err(|e| alloc::format!("storing the first checkpoint: {e}"))?;
+    debug_println!("tiles: formatted a blank disk");
+    let head = SignedHead {
+        size: 0,
+        root: empty_root(),
+        note,
+    };
+    Ok(LogWriter::new(TileLog::new(), store, head))
+}
+
 struct TilesPd {
-    writer: LogWriter<BlockStore<RamDisk>>,
+    /// The log, or why the disk could not be recovered.
+    writer: Result<LogWriter<Store>, String>,
     signer: Signer,
     from_seq: MessageReceiver<'static>,
     to_seq: MessageSender<'static>,
@@ -108,21 +172,36 @@ struct Signer {
 }
 
 impl Signer {
-    /// Has the attest PD sign `(size, root)`.
-    fn sign(&mut self, size: u64, root: [u8; 32]) -> Result<String, String> {
-        let req = encode_vec(&SignRequest { size, root }).map_err(|_| String::from("sign request encodes"))?;
+    /// One request to attest under `tag` and its reply (into `self.buf`): its length.
+    fn call(&mut self, bytes: &[u8], tag: u32) -> Result<usize, String> {
         self.to_attest
-            .send(&req, 0)
+            .send(bytes, tag)
             .map_err(|e| alloc::format!("tiles_to_attest: {e}"))?;
         ATTEST.pp_call(MessageInfo::new(0, 0));
         let (len, _) = self
             .from_attest
             .recv(&mut self.buf)
             .map_err(|e| alloc::format!("attest_to_tiles: {e}"))?;
+        Ok(len)
+    }
+
+    /// Has the attest PD sign `(size, root)`.
+    fn sign(&mut self, size: u64, root: [u8; 32]) -> Result<String, String> {
+        let req = encode_vec(&SignRequest { size, root }).map_err(|_| String::from("sign request encodes"))?;
+        let len = self.call(&req, attest_tag::SIGN)?;
         match decode::<SignReply>(&self.buf[..len]) {
             Ok(SignReply::Signed { note }) => Ok(note),
             Ok(SignReply::Refused(r)) => Err(alloc::format!("attest refused: {r}")),
             Err(_) => Err(String::from("malformed sign reply")),
+        }
+    }
+
+    /// Tells attest the checkpoint recovered from disk; attest refuses one it did not sign.
+    fn resume(&mut self, note: &[u8]) -> Result<(), String> {
+        let len = self.call(note, attest_tag::RESUME)?;
+        match len {
+            0 => Ok(()),
+            _ => Err(String::from_utf8_lossy(&self.buf[..len]).into_owned()),
         }
     }
 }
@@ -130,8 +209,10 @@ impl Signer {
 impl TilesPd {
     /// Serves every waiting sequencer message, then sleeps with a signal requested.
     fn pump(&mut self) {
-        if let Ok(true) = self.writer.retry_pending() {
-            let size = self.writer.head().size;
+        if let Ok(writer) = &mut self.writer
+            && let Ok(true) = writer.retry_pending()
+        {
+            let size = writer.head().size;
             self.notify_seq(DurabilityNotice::Durable { size });
         }
         loop {
@@ -151,14 +232,62 @@ impl TilesPd {
                     Err(_) => debug_println!("tiles: malformed commit request; ignored"),
                 },
                 tiles_tag::CHECKPOINT => {
-                    let note = self.writer.store().checkpoint().ok().flatten().unwrap_or_default();
+                    let note = match &self.writer {
+                        Ok(w) => w.store().checkpoint().ok().flatten().unwrap_or_default(),
+                        Err(_) => Vec::new(),
+                    };
                     self.send_seq(&note, tiles_tag::CHECKPOINT);
                 }
+                tiles_tag::REPLAY => match decode::<ReplayRequest>(&self.buf[..len]) {
+                    Ok(req) => {
+                        let reply = self.replay(req.from);
+                        let bytes = encode_vec(&reply).expect("a replay reply encodes");
+                        self.send_seq(&bytes, tiles_tag::REPLAY);
+                    }
+                    Err(_) => debug_println!("tiles: malformed replay request; ignored"),
+                },
                 _ => debug_println!("tiles: unknown message tag {tag}; ignored"),
             }
         }
         if self.to_seq.needs_signal() | self.from_seq.needs_signal() {
             SEQUENCER.notify();
+        }
+    }
+
+    /// The durable entries from `from` on, at most one entry bundle and one queue buffer.
+    fn replay(&self, from: u64) -> ReplayReply {
+        let writer = match &self.writer {
+            Ok(w) => w,
+            Err(e) => return ReplayReply::Failed { reason: e.clone() },
+        };
+        let size = writer.head().size;
+        let mut entries = Vec::new();
+        if from < size {
+            let width = TILE_WIDTH as u64;
+            let bundle = from / width;
+            let path = TilePath::entries(bundle, (size - bundle * width).min(width) as u16);
+            let bytes = match writer.store().read(&path) {
+                Ok(Some(b)) => b,
+                Ok(None) => return failed(alloc::format!("entry bundle {} is missing", path.to_path())),
+                Err(e) => return failed(alloc::format!("reading {}: {e}", path.to_path())),
+            };
+            let budget = self.to_seq.max_len() - 64;
+            let mut used = 0;
+            for entry in BundleIter::new(&bytes).skip((from % width) as usize) {
+                let Ok(entry) = entry else {
+                    return failed(alloc::format!("entry bundle {} is malformed", path.to_path()));
+                };
+                used += entry.len() + 8;
+                if used > budget && !entries.is_empty() {
+                    break;
+                }
+                entries.push(entry.to_vec());
+            }
+        }
+        ReplayReply::Entries {
+            first_index: from,
+            size,
+            entries,
         }
     }
 
@@ -177,22 +306,25 @@ impl TilesPd {
     /// failed (pending; the notice follows when a retry succeeds).
     fn commit(&mut self, req: &CommitRequest) -> Option<DurabilityNotice> {
         let failed = DurabilityNotice::Failed { size: req.first_index };
-        if self.writer.has_pending() || req.first_index != self.writer.size() {
+        let Ok(writer) = &mut self.writer else {
+            return Some(failed);
+        };
+        if writer.has_pending() || req.first_index != writer.size() {
             debug_println!(
                 "tiles: commit at {} refused (log size {})",
                 req.first_index,
-                self.writer.size()
+                writer.size()
             );
             return Some(failed);
         }
         let signer = &mut self.signer;
         let entries = req.entries.iter().map(Vec::as_slice);
-        match self.writer.commit(entries, |size, root| signer.sign(size, root)) {
+        match writer.commit(entries, |size, root| signer.sign(size, root)) {
             Ok(()) => Some(DurabilityNotice::Durable {
-                size: self.writer.head().size,
+                size: writer.head().size,
             }),
             Err(CommitFailure::CheckpointPending(e)) => {
-                debug_println!("tiles: checkpoint at {} pending: {e}", self.writer.size());
+                debug_println!("tiles: checkpoint at {} pending: {e}", writer.size());
                 None
             }
             Err(CommitFailure::NotWritten(e)) => {
@@ -201,6 +333,11 @@ impl TilesPd {
             }
         }
     }
+}
+
+fn failed(reason: String) -> ReplayReply {
+    debug_println!("tiles: replay failed: {reason}");
+    ReplayReply::Failed { reason }
 }
 
 impl Handler for TilesPd {

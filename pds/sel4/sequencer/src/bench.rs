@@ -1,0 +1,88 @@
+//! The in-image throughput run (`bench N`): N generated transfers sequenced end to end,
+//! exactly like console commands (JSON request parsing, the sequencer core, tiles, the
+//! blk disk, attest's signature), in batches of [`BATCH`], each batch durable under a
+//! signed checkpoint before the next starts. Only the serial transport is left out.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+
+/// Transfers per batch: one commit (about 300 bytes per entry, well inside one
+/// `seq_to_tiles` buffer of 1 MiB).
+pub const BATCH: u64 = 2048;
+/// Largest run one command may ask for (the core's transfer limit bounds it anyway).
+pub const MAX_TRANSFERS: u64 = 100_000;
+
+/// The accounts every run moves money between (opened by the first run).
+pub const ACCOUNTS: &[u8] = br#"[{"id":"bench-source","currency":"EUR"},{"id":"bench-sink","currency":"EUR"}]"#;
+
+/// One run in progress.
+pub struct BenchRun {
+    /// Transfers asked for.
+    pub total: u64,
+    /// Transfers generated so far.
+    pub sent: u64,
+    /// Transfers the core accepted.
+    pub accepted: u64,
+    /// Commits made.
+    pub batches: u64,
+    /// Log size when the run started: makes transfer ids unique across runs.
+    pub run: u64,
+    /// Counter value at the start.
+    pub started: u64,
+}
+
+impl BenchRun {
+    /// A run of `total` transfers starting at log size `run`, counter `started`.
+    pub fn new(total: u64, run: u64, started: u64) -> BenchRun {
+        BenchRun {
+            total,
+            sent: 0,
+            accepted: 0,
+            batches: 0,
+            run,
+            started,
+        }
+    }
+
+    /// The next batch as a `transfers` request body, or `None` when all were sent.
+    pub fn next_batch(&mut self) -> Option<Vec<u8>> {
+        let n = (self.total - self.sent).min(BATCH);
+        if n == 0 {
+            return None;
+        }
+        let mut out = String::with_capacity(n as usize * 110);
+        out.push('[');
+        for i in self.sent..self.sent + n {
+            if i > self.sent {
+                out.push(',');
+            }
+            write!(
+                out,
+                r#"{{"id":"bench-{}-{i}","debit":"bench-source","credit":"bench-sink","amount":"0.01","currency":"EUR"}}"#,
+                self.run
+            )
+            .expect("String write");
+        }
+        out.push(']');
+        self.sent += n;
+        self.batches += 1;
+        Some(out.into_bytes())
+    }
+
+    /// The final reply.
+    pub fn report(&self, elapsed_nanos: u64, size: u64) -> String {
+        let rate = if elapsed_nanos == 0 {
+            0
+        } else {
+            (u128::from(self.accepted) * 1_000_000_000 / u128::from(elapsed_nanos)) as u64
+        };
+        alloc::format!(
+            "{{\"bench\":{{\"transfers\":{},\"accepted\":{},\"batches\":{},\"batch\":{BATCH},\"milliseconds\":{},\"transfers_per_s\":{rate}}},\"size\":{size}}}",
+            self.total,
+            self.accepted,
+            self.batches,
+            elapsed_nanos / 1_000_000
+        )
+    }
+}
