@@ -11,6 +11,11 @@ MICROKIT_BOARD ?= qemu_virt_aarch64
 RUST_SEL4_GIT ?= https://github.com/seL4/rust-sel4
 QEMU ?= qemu-system-aarch64
 export QEMU
+# The appliance's persistent disk for `make qemu` (a raw image; created blank, 256 MiB).
+DISK ?= $(CURDIR)/build/disk.img
+export DISK
+# `make qemu SERIAL=build/serial.sock` puts the console on a unix socket for `ledgerfs appliance`.
+SERIAL ?=
 IMAGE_DIR := $(CURDIR)/build/image
 SEL4_TARGET := $(CURDIR)/build/sel4/$(MICROKIT_CONFIG)
 SEL4_PDS := serial sequencer timer tiles attest blk
@@ -89,11 +94,13 @@ sel4-image:
 	@echo "image: $(IMAGE_DIR)/loader.img"
 
 sel4-qemu: sel4-image
-	./qemu/boot.sh $(IMAGE_DIR)/loader.img
+	./qemu/boot.sh $(IMAGE_DIR)/loader.img $(if $(SERIAL),--socket $(SERIAL))
 
 sel4-test-image: sel4-image
 	nice -n 10 cargo build -q -p ledgerfs-attest --example verify_checkpoint
-	python3 qemu/test_image.py $(IMAGE_DIR)/loader.img $(IMAGE_DIR)/serial.log $(KEY) target/debug/examples/verify_checkpoint
+	nice -n 10 cargo build -q -p ledgerfs
+	python3 qemu/test_image.py $(IMAGE_DIR)/loader.img $(IMAGE_DIR)/serial.log $(KEY) \
+	  target/debug/examples/verify_checkpoint target/debug/ledgerfs
 
 ## bench: the full benchmark suite (criterion micro benches, the daemon over HTTP against
 ## PostgreSQL 15, FUSE, profile) into bench/report.md; BENCH_ARGS=--ten-million adds 10M.

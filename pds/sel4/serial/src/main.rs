@@ -47,6 +47,10 @@ fn init() -> Serial {
         reply: alloc::vec![0; capacity],
     };
     serial.print_replies();
+    // Bytes typed before this PD ran sit in the FIFO, and QEMU raises the receive
+    // interrupt only when the FIFO goes from empty to non-empty: drain it now, or the
+    // console would never hear another byte.
+    serial.read_uart();
     serial
 }
 
