@@ -98,7 +98,7 @@ proptest! {
         for (b, range) in chunks(block, len, window) {
             prop_assert_eq!(range.start, next);
             prop_assert_eq!(b, block + (range.start / BLOCK_SIZE) as u64);
-            prop_assert!(range.len() <= window.max(BLOCK_SIZE).min(MAX_REQUEST_BYTES));
+            prop_assert!(range.len() <= window.clamp(BLOCK_SIZE, MAX_REQUEST_BYTES));
             prop_assert!(range.len() % BLOCK_SIZE == 0 && !range.is_empty());
             next = range.end;
         }
