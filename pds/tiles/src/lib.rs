@@ -27,6 +27,7 @@ extern crate std;
 
 mod bundle;
 mod edge;
+mod entries;
 mod error;
 mod hashes;
 mod log;
@@ -40,6 +41,7 @@ mod writer;
 mod testutil;
 
 pub use bundle::{bundle_push, BundleIter};
+pub use entries::read_entries;
 pub use error::{ProofError, TileError, VerifyError, VerifyReason};
 pub use hashes::{stored_node_hash, tree_root_from_tiles, TileHashReader};
 pub use log::{TileLog, TileWrite, MAX_INFLIGHT_COMMITS};

@@ -33,9 +33,7 @@ use ledgerfs_proto::{
 };
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
 use ledgerfs_sel4_clock::counter;
-use ledgerfs_tiles::{
-    BundleIter, CommitFailure, LogWriter, SignedHead, TILE_WIDTH, TileLog, TilePath, TileReader, TileStore, empty_root,
-};
+use ledgerfs_tiles::{CommitFailure, LogWriter, SignedHead, TileLog, TileStore, empty_root, read_entries};
 use ringdisk::RingDisk;
 use sel4_microkit::{
     Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, memory_region_symbol, protection_domain,
@@ -261,33 +259,19 @@ impl TilesPd {
             Err(e) => return ReplayReply::Failed { reason: e.clone() },
         };
         let size = writer.head().size;
-        let mut entries = Vec::new();
-        if from < size {
-            let width = TILE_WIDTH as u64;
-            let bundle = from / width;
-            let path = TilePath::entries(bundle, (size - bundle * width).min(width) as u16);
-            let bytes = match writer.store().read(&path) {
-                Ok(Some(b)) => b,
-                Ok(None) => return failed(alloc::format!("entry bundle {} is missing", path.to_path())),
-                Err(e) => return failed(alloc::format!("reading {}: {e}", path.to_path())),
-            };
-            let budget = self.to_seq.max_len() - 64;
-            let mut used = 0;
-            for entry in BundleIter::new(&bytes).skip((from % width) as usize) {
-                let Ok(entry) = entry else {
-                    return failed(alloc::format!("entry bundle {} is malformed", path.to_path()));
-                };
-                used += entry.len() + 8;
-                if used > budget && !entries.is_empty() {
-                    break;
-                }
-                entries.push(entry.to_vec());
+        // Room for postcard's length prefixes: entries are short (a few hundred bytes).
+        let budget = self.to_seq.max_len() / 2;
+        match read_entries(writer.store(), size, from, budget) {
+            Ok(entries) => ReplayReply::Entries {
+                first_index: from,
+                size,
+                entries,
+            },
+            Err(e) => {
+                let reason = alloc::format!("reading entries from {from}: {e}");
+                debug_println!("tiles: replay failed: {reason}");
+                ReplayReply::Failed { reason }
             }
-        }
-        ReplayReply::Entries {
-            first_index: from,
-            size,
-            entries,
         }
     }
 
@@ -333,11 +317,6 @@ impl TilesPd {
             }
         }
     }
-}
-
-fn failed(reason: String) -> ReplayReply {
-    debug_println!("tiles: replay failed: {reason}");
-    ReplayReply::Failed { reason }
 }
 
 impl Handler for TilesPd {
