@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ledgerfs_attest::{verify_checkpoint, Checkpoint, VerifierKey};
+use ledgerfs_attest::{parse_checkpoint_unverified, verify_checkpoint, Checkpoint, VerifierKey};
 use ledgerfs_blockstore::{BlockStore, CHECKPOINT_PATH};
 use ledgerfs_tiles::{BundleIter, TileStore};
 
@@ -73,13 +73,6 @@ fn volume_error(name: &str, os: &LastError, e: ledgerfs_blockstore::Error) -> Er
     }
 }
 
-/// The body of a signed note: everything up to and including the line before the blank
-/// line that starts the signatures.
-fn note_body(note: &[u8]) -> Option<&str> {
-    let text = std::str::from_utf8(note).ok()?;
-    text.find("\n\n").map(|at| &text[..at + 1])
-}
-
 /// Refuses anything at `out` but a missing or empty directory.
 fn check_out(out: &Path) -> Result<()> {
     if out.exists() && !out.is_dir() {
@@ -119,12 +112,10 @@ pub fn export(disk: &Path, out: &Path, vkey: Option<&VerifierKey>) -> Result<Exp
                 key.encode()
             ))
         })?,
-        None => note_body(&note)
-            .and_then(|body| Checkpoint::parse_body(body).ok())
-            .ok_or_else(|| Error::Corrupt {
-                path: format!("{name}: checkpoint"),
-                reason: "not a checkpoint note".into(),
-            })?,
+        None => parse_checkpoint_unverified(&note).map_err(|e| Error::Corrupt {
+            path: format!("{name}: checkpoint"),
+            reason: format!("not a checkpoint note ({e})"),
+        })?,
     };
     let created = !out.exists();
     fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
@@ -241,11 +232,5 @@ mod tests {
         assert_eq!(bundle_index("005.p/17"), 5);
         assert_eq!(bundle_index("x001/234"), 1234);
         assert_eq!(bundle_index("x001/x234/067.p/8"), 1_234_067);
-    }
-
-    #[test]
-    fn note_body_stops_at_the_signatures() {
-        let note = b"origin\n5\nroot\n\n\xe2\x80\x94 origin abcd\n";
-        assert_eq!(note_body(note), Some("origin\n5\nroot\n"));
     }
 }

@@ -105,6 +105,13 @@ fn parse_sig_line(line: &str) -> Result<SigLine<'_>, NoteError> {
     })
 }
 
+/// Splits a note into its text (ending in `'\n'`) and its signature lines: the text
+/// is separated from the signatures by the *last* blank line. Checks nothing else.
+pub(crate) fn split_note(text: &str) -> Result<(&str, &str), NoteError> {
+    let split = text.rfind("\n\n").ok_or(NoteError::MissingBlankLine)?;
+    Ok((&text[..=split], &text[split + 2..]))
+}
+
 /// Checks `note` and returns its text (the body, ending in `'\n'`) if it
 /// carries a valid signature from `key`.
 ///
@@ -120,10 +127,7 @@ pub fn verify_note(key: &VerifierKey, note: &[u8]) -> Result<String, NoteError> 
     let text = core::str::from_utf8(note).map_err(|_| NoteError::NotUtf8)?;
     check_note_chars(text)?;
 
-    // The text is separated from the signatures by the *last* blank line.
-    let split = text.rfind("\n\n").ok_or(NoteError::MissingBlankLine)?;
-    let body = &text[..=split];
-    let sigs = &text[split + 2..];
+    let (body, sigs) = split_note(text)?;
     if sigs.is_empty() {
         return Err(NoteError::NoSignatures);
     }

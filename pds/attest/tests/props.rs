@@ -5,7 +5,10 @@
 //! Must never: shrink the case counts below what catches a one-byte
 //! tamper; these properties are the crate's main evidence of strictness.
 
-use ledgerfs_attest::{sign_checkpoint, sign_note, verify_checkpoint, verify_note, Checkpoint, SignerKey, VerifierKey};
+use ledgerfs_attest::{
+    parse_checkpoint_unverified, sign_checkpoint, sign_note, verify_checkpoint, verify_note, Checkpoint, SignerKey,
+    VerifierKey,
+};
 use proptest::prelude::*;
 
 fn key_name() -> impl Strategy<Value = String> {
@@ -51,6 +54,8 @@ proptest! {
         let key = SignerKey::from_seed(&name, seed).unwrap();
         let note = sign_checkpoint(&key, &cp).unwrap();
         prop_assert_eq!(verify_checkpoint(&key.verifier(), note.as_bytes()).unwrap(), cp.clone());
+        // The unverified reading sees exactly what verification sees.
+        prop_assert_eq!(parse_checkpoint_unverified(note.as_bytes()).unwrap(), cp.clone());
         prop_assert_eq!(Checkpoint::parse_body(&cp.body()).unwrap(), cp);
     }
 

@@ -23,10 +23,10 @@ extern crate alloc;
 
 mod ringdisk;
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
-use ledgerfs_attest::{Checkpoint, SignReply, SignRequest};
+use ledgerfs_attest::{SignReply, SignRequest, parse_checkpoint_unverified};
 use ledgerfs_blockstore::{BlockDevice, BlockStore};
 use ledgerfs_proto::{
     CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, attest_tag, decode, encode_vec, tiles_tag,
@@ -119,17 +119,14 @@ fn recover(mut disk: RingDisk, signer: &mut Signer) -> Result<LogWriter<Store>, 
         .map_err(|e| alloc::format!("reading the checkpoint: {e}"))?
         .ok_or_else(|| String::from("the volume has no checkpoint"))?;
     signer.resume(&note)?;
-    let text = core::str::from_utf8(&note).map_err(|_| String::from("the checkpoint is not UTF-8"))?;
-    let body = text
-        .find("\n\n")
-        .map(|i| &text[..=i])
-        .ok_or("the checkpoint note has no signature")?;
-    let cp = Checkpoint::parse_body(body).map_err(|e| alloc::format!("the checkpoint does not parse: {e}"))?;
+    // Attest verified the signature just now; here only the tree head is read.
+    let cp = parse_checkpoint_unverified(&note).map_err(|e| alloc::format!("the checkpoint does not parse: {e}"))?;
+    let text = String::from_utf8(note).map_err(|_| String::from("the checkpoint is not UTF-8"))?;
     let log = TileLog::open(&store, cp.size, &cp.root).map_err(|e| alloc::format!("the tiles disagree: {e}"))?;
     let head = SignedHead {
         size: cp.size,
         root: cp.root,
-        note: text.to_string(),
+        note: text,
     };
     Ok(LogWriter::new(log, store, head))
 }
