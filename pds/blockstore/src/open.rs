@@ -91,6 +91,27 @@ impl<D: BlockDevice> BlockStore<D> {
         Self::open(device)
     }
 
+    /// What an appliance does with its disk at boot: open the volume, or format the
+    /// device if it is *blank* (both superblock blocks all zero, as a new disk or a
+    /// fresh image file is). A device that is neither (damaged superblocks, another
+    /// format) is refused with `open`'s error and left untouched: formatting over it
+    /// could destroy a ledger. Returns the store and whether it was formatted.
+    pub fn open_or_format_blank(mut device: D, volume_id: [u8; 16]) -> Result<(Self, bool), Error> {
+        check_block_size::<D>()?;
+        if device.block_count() < MIN_DEVICE_BLOCKS {
+            return Err(Error::Geometry {
+                reason: "device is smaller than the minimum volume",
+            });
+        }
+        let mut head = alloc::vec![0u8; 2 * D::BLOCK_SIZE];
+        device.read(0, &mut head)?;
+        if head.iter().all(|&b| b == 0) {
+            Self::format(device, volume_id).map(|store| (store, true))
+        } else {
+            Self::open(device).map(|store| (store, false))
+        }
+    }
+
     /// Open a formatted volume with the default [`Limits`].
     pub fn open(device: D) -> Result<Self, Error> {
         Self::open_with(device, Limits::default())

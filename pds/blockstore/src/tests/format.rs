@@ -194,3 +194,28 @@ fn small_blocks_hold_multi_block_records() {
     assert_eq!(store.checkpoint().unwrap(), Some(n));
     assert_verifies(&store, &history);
 }
+
+#[test]
+fn only_a_blank_device_is_formatted_at_boot() {
+    // Blank: formatted, and opened as formatted at the next boot.
+    let (store, formatted) = BlockStore::open_or_format_blank(SimDevice::new(64), VID).unwrap();
+    assert!(formatted);
+    let (mut store, formatted) = BlockStore::open_or_format_blank(store.into_device(), VID).unwrap();
+    assert!(!formatted);
+    let mut log = ledgerfs_tiles::TileLog::new();
+    commit_entries(&mut store, &mut log, 1, 10).unwrap();
+    let (size, _) = checkpoint_of(&store);
+    // Both superblocks damaged: refused, never formatted over (the refusal only reads).
+    let mut dev = store.into_device();
+    dev.poke(0, |b| b[0] ^= 1);
+    dev.poke(1, |b| b[0] ^= 1);
+    let damaged = dev.to_flat();
+    let err = BlockStore::open_or_format_blank(dev, VID).unwrap_err();
+    assert_eq!(err, Error::NotFormatted);
+    // So once one superblock is repaired, the ledger is all there.
+    let mut dev = SimDevice::from_flat(&damaged, 64);
+    dev.poke(1, |b| b[0] ^= 1);
+    let (store, formatted) = BlockStore::open_or_format_blank(dev, VID).unwrap();
+    assert!(!formatted);
+    assert_eq!(checkpoint_of(&store).0, size);
+}

@@ -27,7 +27,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use ledgerfs_attest::{SignReply, SignRequest, parse_checkpoint_unverified};
-use ledgerfs_blockstore::{BlockDevice, BlockStore};
+use ledgerfs_blockstore::BlockStore;
 use ledgerfs_proto::{
     CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, attest_tag, decode, encode_vec, tiles_tag,
 };
@@ -106,18 +106,23 @@ fn init() -> TilesPd {
 
 /// Opens the volume on `disk` (formatting a blank one) and rebuilds the log writer at its
 /// signed checkpoint, which attest must recognise as its own.
-fn recover(mut disk: RingDisk, signer: &mut Signer) -> Result<LogWriter<Store>, String> {
-    let mut head = alloc::vec![0u8; 2 * RingDisk::BLOCK_SIZE];
-    disk.read(0, &mut head)
-        .map_err(|e| alloc::format!("reading the superblocks: {e}"))?;
-    if head.iter().all(|&b| b == 0) {
-        return format(disk, signer);
-    }
-    let store = BlockStore::open(disk).map_err(|e| alloc::format!("the volume does not open: {e}"))?;
+fn recover(disk: RingDisk, signer: &mut Signer) -> Result<LogWriter<Store>, String> {
+    // A fresh volume id per format: the boot-time counter value makes it unique per disk.
+    let mut volume_id = *b"ledgerfs\0\0\0\0\0\0\0\0";
+    volume_id[8..].copy_from_slice(&counter().to_le_bytes());
+    let (store, formatted) = BlockStore::open_or_format_blank(disk, volume_id)
+        .map_err(|e| alloc::format!("the volume does not open (a non-blank disk is never formatted): {e}"))?;
     let note = store
         .checkpoint()
-        .map_err(|e| alloc::format!("reading the checkpoint: {e}"))?
-        .ok_or_else(|| String::from("the volume has no checkpoint"))?;
+        .map_err(|e| alloc::format!("reading the checkpoint: {e}"))?;
+    // No checkpoint: formatted now, or a boot that ended between format and the first
+    // checkpoint (the checkpoint is the commit record: nothing was ever committed).
+    let Some(note) = note else {
+        if !formatted {
+            debug_println!("tiles: the volume holds no commit yet: signing the empty tree");
+        }
+        return first_checkpoint(store, signer);
+    };
     signer.resume(&note)?;
     // Attest verified the signature just now; here only the tree head is read.
     let cp = parse_checkpoint_unverified(&note).map_err(|e| alloc::format!("the checkpoint does not parse: {e}"))?;
@@ -131,12 +136,8 @@ fn recover(mut disk: RingDisk, signer: &mut Signer) -> Result<LogWriter<Store>, 
     Ok(LogWriter::new(log, store, head))
 }
 
-/// Formats a blank disk and signs the empty tree (as `ledgerfs init` does).
-fn format(disk: RingDisk, signer: &mut Signer) -> Result<LogWriter<Store>, String> {
-    // A fresh volume id per format: the boot-time counter value makes it unique per disk.
-    let mut volume_id = *b"ledgerfs\0\0\0\0\0\0\0\0";
-    volume_id[8..].copy_from_slice(&counter().to_le_bytes());
-    let mut store = BlockStore::format(disk, volume_id).map_err(|e| alloc::format!("format: {e}"))?;
+/// Signs the empty tree of a freshly formatted volume (as `ledgerfs init` does).
+fn first_checkpoint(mut store: Store, signer: &mut Signer) -> Result<LogWriter<Store>, String> {
     let note = signer.sign(0, empty_root())?;
     store
         .swap_checkpoint(note.as_bytes())
