@@ -48,7 +48,7 @@ const TILES: Channel = Channel::new(2);
 /// The protected-procedure channel into the timer PD.
 const TIMER: Channel = Channel::new(5);
 /// Size of each queue region to and from serial (system.xml).
-const QUEUE_SIZE: usize = 0x20_0000;
+const QUEUE_SIZE: usize = 0x80_0000;
 /// Sizes of the queue regions to and from tiles (system.xml).
 const SEQ_TO_TILES_SIZE: usize = 0x400_0000;
 const TILES_TO_SEQ_SIZE: usize = 0x80_0000;

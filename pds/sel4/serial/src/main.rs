@@ -20,13 +20,13 @@ const UART_IRQ: Channel = Channel::new(0);
 /// The channel to the sequencer PD.
 const SEQUENCER: Channel = Channel::new(1);
 /// Size of each queue region (system.xml).
-const QUEUE_SIZE: usize = 0x20_0000;
+const QUEUE_SIZE: usize = 0x80_0000;
 
 const BANNER: &str = "\nLedgerFS appliance: seL4 Microkit, PDs serial + sequencer + timer + tiles + attest + blk\n\
 the ledger is a signed tlog-tiles log on the virtio-blk disk; it answers once `sequencer: ready` is printed\n\
 commands: accounts JSON | transfers JSON | balance ID | checkpoint | status | bench N   (the HTTP API's JSON bodies)\n";
 
-#[protection_domain(heap_size = 256 * 1024)]
+#[protection_domain(heap_size = 1024 * 1024)]
 fn init() -> Serial {
     // SAFETY: system.xml maps the UART page uncached at `uart_base`, and each queue region
     // at its symbol, into this PD only (and the queues into the sequencer, the peer end).
