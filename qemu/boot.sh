@@ -3,8 +3,8 @@
 #   qemu/boot.sh IMAGE                  the console on this terminal (Ctrl-A X quits)
 #   qemu/boot.sh IMAGE --headless       serial on stdin/stdout, no monitor (for scripts)
 #   qemu/boot.sh IMAGE --socket PATH    serial on a unix socket (for `ledgerfs appliance`)
-# DISK= names the raw disk image (default build/disk.img; created, 256 MiB, when absent;
-# a blank disk is formatted by the appliance at first boot). QEMU= names the emulator
+# DISK= names the raw disk image (default build/disk.img; created, 1 GiB, when absent;
+# sparse; a blank disk is formatted by the appliance at first boot). QEMU= names the emulator
 # (default: qemu-system-aarch64 from PATH). The loader address is the Microkit SDK's for
 # this board. The disk is a virtio-blk device on QEMU's virtio-mmio bus with the default
 # write-back cache: the appliance's flushes reach the host file with fdatasync.
@@ -14,8 +14,8 @@ qemu=${QEMU:-qemu-system-aarch64}
 disk=${DISK:-build/disk.img}
 if [ ! -e "$disk" ]; then
   mkdir -p "$(dirname "$disk")"
-  truncate -s "${DISK_SIZE:-256M}" "$disk"
-  echo "boot.sh: created a blank disk $disk (${DISK_SIZE:-256M})" >&2
+  truncate -s "${DISK_SIZE:-1G}" "$disk"
+  echo "boot.sh: created a blank disk $disk (${DISK_SIZE:-1G}, sparse)" >&2
 fi
 args=(-machine virt,virtualization=on -cpu cortex-a53 -m size=2G
       -device "loader,file=$image,addr=0x70000000,cpu-num=0"

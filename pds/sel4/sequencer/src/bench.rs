@@ -11,7 +11,7 @@ use core::fmt::Write as _;
 /// `seq_to_tiles` buffer of 1 MiB).
 pub const BATCH: u64 = 2048;
 /// Largest run one command may ask for (the core's transfer limit bounds it anyway).
-pub const MAX_TRANSFERS: u64 = 100_000;
+pub const MAX_TRANSFERS: u64 = 1_000_000;
 
 /// The accounts every run moves money between (opened by the first run).
 pub const ACCOUNTS: &[u8] = br#"[{"id":"bench-source","currency":"EUR"},{"id":"bench-sink","currency":"EUR"}]"#;

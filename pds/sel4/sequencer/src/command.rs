@@ -48,7 +48,7 @@ pub fn run(seq: &mut Sequencer, entries: &mut EntryBuffer, line: &[u8], now: Uni
         b"bench" => {
             return match core::str::from_utf8(rest).ok().and_then(|n| n.parse::<u64>().ok()) {
                 Some(n) if (1..=crate::bench::MAX_TRANSFERS).contains(&n) => Outcome::Bench(n),
-                _ => Outcome::Reply(error("request_invalid", "bench N: N transfers, 1..=100000")),
+                _ => Outcome::Reply(error("request_invalid", "bench N: N transfers, 1..=1000000")),
             };
         }
         _ => {

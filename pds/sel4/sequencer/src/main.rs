@@ -36,6 +36,8 @@ use ledgerfs_proto::{CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
 use ledgerfs_sel4_clock::{counter, ticks_to_nanos};
 use ledgerfs_sequencer::{EntryBuffer, Limits, Sequencer};
+use one_shot_mutex::sync::RawOneShotMutex;
+use sel4_dlmalloc::{DeferredStaticDlmalloc, StaticHeapBounds};
 use sel4_microkit::{
     Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, get_mr, memory_region_symbol,
     protection_domain,
@@ -53,8 +55,22 @@ const QUEUE_SIZE: usize = 0x80_0000;
 const SEQ_TO_TILES_SIZE: usize = 0x400_0000;
 const TILES_TO_SEQ_SIZE: usize = 0x80_0000;
 
-#[protection_domain(heap_size = 96 * 1024 * 1024)]
+/// The sequencer's heap: the `sequencer_heap` memory region (system.xml), not `.bss`, so
+/// its size does not count against the loader image, which must fit below 0x70000000 on
+/// QEMU virt. Its bounds are set first thing in `init`, before anything allocates.
+/// 512 MiB holds the core's state for `max_transfers` (3 million: the transfer-id table
+/// at its largest, mid-rehash, is about 200 MiB) with room to spare.
+#[global_allocator]
+static HEAP: DeferredStaticDlmalloc<RawOneShotMutex> = DeferredStaticDlmalloc::new();
+const HEAP_SIZE: usize = 0x2000_0000;
+
+#[protection_domain]
 fn init() -> SequencerPd {
+    HEAP.set_bounds(StaticHeapBounds::new(
+        memory_region_symbol!(sequencer_heap: *mut u8).as_ptr(),
+        HEAP_SIZE,
+    ))
+    .expect("the heap is set once");
     // SAFETY: system.xml maps each queue region at its symbol into this PD and its peer
     // (serial or tiles) only; we are the receiving end of one and the sending end of the other.
     let (from_serial, to_serial, to_tiles, from_tiles) = unsafe {
@@ -67,8 +83,8 @@ fn init() -> SequencerPd {
     };
     let limits = Limits {
         max_accounts: 100_000,
-        max_transfers: 500_000,
-        reserve_transfers: 500_000,
+        max_transfers: 3_000_000,
+        reserve_transfers: 1024,
     };
     let mut pd = SequencerPd {
         seq: Sequencer::new(limits),
