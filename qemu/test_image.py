@@ -10,6 +10,7 @@ disk exports to a tlog-tiles directory `ledgerfs verify` accepts.
          (size, balances, checkpoint), one more transfer; then a long `bench` is started and
          QEMU is killed (SIGKILL) in the middle of it;
   boot 3 (stdio): ready again, nothing acknowledged lost, a log that only grew;
+  boot 4 (stdio, a 1 MiB disk): a benchmark fills it: `storage_full`, nothing lost;
   then `ledgerfs image export DISK --out DIR --vkey VKEY` and `ledgerfs verify --dir DIR`.
 
 Usage: test_image.py IMAGE TRANSCRIPT KEY VERIFY_HELPER LEDGERFS. Prints the figures
@@ -64,8 +65,8 @@ def codes(reply):
 class Console:
     """One boot with the serial console on stdin/stdout; every line kept in `transcript`."""
 
-    def __init__(self, image, disk, transcript):
-        env = dict(os.environ, DISK=disk)
+    def __init__(self, image, disk, transcript, disk_size="1G"):
+        env = dict(os.environ, DISK=disk, DISK_SIZE=disk_size)
         self.qemu = subprocess.Popen([BOOT, image, "--headless"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, env=env)
         self.lines = queue.Queue()
@@ -209,6 +210,18 @@ def main(image, transcript_path, key_path, helper, ledgerfs):
         c.check(rc_alice["net"] == "60.00", f"boot 3 balance alice {rc_alice}")
         final = console.command("checkpoint")
         c.check(checkpoint_ok(final["checkpoint"], status["size"]), "boot 3 checkpoint verifies")
+        console.stop()
+        console = None
+
+        # Boot 4: a 1 MiB disk fills up: storage_full, nothing acknowledged lost, small writes go on.
+        console = Console(image, os.path.join(work, "tiny.img"), transcript, disk_size="1M")
+        console.ready()
+        reply = console.command("bench 5000", timeout=120)
+        c.check(reply.get("error", {}).get("code") == "storage_full", f"a full disk answers storage_full: {reply}")
+        status = console.command("status")["status"]
+        c.check(status["size"] == status["durable"] == 2050, f"the batches before it stay: {status}")
+        reply = console.command('accounts {"id":"late","currency":"EUR"}')
+        c.check(reply.get("accepted") == 1, "a small write still fits")
         console.stop()
         console = None
 

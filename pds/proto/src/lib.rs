@@ -50,6 +50,9 @@ pub enum DurabilityNotice {
     Failed {
         /// Durable size to roll back to.
         size: u64,
+        /// The store ran out of space (the API's `storage_full`), rather than failing
+        /// (`storage_unavailable`).
+        full: bool,
     },
 }
 

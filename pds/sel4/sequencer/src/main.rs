@@ -330,7 +330,7 @@ impl SequencerPd {
         let size = self.seq.next_index();
         match encode_vec(&request) {
             Ok(bytes) => self.ask_tiles(&bytes, tiles_tag::COMMIT, Waiting::Durable { size, then }),
-            Err(_) => self.storage_failed(self.seq.durable_size()),
+            Err(_) => self.storage_failed(self.seq.durable_size(), false),
         }
     }
 
@@ -342,19 +342,23 @@ impl SequencerPd {
             Err(e) => {
                 debug_println!("sequencer: seq_to_tiles: {e}");
                 let durable = self.seq.durable_size();
-                self.storage_failed(durable);
+                self.storage_failed(durable, false);
             }
         }
     }
 
-    /// Entries from `size` on were not stored: undo them and fail the command.
-    fn storage_failed(&mut self, size: u64) {
+    /// Entries from `size` on were not stored: undo them and fail the command with the
+    /// API's code (`storage_full` when the disk has no room, else `storage_unavailable`).
+    fn storage_failed(&mut self, size: u64, full: bool) {
         self.seq.roll_back_to(size);
         self.waiting = None;
-        self.pending = Some(command::error(
-            "storage_failed",
-            "the entries were not stored; nothing changed",
-        ));
+        self.pending = Some(match full {
+            true => command::error(
+                "storage_full",
+                "the disk is full: the entries were not stored; nothing changed",
+            ),
+            false => command::error("storage_unavailable", "the entries were not stored; nothing changed"),
+        });
     }
 
     /// Applies every message waiting from tiles.
@@ -382,10 +386,10 @@ impl SequencerPd {
                             other => self.waiting = other,
                         }
                     }
-                    Ok(DurabilityNotice::Failed { size })
+                    Ok(DurabilityNotice::Failed { size, full })
                         if (self.seq.durable_size()..=self.seq.next_index()).contains(&size) =>
                     {
-                        self.storage_failed(size)
+                        self.storage_failed(size, full)
                     }
                     _ => {
                         debug_println!("sequencer: impossible notice from tiles; ignored");

@@ -27,13 +27,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use ledgerfs_attest::{SignReply, SignRequest, parse_checkpoint_unverified};
-use ledgerfs_blockstore::BlockStore;
+use ledgerfs_blockstore::{BlockStore, DeviceError, Error as StoreError};
 use ledgerfs_proto::{
     CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, attest_tag, decode, encode_vec, tiles_tag,
 };
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
 use ledgerfs_sel4_clock::counter;
-use ledgerfs_tiles::{CommitFailure, LogWriter, SignedHead, TileLog, TileStore, empty_root, read_entries};
+use ledgerfs_tiles::{CommitError, CommitFailure, LogWriter, SignedHead, TileLog, TileStore, empty_root, read_entries};
 use ringdisk::RingDisk;
 use sel4_microkit::{
     Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, memory_region_symbol, protection_domain,
@@ -287,7 +287,10 @@ impl TilesPd {
     /// Makes one batch durable under a new signed checkpoint. `None`: signed but the swap
     /// failed (pending; the notice follows when a retry succeeds).
     fn commit(&mut self, req: &CommitRequest) -> Option<DurabilityNotice> {
-        let failed = DurabilityNotice::Failed { size: req.first_index };
+        let failed = DurabilityNotice::Failed {
+            size: req.first_index,
+            full: false,
+        };
         let Ok(writer) = &mut self.writer else {
             return Some(failed);
         };
@@ -311,7 +314,14 @@ impl TilesPd {
             }
             Err(CommitFailure::NotWritten(e)) => {
                 debug_println!("tiles: commit at {} failed: {e}", req.first_index);
-                Some(failed)
+                let full = matches!(
+                    e,
+                    CommitError::Store(StoreError::DeviceFull { .. } | StoreError::Device(DeviceError::NoSpace))
+                );
+                Some(DurabilityNotice::Failed {
+                    size: req.first_index,
+                    full,
+                })
             }
         }
     }
