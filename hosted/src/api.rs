@@ -574,12 +574,7 @@ async fn inclusion(
     }
     let mut proof = render::inclusion_json(&state.reader, q.index, size, committed.size)?;
     let tiles = crate::logread::PrefixReader::new(state.reader.store(), committed.size);
-    let root = ledgerfs_tiles::tree_root_from_tiles(&tiles, size).map_err(|e| {
-        ApiError::from(Error::Corrupt {
-            path: "log/tile".into(),
-            reason: format!("{e:?}"),
-        })
-    })?;
+    let root = ledgerfs_tiles::tree_root_from_tiles(&tiles, size).map_err(|e| ApiError::from(Error::log_tiles(e)))?;
     proof["root"] = json!(B64.encode(root));
     proof["checkpoint"] = checkpoint_json(&committed);
     Ok(Json(proof))
@@ -606,12 +601,7 @@ async fn consistency(
         ));
     }
     let store = &crate::logread::PrefixReader::new(state.reader.store(), committed.size);
-    let tile_error = |e: ledgerfs_tiles::TileError| {
-        ApiError::from(Error::Corrupt {
-            path: "log/tile".into(),
-            reason: format!("{e:?}"),
-        })
-    };
+    let tile_error = |e| ApiError::from(Error::log_tiles(e));
     let proof = ledgerfs_tiles::consistency_proof(store, q.from, to).map_err(tile_error)?;
     let from_root = ledgerfs_tiles::tree_root_from_tiles(store, q.from).map_err(tile_error)?;
     let to_root = ledgerfs_tiles::tree_root_from_tiles(store, to).map_err(tile_error)?;

@@ -47,6 +47,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The tiles core could not read the stored log (a missing or inconsistent tile): the
+    /// store is damaged. One mapping for every proof and root the API and FUSE serve.
+    pub fn log_tiles(e: ledgerfs_tiles::TileError) -> Error {
+        Error::Corrupt {
+            path: "log/tile".into(),
+            reason: format!("{e:?}"),
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns; ENOSPC becomes `StorageFull`.
     pub fn io(path: &Path, source: std::io::Error) -> Error {
         if source.raw_os_error() == Some(libc::ENOSPC) {

@@ -61,10 +61,7 @@ fn account_fields(a: &AccountView) -> Value {
 pub fn inclusion_json(reader: &LogReader, index: u64, size: u64, current: u64) -> Result<Value> {
     let bytes = reader.entry(index, current)?;
     let tiles = crate::logread::PrefixReader::new(reader.store(), current);
-    let proof = ledgerfs_tiles::inclusion_proof(&tiles, index, size).map_err(|e| Error::Corrupt {
-        path: "log/tile".into(),
-        reason: format!("{e:?}"),
-    })?;
+    let proof = ledgerfs_tiles::inclusion_proof(&tiles, index, size).map_err(Error::log_tiles)?;
     Ok(json!({"index": index, "size": size, "leaf_hash": B64.encode(leaf_hash(&bytes)), "proof": b64_hashes(&proof)}))
 }
 
