@@ -144,22 +144,27 @@ pub(crate) fn read_opt<R: TileReader + ?Sized>(reader: &R, path: &TilePath) -> R
     })
 }
 
+/// The file at `path`, or for a missing partial file the full one it is a prefix of
+/// (partial files may be deleted once the full one exists): the path read and its bytes.
+fn read_or_full<R: TileReader + ?Sized>(reader: &R, path: &TilePath) -> Result<(TilePath, Vec<u8>), TileError> {
+    if let Some(b) = read_opt(reader, path)? {
+        return Ok((*path, b));
+    }
+    if !path.is_full() {
+        let full = path.to_full();
+        if let Some(b) = read_opt(reader, &full)? {
+            return Ok((full, b));
+        }
+    }
+    Err(TileError::Missing { path: path.to_path() })
+}
+
 /// Read the hashes of the hash tile `path`. A missing partial tile falls back
 /// to the first `width` hashes of the full tile (partial tiles may be deleted
 /// once the full tile exists). Checks the byte length; checks nothing else.
 pub(crate) fn read_hash_tile<R: TileReader + ?Sized>(reader: &R, path: &TilePath) -> Result<Vec<Hash>, TileError> {
     let width = usize::from(path.width);
-    let (read_path, bytes) = match read_opt(reader, path)? {
-        Some(b) => (*path, b),
-        None if !path.is_full() => {
-            let full = path.to_full();
-            match read_opt(reader, &full)? {
-                Some(b) => (full, b),
-                None => return Err(TileError::Missing { path: path.to_path() }),
-            }
-        }
-        None => return Err(TileError::Missing { path: path.to_path() }),
-    };
+    let (read_path, bytes) = read_or_full(reader, path)?;
     let expected = 32 * usize::from(read_path.width);
     if bytes.len() != expected {
         return Err(TileError::BadLength {
@@ -183,17 +188,7 @@ pub(crate) fn read_hash_tile<R: TileReader + ?Sized>(reader: &R, path: &TilePath
 /// entries of the full bundle. Returns the (possibly cut) bundle bytes.
 pub(crate) fn read_bundle<R: TileReader + ?Sized>(reader: &R, path: &TilePath) -> Result<Vec<u8>, TileError> {
     let width = usize::from(path.width);
-    let (read_path, mut bytes) = match read_opt(reader, path)? {
-        Some(b) => (*path, b),
-        None if !path.is_full() => {
-            let full = path.to_full();
-            match read_opt(reader, &full)? {
-                Some(b) => (full, b),
-                None => return Err(TileError::Missing { path: path.to_path() }),
-            }
-        }
-        None => return Err(TileError::Missing { path: path.to_path() }),
-    };
+    let (read_path, mut bytes) = read_or_full(reader, path)?;
     let malformed = || TileError::BundleMalformed {
         path: read_path.to_path(),
     };
