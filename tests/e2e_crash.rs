@@ -1,7 +1,8 @@
 //! Crash test: SIGKILL the daemon in the middle of a concurrent load, many times, and
 //! check after each restart that every acknowledged transfer is present, that balances
 //! equal an independent recomputation from the entry files on disk, and that
-//! `ledgerfs verify` accepts the log.
+//! `ledgerfs verify` accepts the log, and that every full tile ever seen on disk (read
+//! while the load runs, just before the kill, and after each recovery) keeps its bytes.
 
 mod support;
 
@@ -25,6 +26,38 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
+    }
+}
+
+/// SHA-256 of every full tile and bundle on disk now (files under `.p/` are partial).
+fn full_tiles_on_disk(dir: &std::path::Path) -> HashMap<String, [u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let mut out = HashMap::new();
+    let mut stack = vec![dir.join("log/tile")];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = path.to_string_lossy().into_owned();
+            if name.ends_with(".p") || name.ends_with(".tmp") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.insert(name, Sha256::digest(&bytes).into());
+            }
+        }
+    }
+    out
+}
+
+/// Adds `now` to `seen`, failing if a full tile seen before has other bytes now.
+fn check_immutable(seen: &mut HashMap<String, [u8; 32]>, now: HashMap<String, [u8; 32]>, when: &str) {
+    for (path, hash) in now {
+        if let Some(before) = seen.insert(path.clone(), hash) {
+            assert_eq!(before, hash, "{when}: full tile {path} was rewritten with other bytes");
+        }
     }
 }
 
@@ -93,6 +126,7 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
     eprintln!("crash test seed {seed}");
     let mut rng = Rng(seed);
     let mut daemon = Some(d);
+    let mut tiles_seen = HashMap::new();
     for round in 0..ROUNDS {
         let d = daemon.take().unwrap_or_else(|| Daemon::start(&dir));
         let stop = Arc::new(AtomicBool::new(false));
@@ -141,13 +175,18 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
             })
             .collect();
         std::thread::sleep(Duration::from_millis(100 + rng.next() % 400));
+        check_immutable(&mut tiles_seen, full_tiles_on_disk(&dir), "under load");
         d.kill();
         stop.store(true, Ordering::Relaxed);
         for w in writers {
             w.join().unwrap();
         }
-        let (expected, on_disk) = balances_from_disk(&dir);
+        // What a crash leaves: every full tile already on disk is final.
+        check_immutable(&mut tiles_seen, full_tiles_on_disk(&dir), "after the kill");
+        // Recovery finishes what the journal acknowledged; then the disk holds it all.
         let d = Daemon::start(&dir);
+        let (expected, on_disk) = balances_from_disk(&dir);
+        check_immutable(&mut tiles_seen, full_tiles_on_disk(&dir), "after recovery");
         let acked = acknowledged.lock().unwrap().clone();
         for id in &acked {
             assert!(

@@ -81,9 +81,17 @@ pub struct Config {
     /// pauses while the ledger grows to this size).
     #[serde(default = "default_reserve_transfers")]
     pub reserve_transfers: usize,
+    /// Size of each preallocated journal segment file in KiB (see README, "The write
+    /// path"); a commit must fit one segment. Small disks may lower it (minimum 64).
+    #[serde(default = "default_journal_segment_kib")]
+    pub journal_segment_kib: u64,
     /// Bearer tokens.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+}
+
+fn default_journal_segment_kib() -> u64 {
+    64 * 1024
 }
 
 fn default_listen() -> String {
@@ -108,6 +116,7 @@ impl Config {
         Config {
             origin,
             listen: default_listen(),
+            journal_segment_kib: default_journal_segment_kib(),
             max_accounts: default_max_accounts(),
             max_transfers: default_max_transfers(),
             reserve_transfers: default_reserve_transfers(),

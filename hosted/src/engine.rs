@@ -10,10 +10,12 @@
 //!        └────────── replies after the checkpoint ── POSIX store)        the key)
 //! ```
 //!
-//! Nothing is acknowledged before the group's tiles, bundles and the signed checkpoint
-//! covering it are on stable storage. If storage fails, the group and every group
-//! sequenced after it are refused, the sequencer rolls back to the durable size, and
-//! writes resume when storage works again.
+//! Nothing is acknowledged before the group's entries and the signed checkpoint covering
+//! them are durable in the journal (one `fdatasync`); their tiles and bundles are then
+//! revealed, and a publisher thread replaces `DIR/log/checkpoint` in the background once
+//! those tiles are durable (see `crate::store`). If storage fails before the signature,
+//! the group and every group sequenced after it are refused, the sequencer rolls back
+//! to the durable size, and writes resume when storage works again.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,11 +31,13 @@ use tokio::sync::{oneshot, watch};
 
 use crate::audit::{self, Audit};
 use crate::error::{Error, Result};
+use crate::journal::Journal;
 use crate::ledger::{self, Opened};
 use crate::logwriter::{CommitFailure, LogId, LogWriter, SignMessage};
-use crate::ringq::{ring, RingReceiver, RingSender};
 use crate::store::PosixStore;
 use crate::view::{Committed, View};
+use ledgerfs_ring::blocking::{ring, Mailbox, RingReceiver, RingSender};
+use ledgerfs_tiles::TilePath;
 
 /// Most requests queued at the sequencer before handlers wait (back-pressure).
 const INGRESS_DEPTH: usize = 1_024;
@@ -45,6 +49,11 @@ const GROUP_DEPTH: usize = 64;
 const COMMIT_MAX_ENTRIES: usize = 8 * ledgerfs_model::limits::MAX_BATCH_EVENTS;
 /// Most events gathered into one commit group.
 const GROUP_MAX_EVENTS: usize = 4 * ledgerfs_model::limits::MAX_BATCH_EVENTS;
+/// Least time between two publications of the checkpoint file (each costs a `syncfs`);
+/// readers of the API and FUSE see every durable checkpoint at once regardless.
+const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(25);
+/// Room the next signed note may need beyond the current one's length.
+const NOTE_MARGIN: usize = 256;
 
 /// The outcome of a batch, sent once it is durable.
 #[derive(Debug)]
@@ -128,6 +137,7 @@ impl Engine {
             view,
             committed,
             lock,
+            journal,
         } = opened;
         let corrupt = |path: &str, e: ledgerfs_attest::NoteError| Error::Corrupt {
             path: path.into(),
@@ -149,7 +159,7 @@ impl Engine {
         let metrics = Arc::new(Metrics::default());
         let (durable_tx, durable_rx) = watch::channel(committed.size);
         let (ingress_tx, ingress_rx) = mpsc::sync_channel(INGRESS_DEPTH);
-        let (group_tx, group_rx) = ring::<Group>(GROUP_DEPTH);
+        let (group_tx, group_rx) = ring::<Group>(GROUP_DEPTH).expect("GROUP_DEPTH is a power of two");
         let (sign_tx, sign_rx) = mpsc::sync_channel::<SignMessage>(2);
         let shared = Arc::new(Shared {
             durable: AtomicU64::new(committed.size),
@@ -162,14 +172,27 @@ impl Engine {
             .map_err(|e| Error::Storage(e.to_string()))?;
         let vkey = ledger::read_vkey(&dir)?;
         let audit = audit::start(&dir, &vkey, &audit_origin, sign_tx.clone())?;
+        let publication = Arc::new(Mailbox::<Publication>::new());
+        let published = Arc::new(AtomicU64::new(committed.size));
+        {
+            let (publication, published) = (publication.clone(), published.clone());
+            let root = dir.join(ledger::LOG_DIR);
+            thread::Builder::new()
+                .name("publisher".into())
+                .spawn(move || publish_loop(&root, &publication, &published))
+                .map_err(|e| Error::Storage(e.to_string()))?;
+        }
         let committer = Committer {
             writer: LogWriter::new(
                 LogId::Ledger,
                 tiles,
-                PosixStore::new(dir.join(ledger::LOG_DIR)),
+                PosixStore::journaled(dir.join(ledger::LOG_DIR)),
                 committed,
                 sign_tx,
             ),
+            journal,
+            publication,
+            published,
             pending_entries: Vec::new(),
             view: view.clone(),
             durable: durable_tx,
@@ -321,8 +344,40 @@ fn attest_loop(mut ledger: Attestor, mut audit: Attestor, requests: Receiver<Sig
     }
 }
 
+/// What the publisher should make the `checkpoint` file next.
+struct Publication {
+    size: u64,
+    note: String,
+    /// Full tiles revealed since the last publication (their partials go after it).
+    full: Vec<TilePath>,
+}
+
+/// The publisher: replaces `DIR/log/checkpoint` with the newest durable checkpoint once
+/// its tiles are durable (one `syncfs`), at most every [`PUBLISH_INTERVAL`], and lets the
+/// committer recycle journal segments the published checkpoint covers. On failure it
+/// keeps the work and tries again; writes go on meanwhile (the journal holds them).
+fn publish_loop(root: &std::path::Path, publication: &Mailbox<Publication>, published: &AtomicU64) {
+    while let Some(job) = publication.take() {
+        match crate::store::publish_checkpoint(root, job.note.as_bytes(), &job.full) {
+            Ok(()) => published.store(job.size, Ordering::Release),
+            Err(e) => {
+                eprintln!("ledgerfs: publishing the checkpoint failed, retrying: {e}");
+                publication.put(|slot| match slot {
+                    Some(newer) => newer.full.extend(job.full),
+                    None => *slot = Some(job),
+                });
+                thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+        thread::sleep(PUBLISH_INTERVAL);
+    }
+}
+
 struct Committer {
     writer: LogWriter,
+    journal: Journal,
+    publication: Arc<Mailbox<Publication>>,
+    published: Arc<AtomicU64>,
     /// Entries under a checkpoint that is signed and synced but not yet swapped in.
     pending_entries: Vec<EntryBuffer>,
     view: Arc<View>,
@@ -339,9 +394,13 @@ impl Committer {
             // shares this commit's barriers and signature.
             let mut batch = vec![first];
             let mut entries = batch[0].entries.len();
-            while entries < COMMIT_MAX_ENTRIES {
+            let mut bytes = batch[0].entries.byte_len();
+            // A commit is one journal record: stop merging at a quarter of a segment.
+            let max_bytes = self.journal.max_record_bytes() / 4;
+            while entries < COMMIT_MAX_ENTRIES && bytes < max_bytes {
                 let Some(group) = groups.try_recv() else { break };
                 entries += group.entries.len();
+                bytes += group.entries.byte_len();
                 batch.push(group);
             }
             let mut live = Vec::with_capacity(batch.len());
@@ -382,16 +441,23 @@ impl Committer {
                 Err(failure) => self.fail(epoch, waiters.into_iter().flatten().collect(), failure),
             }
         }
+        self.publication.close();
     }
 
-    /// Swaps in a pending checkpoint (publishing its entries), then commits `buffers`
-    /// (consecutive groups, in log order) under one checkpoint.
+    /// Finishes a pending checkpoint (publishing its entries), then commits `buffers`
+    /// (consecutive groups, in log order) under one checkpoint: one journal record.
     fn commit(&mut self, buffers: Vec<EntryBuffer>) -> std::result::Result<Vec<EntryBuffer>, CommitFailure> {
-        if self.writer.retry_pending()?.is_some() {
+        let pending = self.pending_entries.iter().flat_map(|b| b.iter());
+        if self
+            .writer
+            .retry_pending_journaled(&mut self.journal, pending)?
+            .is_some()
+        {
             let pending = std::mem::take(&mut self.pending_entries);
             for entries in &pending {
                 self.publish(entries);
             }
+            self.announce(Vec::new());
         }
         let mut next = self.writer.committed().size;
         for entries in buffers.iter().filter(|b| !b.is_empty()) {
@@ -401,8 +467,19 @@ impl Committer {
         if next == self.writer.committed().size {
             return Ok(buffers);
         }
-        match self.writer.commit(buffers.iter().flat_map(|b| b.iter())) {
-            Ok(()) => Ok(buffers),
+        // Room in the journal first: nothing after the signature may fail for space.
+        let entries = buffers.iter().flat_map(|b| b.iter());
+        let note_len = self.writer.committed().note.len() + NOTE_MARGIN;
+        self.journal.release(self.published.load(Ordering::Acquire));
+        self.journal
+            .make_room(entries.clone(), note_len)
+            .map_err(CommitFailure::NotWritten)?;
+        let mut full = Vec::new();
+        match self.writer.commit_journaled(&mut self.journal, entries, &mut full) {
+            Ok(()) => {
+                self.announce(full);
+                Ok(buffers)
+            }
             Err(failure) => {
                 if matches!(failure, CommitFailure::CheckpointPending(_)) {
                     self.pending_entries = buffers;
@@ -410,6 +487,20 @@ impl Committer {
                 Err(failure)
             }
         }
+    }
+
+    /// Tells the publisher the newest durable checkpoint.
+    fn announce(&self, full: Vec<TilePath>) {
+        let committed = self.writer.committed();
+        let (size, note) = (committed.size, committed.note.clone());
+        self.publication.put(|slot| match slot {
+            Some(job) => {
+                job.size = size;
+                job.note = note;
+                job.full.extend(full);
+            }
+            None => *slot = Some(Publication { size, note, full }),
+        });
     }
 
     fn fail(&mut self, epoch: u64, waiters: Vec<Waiter>, failure: CommitFailure) {

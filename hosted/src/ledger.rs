@@ -1,7 +1,10 @@
-//! Creating a store (`init`) and opening one (recovery): the checkpoint's signature is
-//! verified, every entry is re-hashed and replayed through the sequencer core, and every
-//! stored tile is compared byte for byte with the tiles the entries imply. A store that
-//! fails any check refuses to open, naming the file.
+//! Creating a store (`init`) and opening one (recovery): the published checkpoint's
+//! signature is verified, every entry is re-hashed and replayed through the sequencer
+//! core, and every stored tile is compared byte for byte with the tiles the entries
+//! imply. Then the journal's records beyond the published checkpoint (acknowledged, not
+//! yet published) are integrated: their signed notes verified, their entries replayed,
+//! their tiles written (identical bytes to any a reader may have seen) and the newest
+//! checkpoint published. A store that fails any check refuses to open, naming the file.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use ledgerfs_tiles::{empty_root, TileLog, TileReader, TileStore, TileWrite, TILE
 use crate::config::{Config, Role, TokenConfig};
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::journal::{Journal, Recovered};
 use crate::logread::LogReader;
 use crate::store::PosixStore;
 use crate::view::{Committed, ViewState};
@@ -138,6 +142,8 @@ pub struct Opened {
     pub committed: Committed,
     /// The exclusive lock on the data directory, held while the store is open.
     pub lock: std::fs::File,
+    /// The journal, positioned after its last record.
+    pub journal: Journal,
 }
 
 /// Name of the lock file: one process at a time may open a store.
@@ -198,19 +204,26 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
     let mut sequencer = Sequencer::new(limits);
     let mut view = ViewState::default();
     let mut scratch = EntryBuffer::new();
-    let (tiles, committed) = open_log(
-        &dir.join(LOG_DIR),
+    let mut on_entry = |index, bytes: &[u8]| {
+        sequencer
+            .replay(bytes, &mut scratch)
+            .map_err(|e| corrupt_entry(index, e.to_string()))?;
+        view.apply(&scratch);
+        Ok(())
+    };
+    let log_dir = dir.join(LOG_DIR);
+    let (tiles, published) = open_log(&log_dir, &vkey, &config.origin, progress, &mut on_entry)?;
+    let (mut journal, recovered) = Journal::open(dir, config.journal_segment_kib * 1024, published.size)?;
+    let (tiles, committed) = integrate_journal(
+        &log_dir,
+        tiles,
+        published,
+        &recovered,
         &vkey,
         &config.origin,
-        progress,
-        &mut |index, bytes| {
-            sequencer
-                .replay(bytes, &mut scratch)
-                .map_err(|e| corrupt_entry(index, e.to_string()))?;
-            view.apply(&scratch);
-            Ok(())
-        },
+        &mut on_entry,
     )?;
+    journal.release(committed.size);
     sequencer.mark_durable(committed.size);
     view.committed = Some(std::sync::Arc::new(committed.clone()));
     view.published = Some(std::time::SystemTime::now());
@@ -221,7 +234,70 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
         view,
         committed,
         lock,
+        journal,
     })
+}
+
+/// Finishes what the journal acknowledged beyond the published checkpoint: each record's
+/// signed note is verified, its entries are fed to `on_entry` and appended, the root must
+/// match the note, the tiles are written (a full tile already on disk must hold the same
+/// bytes, or it was lost with the page cache and is written again), and the newest note
+/// is published as the checkpoint file.
+fn integrate_journal(
+    log_dir: &Path,
+    mut tiles: TileLog,
+    published: Committed,
+    records: &[Recovered],
+    vkey: &VerifierKey,
+    origin: &str,
+    on_entry: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<(TileLog, Committed)> {
+    let mut committed = published;
+    if records.is_empty() {
+        return Ok((tiles, committed));
+    }
+    let mut store = PosixStore::journaled(log_dir.to_path_buf());
+    let mut writes = Vec::new();
+    let mut full = Vec::new();
+    for record in records {
+        let journaled = |reason: String| Error::Corrupt {
+            path: format!("journal (record at entry {})", record.first_index),
+            reason,
+        };
+        let note = check_checkpoint(&record.note, vkey, origin).map_err(|e| journaled(e.to_string()))?;
+        let end = record.first_index + record.entries.len() as u64;
+        if note.size != end || record.first_index != tiles.size() {
+            return Err(journaled(format!(
+                "entries {}..{end} under a checkpoint of size {} do not continue a log of size {}",
+                record.first_index,
+                note.size,
+                tiles.size()
+            )));
+        }
+        for (i, entry) in record.entries.iter().enumerate() {
+            let index = record.first_index + i as u64;
+            tiles.append(entry).map_err(|e| corrupt_entry(index, e.to_string()))?;
+            on_entry(index, entry)?;
+        }
+        writes.clear();
+        let root = tiles.commit(&mut writes);
+        if root != note.root {
+            return Err(journaled(
+                "the root of its entries does not match its signed checkpoint".into(),
+            ));
+        }
+        for write in &writes {
+            store.put(&write.path, &write.bytes)?;
+            if write.path.is_full() {
+                full.push(write.path);
+            }
+        }
+        store.sync()?;
+        tiles.mark_durable(end);
+        committed = note;
+    }
+    crate::store::publish_checkpoint(log_dir, committed.note.as_bytes(), &full)?;
+    Ok((tiles, committed))
 }
 
 /// Opens any tlog-tiles log this daemon writes (the ledger or the audit trail): checks

@@ -11,6 +11,7 @@ use ledgerfs_attest::{SignReply, SignRequest};
 use ledgerfs_tiles::{CommitError, SignedHead, TileLog};
 
 use crate::error::{Error, Result};
+use crate::journal::Journal;
 use crate::store::PosixStore;
 use crate::view::Committed;
 
@@ -107,6 +108,48 @@ impl LogWriter {
             return Ok(Some(self.committed.clone()));
         }
         Ok(None)
+    }
+
+    /// Finishes a pending checkpoint of a journaled log, if any (appending `entries`, the
+    /// pending commit's, to the journal again if that is what it waits for). Returns it
+    /// once it is the durable head.
+    pub fn retry_pending_journaled<'a>(
+        &mut self,
+        journal: &mut Journal,
+        entries: impl Iterator<Item = &'a [u8]> + Clone,
+    ) -> std::result::Result<Option<Arc<Committed>>, CommitFailure> {
+        let append = |first, note: &str| journal.append(first, entries, note);
+        if self.core.retry_pending_with(append).map_err(hosted_failure)? {
+            self.refresh();
+            return Ok(Some(self.committed.clone()));
+        }
+        Ok(None)
+    }
+
+    /// Makes `entries` durable in `journal` under a new signed checkpoint, then reveals
+    /// their tiles (see the tiles core's `commit_journaled`). The full tiles revealed are
+    /// added to `full`: their partials may go once a published checkpoint covers them.
+    pub fn commit_journaled<'a>(
+        &mut self,
+        journal: &mut Journal,
+        entries: impl Iterator<Item = &'a [u8]> + Clone,
+        full: &mut Vec<ledgerfs_tiles::TilePath>,
+    ) -> std::result::Result<(), CommitFailure> {
+        let (channel, log) = (&self.sign, self.log);
+        let signer = |size, root| sign(channel, log, size, root).map_err(|e| e.to_string());
+        let append = |first, note: &str| journal.append(first, entries.clone(), note);
+        self.core
+            .commit_journaled(entries.clone(), signer, append)
+            .map_err(hosted_failure)?;
+        full.extend(
+            self.core
+                .last_writes()
+                .iter()
+                .filter(|w| w.path.is_full())
+                .map(|w| w.path),
+        );
+        self.refresh();
+        Ok(())
     }
 
     /// Makes `entries` durable under a new signed checkpoint.

@@ -1,17 +1,24 @@
 //! The POSIX implementation of the tiles core's `TileStore`: the tlog-tiles tree under
 //! `DIR/log/`, exactly as the spec lays it out, so any static web server can publish it.
 //!
-//! Write discipline per commit, three durability barriers in all: every new file is
-//! written as `*.tmp`; one `syncfs` makes their bytes durable (barrier 1); they are
-//! renamed into place (`sync`). Then `swap_checkpoint` writes `checkpoint.tmp` and calls
-//! `syncfs` again (barrier 2), which makes the tiles' new names and the new checkpoint's
-//! bytes durable together; only then is `checkpoint.tmp` renamed over `checkpoint` and
-//! the directory fsynced (barrier 3). So a file is visible under its name only with its
-//! bytes durable, and the checkpoint never names a file whose name is not durable. A
-//! crash at any point leaves the previous checkpoint and only files it does not
-//! reference (which the next commit overwrites). Files under the checkpoint are never
-//! rewritten; partial tiles are deleted only once their full tile is durable. `syncfs`
-//! is used because one call costs far less than an fsync per file (see README).
+//! Every new file is written as `*.tmp` and renamed into place, so a reader never sees a
+//! torn file. Two disciplines (see the tiles core's `LogWriter`):
+//!
+//! - **Journaled** (the ledger, [`PosixStore::journaled`]): `put` stages `*.tmp` files
+//!   and `sync` renames them into place without a barrier. The commit is already durable
+//!   in the journal (`crate::journal`) when `sync` runs, so every file that appears is
+//!   derived from durable entries and is final: a full tile is never rewritten with other
+//!   bytes. The `checkpoint` file is replaced by [`publish_checkpoint`] in the background,
+//!   only after one `syncfs` has made every tile it covers durable, so whatever is in
+//!   `DIR/log/` at any instant, crash or not, is a valid tlog-tiles tree; recovery
+//!   re-integrates from the journal whatever the page cache lost.
+//! - **Barriers** (the audit trail, [`PosixStore::new`]): one `syncfs` makes the new
+//!   files' bytes durable before their rename (barrier 1); `swap_checkpoint` writes
+//!   `checkpoint.tmp`, calls `syncfs` again (barrier 2), renames it into place and
+//!   fsyncs the directory (barrier 3).
+//!
+//! Partial tiles are deleted only once their full tile is durable. `syncfs` is used
+//! because one call costs far less than an fsync per file (see README).
 
 use std::fs;
 use std::io::ErrorKind;
@@ -30,14 +37,27 @@ pub const CHECKPOINT_FILE: &str = "checkpoint";
 pub struct PosixStore {
     root: PathBuf,
     pending: Vec<PathBuf>,
+    barriers: bool,
 }
 
 impl PosixStore {
-    /// The store rooted at `root` (the `DIR/log` directory).
+    /// The barrier-discipline store rooted at `root` (a `log` directory); also the
+    /// read-only view of any store.
     pub fn new(root: PathBuf) -> PosixStore {
         PosixStore {
             root,
             pending: Vec::new(),
+            barriers: true,
+        }
+    }
+
+    /// The journaled store rooted at `root`: `sync` reveals staged files without a
+    /// barrier, because the commit is durable in the journal before it is called.
+    pub fn journaled(root: PathBuf) -> PosixStore {
+        PosixStore {
+            root,
+            pending: Vec::new(),
+            barriers: false,
         }
     }
 
@@ -133,13 +153,16 @@ impl TileStore for PosixStore {
         Ok(())
     }
 
-    /// Barrier 1: the new files' bytes are durable, then they take their names. The
-    /// names become durable at barrier 2, inside `swap_checkpoint`.
+    /// Barriers: the new files' bytes are durable (barrier 1), then they take their
+    /// names, which become durable at barrier 2 inside `swap_checkpoint`. Journaled: the
+    /// staged files take their names at once (their entries are durable already).
     fn sync(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        fsutil::sync_filesystem(&self.root)?;
+        if self.barriers {
+            fsutil::sync_filesystem(&self.root)?;
+        }
         for file in self.pending.drain(..) {
             fsutil::rename_into_place(&file)?;
         }
@@ -164,4 +187,21 @@ impl TileStore for PosixStore {
     fn abandon(&mut self) {
         PosixStore::abandon(self);
     }
+}
+
+/// Publishes `note` as the `checkpoint` file of the journaled log at `root`: one `syncfs`
+/// makes every tile revealed so far durable, then the note is written, synced and renamed
+/// into place, and the directory fsynced (so a journal segment may be recycled after).
+/// Then the partial tiles that `full` tiles (durable now) supersede are deleted.
+pub fn publish_checkpoint(root: &Path, note: &[u8], full: &[TilePath]) -> Result<()> {
+    fsutil::sync_filesystem(root)?;
+    let path = root.join(CHECKPOINT_FILE);
+    fsutil::write_tmp(&path, note, 0o644, true)?;
+    fsutil::rename_into_place(&path)?;
+    fsutil::sync_dir(root)?;
+    let store = PosixStore::new(root.to_path_buf());
+    for tile in full {
+        store.remove_partials(tile);
+    }
+    Ok(())
 }

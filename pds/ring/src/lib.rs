@@ -47,9 +47,11 @@
 
 #[cfg(any(feature = "alloc", test))]
 extern crate alloc;
-#[cfg(test)]
+#[cfg(any(feature = "std", test))]
 extern crate std;
 
+#[cfg(any(feature = "std", test))]
+pub mod blocking;
 mod error;
 mod header;
 mod index;

@@ -70,3 +70,17 @@ impl<T> Cell<T> {
         self.0.with_mut(|p| unsafe { &mut *p })
     }
 }
+
+// The blocking ends (feature `std`): a mutex, a flag and thread parking.
+#[cfg(all(any(feature = "std", test), not(all(loom, test))))]
+pub(crate) use core::sync::atomic::AtomicBool;
+#[cfg(all(loom, test))]
+pub(crate) use loom::sync::atomic::AtomicBool;
+#[cfg(all(loom, test))]
+pub(crate) use loom::sync::{Condvar, Mutex};
+#[cfg(all(loom, test))]
+pub(crate) use loom::thread::{current as current_thread, park, Thread};
+#[cfg(all(any(feature = "std", test), not(all(loom, test))))]
+pub(crate) use std::sync::{Condvar, Mutex};
+#[cfg(all(any(feature = "std", test), not(all(loom, test))))]
+pub(crate) use std::thread::{current as current_thread, park, Thread};

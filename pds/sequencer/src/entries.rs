@@ -66,8 +66,13 @@ impl EntryBuffer {
         self.postings[i]
     }
 
+    /// Bytes of all entries held.
+    pub fn byte_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// Iterates the entries in order.
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + Clone + '_ {
         (0..self.len()).map(|i| self.get(i))
     }
 

@@ -49,7 +49,7 @@ pub use path::{partial_tiles_for_size, tiles_for_size, TileKind, TilePath};
 pub use proof::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion};
 pub use store::{MemStore, TileReader, TileStore};
 pub use verify::verify_tree;
-pub use writer::{CommitError, CommitFailure, LogWriter, SignedHead};
+pub use writer::{CommitError, CommitFailure, LogWriter, PendingStep, SignedHead};
 
 use sha2::digest::generic_array::GenericArray;
 use sha2::{Digest, Sha256};

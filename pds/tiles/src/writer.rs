@@ -1,12 +1,22 @@
-//! The durability sequence of a tlog-tiles log, written once for every store and every
-//! envelope (the hosted committer and audit writer, the appliance's tiles domain):
-//! append the entries, put every new file, `sync`, have the checkpoint signed, mark the
-//! size durable in the tiles core, swap the checkpoint in. A failure before the
-//! signature rolls the log and the store back to the durable size; a checkpoint that was
-//! signed but could not be swapped in stays pending and is retried first, never
-//! re-signed (an attestor refuses to sign two roots for one size).
+//! The durability sequences of a tlog-tiles log, written once for every store and every
+//! envelope (the hosted committer and audit writer, the appliance's tiles domain). Two
+//! disciplines share the staging and signing steps:
 //!
-//! It never does I/O itself: the store and the signer are the caller's.
+//! - **Barriers** ([`LogWriter::commit`]): append the entries, put every new file,
+//!   `sync`, have the checkpoint signed, mark the size durable, swap the checkpoint in.
+//! - **Journal** ([`LogWriter::commit_journaled`]): append, put every new file (staged,
+//!   invisible), have the checkpoint signed, append the entries with the signed note to
+//!   the host's journal (one barrier: the commit is durable and may be acknowledged),
+//!   then `sync` reveals the staged files. Files therefore only ever appear from durable
+//!   entries, so a full tile is final the first time it exists. Publishing the
+//!   checkpoint file is the host's background step, after its tiles are durable.
+//!
+//! A failure before the signature rolls the log and the store back to the durable size.
+//! After the signature nothing is rolled back: a checkpoint that was signed but not yet
+//! journaled, revealed or swapped in stays pending and is retried first, never re-signed
+//! (an attestor refuses to sign two roots for one size).
+//!
+//! It never does I/O itself: the store, the journal and the signer are the caller's.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -65,12 +75,23 @@ impl<E> CommitFailure<E> {
     }
 }
 
+/// Which step a signed checkpoint still waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PendingStep {
+    /// Barriers: the checkpoint swap.
+    Swap,
+    /// Journal: the journal append (the entries are not known to be durable).
+    Journal,
+    /// Journal: the entries are durable; their staged files are not yet revealed.
+    Reveal,
+}
+
 /// One log's writer.
 pub struct LogWriter<S: TileStore> {
     tiles: TileLog,
     store: S,
     head: SignedHead,
-    pending: Option<SignedHead>,
+    pending: Option<(PendingStep, SignedHead)>,
     writes: Vec<TileWrite>,
 }
 
@@ -97,9 +118,14 @@ impl<S: TileStore> LogWriter<S> {
         self.tiles.size()
     }
 
-    /// Whether a signed checkpoint awaits its swap.
+    /// Whether a signed checkpoint awaits a step.
     pub fn has_pending(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// The step a signed checkpoint awaits, if any.
+    pub fn pending_step(&self) -> Option<PendingStep> {
+        self.pending.as_ref().map(|(step, _)| *step)
     }
 
     /// The store (for reads and store-specific housekeeping).
@@ -112,17 +138,52 @@ impl<S: TileStore> LogWriter<S> {
         &self.writes
     }
 
-    /// Swaps in a pending checkpoint, if any: `Ok(true)` when one became durable.
-    pub fn retry_pending(&mut self) -> Result<bool, CommitFailure<S::Error>> {
-        let Some(pending) = self.pending.take() else {
+    /// Finishes a pending checkpoint, if any: `Ok(true)` when one became the durable
+    /// head. `journal(first_index, note)` is called if the journal append is what it
+    /// waits for; it must append the very entries of that commit again (the caller
+    /// keeps them until this succeeds).
+    pub fn retry_pending_with(
+        &mut self,
+        journal: impl FnOnce(u64, &str) -> Result<(), S::Error>,
+    ) -> Result<bool, CommitFailure<S::Error>> {
+        let Some((step, pending)) = self.pending.take() else {
             return Ok(false);
         };
-        if let Err(e) = self.store.swap_checkpoint(pending.note.as_bytes()) {
-            self.pending = Some(pending);
-            return Err(CommitFailure::CheckpointPending(CommitError::Store(e)));
+        let failed = |this: &mut Self, step, pending, e| {
+            this.pending = Some((step, pending));
+            Err(CommitFailure::CheckpointPending(CommitError::Store(e)))
+        };
+        match step {
+            PendingStep::Swap => {
+                if let Err(e) = self.store.swap_checkpoint(pending.note.as_bytes()) {
+                    return failed(self, step, pending, e);
+                }
+            }
+            PendingStep::Journal | PendingStep::Reveal => {
+                if step == PendingStep::Journal {
+                    if let Err(e) = journal(self.head.size, &pending.note) {
+                        return failed(self, step, pending, e);
+                    }
+                    // Durable: this size is never rolled back.
+                    self.tiles.mark_durable(pending.size);
+                }
+                if let Err(e) = self.store.sync() {
+                    return failed(self, PendingStep::Reveal, pending, e);
+                }
+            }
         }
         self.head = pending;
         Ok(true)
+    }
+
+    /// [`LogWriter::retry_pending_with`] for the barrier discipline (no journal).
+    pub fn retry_pending(&mut self) -> Result<bool, CommitFailure<S::Error>> {
+        assert_ne!(
+            self.pending_step(),
+            Some(PendingStep::Journal),
+            "a journaled writer retries with its journal"
+        );
+        self.retry_pending_with(|_, _| unreachable!("no journal step is pending"))
     }
 
     /// Makes `entries` durable under a new checkpoint signed by `sign(size, root)`.
@@ -146,11 +207,49 @@ impl<S: TileStore> LogWriter<S> {
         };
         // The files are synced and the checkpoint signed: this size is never rolled back.
         self.tiles.mark_durable(size);
-        self.pending = Some(SignedHead { size, root, note });
+        self.pending = Some((PendingStep::Swap, SignedHead { size, root, note }));
         self.retry_pending().map(|_| ())
     }
 
+    /// Makes `entries` durable through the host's journal: stage their files, have the
+    /// checkpoint signed by `sign(size, root)`, `journal(first_index, note)` (which must
+    /// append `entries` and the note durably), then reveal the files with `sync`. The
+    /// store's `checkpoint` file is not touched: publishing it, once the tiles are
+    /// durable, is the host's background step.
+    pub fn commit_journaled<'a>(
+        &mut self,
+        entries: impl Iterator<Item = &'a [u8]>,
+        sign: impl FnOnce(u64, Hash) -> Result<String, String>,
+        journal: impl FnOnce(u64, &str) -> Result<(), S::Error>,
+    ) -> Result<(), CommitFailure<S::Error>> {
+        assert!(self.pending.is_none(), "retry_pending_with first");
+        let signed = self
+            .stage_tiles(entries)
+            .and_then(|(size, root)| Ok((size, root, sign(size, root).map_err(CommitError::Sign)?)));
+        let (size, root, note) = match signed {
+            Ok(signed) => signed,
+            Err(e) => {
+                self.tiles.rollback();
+                self.store.abandon();
+                assert_eq!(self.tiles.size(), self.head.size, "rolled back to the durable size");
+                return Err(CommitFailure::NotWritten(e));
+            }
+        };
+        // Signed: from here on the commit is only ever finished, never undone.
+        self.pending = Some((PendingStep::Journal, SignedHead { size, root, note }));
+        self.retry_pending_with(journal).map(|_| ())
+    }
+
     fn write_tiles<'a>(
+        &mut self,
+        entries: impl Iterator<Item = &'a [u8]>,
+    ) -> Result<(u64, Hash), CommitError<S::Error>> {
+        let staged = self.stage_tiles(entries)?;
+        self.store.sync().map_err(CommitError::Store)?;
+        Ok(staged)
+    }
+
+    fn stage_tiles<'a>(
         &mut self,
         entries: impl Iterator<Item = &'a [u8]>,
     ) -> Result<(u64, Hash), CommitError<S::Error>> {
@@ -162,7 +261,6 @@ impl<S: TileStore> LogWriter<S> {
         for write in &self.writes {
             self.store.put(&write.path, &write.bytes).map_err(CommitError::Store)?;
         }
-        self.store.sync().map_err(CommitError::Store)?;
         Ok((self.tiles.size(), root))
     }
 }
@@ -196,5 +294,77 @@ mod tests {
         w.commit(more.into_iter(), |size, _| Ok(format!("{size}"))).unwrap();
         assert_eq!(w.head().size, 301);
         verify_tree(w.store(), 301, &w.head().root, &[], &mut |_| {}).expect("the stored tree verifies");
+    }
+
+    /// A MemStore whose errors the test can make up.
+    struct Flaky(MemStore);
+    impl crate::TileReader for Flaky {
+        type Error = &'static str;
+        fn read(&self, path: &crate::TilePath) -> Result<Option<Vec<u8>>, &'static str> {
+            Ok(self.0.read(path).unwrap())
+        }
+    }
+    impl TileStore for Flaky {
+        fn put(&mut self, path: &crate::TilePath, bytes: &[u8]) -> Result<(), &'static str> {
+            self.0.put(path, bytes).map_err(|_| "put")
+        }
+        fn sync(&mut self) -> Result<(), &'static str> {
+            Ok(())
+        }
+        fn swap_checkpoint(&mut self, note: &[u8]) -> Result<(), &'static str> {
+            self.0.swap_checkpoint(note).map_err(|_| "swap")
+        }
+        fn checkpoint(&self) -> Result<Option<Vec<u8>>, &'static str> {
+            Ok(self.0.checkpoint().unwrap())
+        }
+    }
+
+    #[test]
+    fn a_journaled_commit_reveals_files_only_after_the_journal_and_never_re_signs() {
+        let head = SignedHead {
+            size: 0,
+            root: empty_root(),
+            note: String::from("0"),
+        };
+        let mut w = LogWriter::new(TileLog::new(), Flaky(MemStore::new()), head);
+        let entries: Vec<Vec<u8>> = (0..300).map(|i| format!("entry {i}").into_bytes()).collect();
+        let mut journaled = Vec::new();
+        w.commit_journaled(
+            entries.iter().map(Vec::as_slice),
+            |size, _| Ok(format!("{size}")),
+            |first, note| {
+                journaled.push((first, String::from(note)));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(journaled, [(0, String::from("300"))]);
+        assert_eq!((w.head().size, w.size()), (300, 300));
+        // A journal failure after the signature keeps the commit pending, never rolled back.
+        let more = [b"x".as_slice()];
+        let mut signatures = 0;
+        let failed = w.commit_journaled(
+            more.into_iter(),
+            |size, _| {
+                signatures += 1;
+                Ok(format!("{size}"))
+            },
+            |_, _| Err("journal"),
+        );
+        assert!(matches!(failed, Err(CommitFailure::CheckpointPending(_))));
+        assert_eq!(
+            (w.head().size, w.size(), w.pending_step()),
+            (300, 301, Some(PendingStep::Journal))
+        );
+        let mut retried = None;
+        assert!(w
+            .retry_pending_with(|first, note| {
+                retried = Some((first, String::from(note)));
+                Ok(())
+            })
+            .unwrap());
+        assert_eq!(retried, Some((300, String::from("301"))));
+        assert_eq!((signatures, w.head().size, w.pending_step()), (1, 301, None));
+        verify_tree(&w.store().0, 301, &w.head().root, &[], &mut |_| {}).expect("the stored tree verifies");
     }
 }
