@@ -30,7 +30,7 @@ endif
 # The cores: each must build for a bare-metal target (proof they are no_std).
 CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest -p ledgerfs-blockstore -p ledgerfs-blkring -p ledgerfs-journal
 
-.PHONY: setup build run test lint nostd unit image qemu test-image sel4-image sel4-qemu sel4-test-image bench bench-quick clean
+.PHONY: setup build run test lint nostd unit loom pinned image qemu test-image sel4-image sel4-qemu sel4-test-image bench bench-quick clean
 
 build/.setup: scripts/setup.sh rust-toolchain.toml
 	./scripts/setup.sh
@@ -47,8 +47,9 @@ run: build
 	@test -f $(DATA)/ledgerfs.toml || ./target/release/ledgerfs init --data $(DATA)
 	./target/release/ledgerfs serve --data $(DATA) --listen $(LISTEN) --mount $(MOUNT)
 
-## test: formatting, lints, the no_std build of every core, all unit/property/e2e tests, image tests.
-test: setup lint nostd unit test-image
+## test: formatting, lints, the no_std build of every core, all unit/property/e2e tests,
+## loom models of the hand-offs, the hand-off tests pinned to one CPU, image tests.
+test: setup lint nostd unit loom pinned test-image
 
 lint:
 	cargo fmt --all -- --check
@@ -59,6 +60,14 @@ nostd:
 
 unit:
 	cargo test --workspace
+
+## loom: model checks of every wake-up and hand-off protocol (rings with their close paths, mailbox).
+loom:
+	RUSTFLAGS="--cfg loom" cargo test -p ledgerfs-ring --release --lib --target-dir target/loom
+
+## pinned: the hand-off tests 100 times on one CPU (taskset -c 0), each with a deadline.
+pinned:
+	./scripts/pinned-tests.sh 100
 
 ## image: the seL4 Microkit image (pds/sel4, system.xml) in build/image/loader.img;
 ## KEY=<attest.key> is compiled into the attest PD only (generated into build/ if absent).

@@ -17,13 +17,13 @@
 //! setting its own.
 
 use crate::owned::{channel, PushError, Receiver, Sender};
-use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering, Thread};
+use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering, Parker};
 use crate::RingError;
 
 /// Who to wake, and who has gone: shared by both ends.
 struct Parties {
-    sender: Mutex<Option<Thread>>,
-    receiver: Mutex<Option<Thread>>,
+    sender: Parker,
+    receiver: Parker,
     sender_closed: AtomicBool,
     receiver_closed: AtomicBool,
 }
@@ -31,21 +31,19 @@ struct Parties {
 impl Parties {
     fn new() -> Self {
         Parties {
-            sender: Mutex::new(None),
-            receiver: Mutex::new(None),
+            sender: Parker::new(),
+            receiver: Parker::new(),
             sender_closed: AtomicBool::new(false),
             receiver_closed: AtomicBool::new(false),
         }
     }
 
-    fn wake(slot: &Mutex<Option<Thread>>) {
-        if let Some(thread) = slot.lock().expect("parties lock").as_ref() {
-            thread.unpark();
-        }
+    fn wake(parker: &Parker) {
+        parker.unpark();
     }
 
-    fn register(slot: &Mutex<Option<Thread>>) {
-        *slot.lock().expect("parties lock") = Some(crate::sync::current_thread());
+    fn register(parker: &Parker) {
+        parker.register();
     }
 }
 
@@ -106,7 +104,7 @@ impl<T: Send> RingSender<T> {
                         self.registered = true;
                     }
                     if self.ring.request_signal() && !self.parties.receiver_closed.load(Ordering::SeqCst) {
-                        crate::sync::park();
+                        self.parties.sender.park();
                     }
                 }
                 Err(PushError { value: back, .. }) => return Err(back),
@@ -134,7 +132,7 @@ impl<T: Send> RingReceiver<T> {
                 self.registered = true;
             }
             if self.ring.request_signal() && !self.parties.sender_closed.load(Ordering::SeqCst) {
-                crate::sync::park();
+                self.parties.receiver.park();
             }
         }
     }

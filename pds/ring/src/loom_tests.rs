@@ -72,6 +72,15 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     b.check(f);
 }
 
+/// [`model`] with a smaller preemption bound, for models with many steps.
+fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(bound);
+    }
+    b.check(f);
+}
+
 /// Producer pushes `items`, sleeping on a full ring if `sleep` (else
 /// yielding).
 fn produce<const N: usize>(sh: &Shared<N>, items: u32, sleep: bool) {
@@ -216,7 +225,7 @@ fn owned_ring_moves_boxes_and_drops_leftovers() {
 /// (loom reports a deadlock if any interleaving leaves a thread parked).
 #[test]
 fn blocking_ring_delivers_everything_then_closes() {
-    model(|| {
+    model_bounded(3, || {
         let (mut tx, mut rx) = crate::blocking::ring::<u32>(1).unwrap();
         let t = thread::spawn(move || {
             for i in 0..2u32 {

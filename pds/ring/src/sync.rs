@@ -71,16 +71,81 @@ impl<T> Cell<T> {
     }
 }
 
-// The blocking ends (feature `std`): a mutex, a flag and thread parking.
+// The blocking ends (feature `std`): a mutex, a condvar, a flag and a parker.
 #[cfg(all(any(feature = "std", test), not(all(loom, test))))]
 pub(crate) use core::sync::atomic::AtomicBool;
 #[cfg(all(loom, test))]
 pub(crate) use loom::sync::atomic::AtomicBool;
 #[cfg(all(loom, test))]
 pub(crate) use loom::sync::{Condvar, Mutex};
-#[cfg(all(loom, test))]
-pub(crate) use loom::thread::{current as current_thread, park, Thread};
 #[cfg(all(any(feature = "std", test), not(all(loom, test))))]
 pub(crate) use std::sync::{Condvar, Mutex};
+
+/// Puts one ring end's thread to sleep and wakes it: the thread that last
+/// [`Parker::register`]ed is parked and unparked with std's park token (a
+/// wake-up sent before the sleep is not lost).
 #[cfg(all(any(feature = "std", test), not(all(loom, test))))]
-pub(crate) use std::thread::{current as current_thread, park, Thread};
+pub(crate) struct Parker(Mutex<Option<std::thread::Thread>>);
+
+#[cfg(all(any(feature = "std", test), not(all(loom, test))))]
+impl Parker {
+    pub(crate) fn new() -> Self {
+        Parker(Mutex::new(None))
+    }
+
+    /// The calling thread is the one to wake from now on.
+    pub(crate) fn register(&self) {
+        *self.0.lock().expect("parker lock") = Some(std::thread::current());
+    }
+
+    /// Sleeps until woken (or spuriously: callers re-check).
+    pub(crate) fn park(&self) {
+        std::thread::park();
+    }
+
+    /// Wakes the registered thread, if any.
+    pub(crate) fn unpark(&self) {
+        if let Some(thread) = self.0.lock().expect("parker lock").as_ref() {
+            thread.unpark();
+        }
+    }
+}
+
+/// The same parker for loom: a sticky token behind a mutex and condvar, which
+/// is what std's park token is (loom's own park trips an internal assertion).
+#[cfg(all(loom, test))]
+pub(crate) struct Parker {
+    /// (registered, token): like std, a wake-up before registration is dropped.
+    token: Mutex<(bool, bool)>,
+    cv: Condvar,
+}
+
+#[cfg(all(loom, test))]
+impl Parker {
+    pub(crate) fn new() -> Self {
+        Parker {
+            token: Mutex::new((false, false)),
+            cv: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn register(&self) {
+        self.token.lock().unwrap().0 = true;
+    }
+
+    pub(crate) fn park(&self) {
+        let mut token = self.token.lock().unwrap();
+        while !token.1 {
+            token = self.cv.wait(token).unwrap();
+        }
+        token.1 = false;
+    }
+
+    pub(crate) fn unpark(&self) {
+        let mut token = self.token.lock().unwrap();
+        if token.0 {
+            token.1 = true;
+            self.cv.notify_one();
+        }
+    }
+}
