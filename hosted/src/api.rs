@@ -84,7 +84,7 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         let status = match &e {
             Error::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
-            Error::Storage(_) | Error::Attest(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Storage(_) | Error::Attest(_) | Error::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.code(), e.to_string())
@@ -95,6 +95,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
         let mut response = (self.status, body).into_response();
+        if self.code == "overloaded" {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -272,7 +277,7 @@ async fn create_accounts(
     }
     let body = read_json_body(&headers, body).await?;
     let events = parse_accounts(&body).map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
-    submit(&state, events, query.receipt).await
+    submit(&state, events, body.len(), query.receipt).await
 }
 
 async fn create_transfers(
@@ -294,16 +299,16 @@ async fn create_transfers(
             }
         }
     }
-    submit(&state, events, query.receipt).await
+    submit(&state, events, body.len(), query.receipt).await
 }
 
 /// Submits a batch and writes the response directly as JSON text: a batch of 8,189
 /// results is on the hot path, where building a `Value` per result costs more than the
 /// ledger work.
-async fn submit(state: &AppState, events: Vec<Event>, receipt: bool) -> ApiResult<Response> {
+async fn submit(state: &AppState, events: Vec<Event>, bytes: usize, receipt: bool) -> ApiResult<Response> {
     use std::fmt::Write as _;
     let ids: Vec<String> = events.iter().map(|e| e.id().to_string()).collect();
-    let BatchOutcome { results, committed } = state.engine.submit(events).await?;
+    let BatchOutcome { results, committed } = state.engine.submit(events, bytes).await?;
     let mut out = String::with_capacity(64 * results.len() + 512);
     out.push_str("{\"results\":");
     let accepted = ledgerfs_sequencer::write_results_json(&mut out, ids.iter().map(String::as_str), &results);

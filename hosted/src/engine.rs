@@ -39,8 +39,13 @@ use crate::view::{Committed, View};
 use ledgerfs_ring::blocking::{ring, Mailbox, RingReceiver, RingSender};
 use ledgerfs_tiles::TilePath;
 
-/// Most requests queued at the sequencer before handlers wait (back-pressure).
+/// Most requests queued at the sequencer; beyond it a submit is refused `overloaded`.
 const INGRESS_DEPTH: usize = 1_024;
+/// Most events submitted and not yet answered; beyond it a submit is refused `overloaded`
+/// (503 with `Retry-After`), so memory and latency stay bounded under any load.
+pub const MAX_INFLIGHT_EVENTS: usize = 16 * ledgerfs_model::limits::MAX_BATCH_EVENTS;
+/// Most request-body bytes submitted and not yet answered (same refusal).
+pub const MAX_INFLIGHT_BYTES: usize = 256 * 1024 * 1024;
 /// Groups queued between sequencer and committer (a power of two). The committer merges
 /// whatever is queued into one commit, so a deep queue means bigger group commits, not
 /// more latency.
@@ -116,8 +121,77 @@ pub struct Engine {
     pub metrics: Arc<Metrics>,
     /// The audit trail of reads.
     pub audit: Audit,
+    /// Events and bytes submitted and not yet answered.
+    inflight: Arc<Inflight>,
     /// The data directory's exclusive lock, held for the life of the engine.
     _lock: Arc<std::fs::File>,
+}
+
+/// What is in flight between the handlers and the reply, bounded by
+/// [`MAX_INFLIGHT_EVENTS`] and [`MAX_INFLIGHT_BYTES`].
+#[derive(Debug, Default)]
+pub struct Inflight {
+    events: std::sync::atomic::AtomicUsize,
+    bytes: std::sync::atomic::AtomicUsize,
+}
+
+/// A reservation of in-flight room, given back when the submit is answered.
+struct Reservation {
+    inflight: Arc<Inflight>,
+    events: usize,
+    bytes: usize,
+}
+
+impl Inflight {
+    fn reserve(self: &Arc<Self>, events: usize, bytes: usize) -> Result<Reservation> {
+        let held_events = self.events.fetch_add(events, Ordering::AcqRel) + events;
+        let held_bytes = self.bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        let reservation = Reservation {
+            inflight: self.clone(),
+            events,
+            bytes,
+        };
+        // A batch alone always fits (one batch is at most the request limits).
+        if (held_events > MAX_INFLIGHT_EVENTS && held_events != events)
+            || (held_bytes > MAX_INFLIGHT_BYTES && held_bytes != bytes)
+        {
+            return Err(Error::Overloaded(format!(
+                "{held_events} events ({held_bytes} bytes) in flight exceed the limit of {MAX_INFLIGHT_EVENTS} events ({MAX_INFLIGHT_BYTES} bytes); retry shortly"
+            )));
+        }
+        Ok(reservation)
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.inflight.events.fetch_sub(self.events, Ordering::AcqRel);
+        self.inflight.bytes.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// The domain threads: a panic in one of them takes the whole process down (with a
+/// message naming it), never leaving a daemon that answers `/health` while its writes
+/// hang. A supervisor (systemd) restarts it; recovery is automatic.
+pub const DOMAIN_THREADS: &[&str] = &["sequencer", "committer", "attest", "publisher", "audit"];
+
+/// Installs the panic hook that aborts the process when a domain thread panics (the
+/// default hook prints the panic first). Other threads (HTTP handlers) unwind as usual.
+pub fn install_domain_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            default(info);
+            let current = thread::current();
+            if let Some(name) = current.name().filter(|n| DOMAIN_THREADS.contains(n)) {
+                eprintln!(
+                    "ledgerfs: the {name} domain thread panicked; exiting so a supervisor restarts the daemon (recovery from the log is automatic)"
+                );
+                std::process::abort();
+            }
+        }));
+    });
 }
 
 /// Wall-clock time for the sequencer (the core never reads a clock itself).
@@ -139,6 +213,7 @@ impl Engine {
             lock,
             journal,
         } = opened;
+        install_domain_panic_hook();
         let corrupt = |path: &str, e: ledgerfs_attest::NoteError| Error::Corrupt {
             path: path.into(),
             reason: e.to_string(),
@@ -215,20 +290,24 @@ impl Engine {
             durable: durable_rx,
             metrics,
             audit,
+            inflight: Arc::new(Inflight::default()),
             _lock: Arc::new(lock),
         })
     }
 
-    /// Submits a batch; resolves once it is durable (or refused).
-    pub async fn submit(&self, events: Vec<Event>) -> Result<BatchOutcome> {
+    /// Submits a batch of `bytes` request bytes; resolves once it is durable (or
+    /// refused). Never waits for room: beyond the in-flight bounds or a full ingress
+    /// queue it answers [`Error::Overloaded`] at once.
+    pub async fn submit(&self, events: Vec<Event>, bytes: usize) -> Result<BatchOutcome> {
+        let _reservation = self.inflight.reserve(events.len(), bytes)?;
         let (reply, rx) = oneshot::channel();
-        let ingress = self.ingress.clone();
         let command = Command::Submit { events, reply };
-        // A full ingress queue blocks: do that off the async workers.
-        tokio::task::spawn_blocking(move || ingress.send(command))
-            .await
-            .map_err(|e| Error::Storage(e.to_string()))?
-            .map_err(|_| Error::Storage("the sequencer stopped".into()))?;
+        self.ingress.try_send(command).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => Error::Overloaded(format!(
+                "{INGRESS_DEPTH} requests are queued for the sequencer; retry shortly"
+            )),
+            mpsc::TrySendError::Disconnected(_) => Error::Storage("the sequencer stopped".into()),
+        })?;
         rx.await.map_err(|_| Error::Storage("the pipeline stopped".into()))?
     }
 
@@ -245,11 +324,12 @@ impl Engine {
     /// The durable index of a transfer id, asked of the sequencer domain.
     pub async fn transfer_index(&self, id: String) -> Result<Option<u64>> {
         let (reply, rx) = oneshot::channel();
-        let ingress = self.ingress.clone();
-        tokio::task::spawn_blocking(move || ingress.send(Command::LookupTransfer { id, reply }))
-            .await
-            .map_err(|e| Error::Storage(e.to_string()))?
-            .map_err(|_| Error::Storage("the sequencer stopped".into()))?;
+        self.ingress
+            .try_send(Command::LookupTransfer { id, reply })
+            .map_err(|e| match e {
+                mpsc::TrySendError::Full(_) => Error::Overloaded("the sequencer's queue is full; retry shortly".into()),
+                mpsc::TrySendError::Disconnected(_) => Error::Storage("the sequencer stopped".into()),
+            })?;
         rx.await.map_err(|_| Error::Storage("the sequencer stopped".into()))
     }
 }
@@ -389,7 +469,14 @@ struct Committer {
 
 impl Committer {
     fn run(mut self, mut groups: RingReceiver<Group>) {
+        // Fault injection for the supervision test: panic at the Nth commit.
+        let panic_at: Option<u64> = std::env::var("LEDGERFS_TEST_PANIC_AT_COMMIT")
+            .ok()
+            .and_then(|v| v.parse().ok());
         while let Some(first) = groups.recv() {
+            if panic_at == Some(self.metrics.commits.load(Ordering::Relaxed)) {
+                panic!("injected fault: LEDGERFS_TEST_PANIC_AT_COMMIT");
+            }
             // Group commit: everything the sequencer queued while the last commit ran
             // shares this commit's barriers and signature.
             let mut batch = vec![first];
@@ -544,5 +631,29 @@ impl Committer {
         for waiter in group.waiters {
             let _ = waiter.reply.send(Err(Error::Storage(why.into())));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_flight_room_is_bounded_and_given_back() {
+        let inflight = Arc::new(Inflight::default());
+        let a = inflight.reserve(MAX_INFLIGHT_EVENTS, 10).unwrap();
+        let refused = inflight.reserve(1, 10).err().expect("over the event bound");
+        assert_eq!(refused.code(), "overloaded");
+        drop(a);
+        let b = inflight.reserve(1, 10).unwrap();
+        // One batch alone always fits, whatever its size.
+        drop(b);
+        let big = inflight
+            .reserve(2 * MAX_INFLIGHT_EVENTS, MAX_INFLIGHT_BYTES + 1)
+            .unwrap();
+        assert!(inflight.reserve(1, 1).is_err());
+        drop(big);
+        assert_eq!(inflight.events.load(Ordering::Relaxed), 0);
+        assert_eq!(inflight.bytes.load(Ordering::Relaxed), 0);
     }
 }

@@ -41,6 +41,8 @@ pub enum Error {
     /// A disk image cannot be read as a LedgerFS volume (not formatted, wrong geometry,
     /// device errors); a damaged volume is `Corrupt`.
     Image(String),
+    /// Too much is in flight (events or bytes queued for the sequencer): retry shortly.
+    Overloaded(String),
     /// The appliance's console failed us: no connection, no reply in time, or a reply
     /// carrying an `"error"` member.
     Appliance(String),
@@ -72,6 +74,7 @@ impl Error {
         match self {
             Error::Io { .. } => "io_error",
             Error::Config(_) => "config_invalid",
+            Error::Overloaded(_) => "overloaded",
             Error::Corrupt { .. } => "store_corrupt",
             Error::NotInitialised(_) => "store_not_initialised",
             Error::AlreadyInitialised(_) => "store_exists",
@@ -96,7 +99,7 @@ impl fmt::Display for Error {
             Error::StorageFull(m) => write!(f, "storage is full: {m}"),
             Error::Storage(m) => write!(f, "storage failed: {m}"),
             Error::Attest(m) => write!(f, "attestation refused: {m}"),
-            Error::Client(m) | Error::Image(m) | Error::Appliance(m) => write!(f, "{m}"),
+            Error::Client(m) | Error::Image(m) | Error::Appliance(m) | Error::Overloaded(m) => write!(f, "{m}"),
         }
     }
 }
