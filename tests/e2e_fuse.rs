@@ -186,10 +186,14 @@ fn the_ledger_as_a_read_only_filesystem() {
         let len = std::fs::metadata(mnt.join(file)).unwrap().len();
         assert_eq!(len, std::fs::read(mnt.join(file)).unwrap().len() as u64, "{file}");
     }
-    // The log is byte-identical to the store, once the publisher has replaced the
-    // store's checkpoint file (it does so in the background, after a syncfs).
+    // log/ is the published tree, byte-identical to the store's; the publisher replaces
+    // the checkpoint file in the background (after a syncfs), so wait for it to cover
+    // every entry.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read(mnt.join("log/checkpoint")).unwrap() != std::fs::read(dir.join("log/checkpoint")).unwrap() {
+    let published_size = |note: Vec<u8>| String::from_utf8(note).unwrap().lines().nth(1).map(str::to_string);
+    while std::fs::read(mnt.join("log/checkpoint")).unwrap() != std::fs::read(dir.join("log/checkpoint")).unwrap()
+        || published_size(std::fs::read(mnt.join("log/checkpoint")).unwrap()) != Some(SIZE.to_string())
+    {
         assert!(Instant::now() < deadline, "the checkpoint file was never published");
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -680,7 +680,8 @@ async fn log_file(State(state): State<AppState>, headers: HeaderMap, Path(path):
     require_everything(&caller)?;
     let root = state.reader.store().root();
     if path == "checkpoint" {
-        let note = committed(&state).note.clone();
+        // `/log/` is the published tree on disk (what a static web server would serve).
+        let note = state.engine.published.get().note.clone();
         return Ok((
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),

@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::journal::Journal;
 use crate::ledger::{self, Opened};
 use crate::logwriter::{CommitFailure, LogId, LogWriter, SignMessage};
-use crate::store::PosixStore;
+use crate::store::{PosixStore, RightEdge};
 use crate::view::{Committed, View};
 use ledgerfs_ring::blocking::{ring, Mailbox, RingReceiver, RingSender};
 use ledgerfs_tiles::TilePath;
@@ -121,10 +121,32 @@ pub struct Engine {
     pub metrics: Arc<Metrics>,
     /// The audit trail of reads.
     pub audit: Audit,
+    /// The journaled log's partial tiles, for readers (see [`RightEdge`]).
+    pub edge: Arc<RightEdge>,
+    /// The checkpoint published as `DIR/log/checkpoint` (what `/log/` and the FUSE
+    /// `log/` directory show: the tree on disk).
+    pub published: Arc<Published>,
     /// Events and bytes submitted and not yet answered.
     inflight: Arc<Inflight>,
     /// The data directory's exclusive lock, held for the life of the engine.
     _lock: Arc<std::fs::File>,
+}
+
+/// The newest checkpoint in `DIR/log/checkpoint`, kept by the publisher thread.
+#[derive(Debug)]
+pub struct Published {
+    head: std::sync::RwLock<Arc<Committed>>,
+}
+
+impl Published {
+    /// The published checkpoint.
+    pub fn get(&self) -> Arc<Committed> {
+        self.head.read().expect("published lock").clone()
+    }
+
+    fn set(&self, head: Committed) {
+        *self.head.write().expect("published lock") = Arc::new(head);
+    }
 }
 
 /// What is in flight between the handlers and the reply, bounded by
@@ -249,12 +271,16 @@ impl Engine {
         let audit = audit::start(&dir, &vkey, &audit_origin, sign_tx.clone())?;
         let publication = Arc::new(Mailbox::<Publication>::new());
         let published = Arc::new(AtomicU64::new(committed.size));
+        let published_head = Arc::new(Published {
+            head: std::sync::RwLock::new(Arc::new(committed.clone())),
+        });
+        let edge = Arc::new(RightEdge::default());
         {
-            let (publication, published) = (publication.clone(), published.clone());
+            let (publication, published, head) = (publication.clone(), published.clone(), published_head.clone());
             let root = dir.join(ledger::LOG_DIR);
             thread::Builder::new()
                 .name("publisher".into())
-                .spawn(move || publish_loop(&root, &publication, &published))
+                .spawn(move || publish_loop(&root, &publication, &published, &head))
                 .map_err(|e| Error::Storage(e.to_string()))?;
         }
         let committer = Committer {
@@ -268,6 +294,7 @@ impl Engine {
             journal,
             publication,
             published,
+            edge: edge.clone(),
             pending_entries: Vec::new(),
             view: view.clone(),
             durable: durable_tx,
@@ -290,6 +317,8 @@ impl Engine {
             durable: durable_rx,
             metrics,
             audit,
+            edge,
+            published: published_head,
             inflight: Arc::new(Inflight::default()),
             _lock: Arc::new(lock),
         })
@@ -426,8 +455,9 @@ fn attest_loop(mut ledger: Attestor, mut audit: Attestor, requests: Receiver<Sig
 
 /// What the publisher should make the `checkpoint` file next.
 struct Publication {
-    size: u64,
-    note: String,
+    head: Committed,
+    /// The right edge at that size (written with the checkpoint).
+    partials: Vec<(TilePath, Arc<Vec<u8>>)>,
     /// Full tiles revealed since the last publication (their partials go after it).
     full: Vec<TilePath>,
 }
@@ -436,10 +466,13 @@ struct Publication {
 /// its tiles are durable (one `syncfs`), at most every [`PUBLISH_INTERVAL`], and lets the
 /// committer recycle journal segments the published checkpoint covers. On failure it
 /// keeps the work and tries again; writes go on meanwhile (the journal holds them).
-fn publish_loop(root: &std::path::Path, publication: &Mailbox<Publication>, published: &AtomicU64) {
+fn publish_loop(root: &std::path::Path, publication: &Mailbox<Publication>, published: &AtomicU64, head: &Published) {
     while let Some(job) = publication.take() {
-        match crate::store::publish_checkpoint(root, job.note.as_bytes(), &job.full) {
-            Ok(()) => published.store(job.size, Ordering::Release),
+        match crate::store::publish_checkpoint(root, job.head.note.as_bytes(), &job.partials, &job.full) {
+            Ok(()) => {
+                published.store(job.head.size, Ordering::Release);
+                head.set(job.head);
+            }
             Err(e) => {
                 eprintln!("ledgerfs: publishing the checkpoint failed, retrying: {e}");
                 publication.put(|slot| match slot {
@@ -458,6 +491,7 @@ struct Committer {
     journal: Journal,
     publication: Arc<Mailbox<Publication>>,
     published: Arc<AtomicU64>,
+    edge: Arc<RightEdge>,
     /// Entries under a checkpoint that is signed and synced but not yet swapped in.
     pending_entries: Vec<EntryBuffer>,
     view: Arc<View>,
@@ -564,6 +598,8 @@ impl Committer {
         let mut full = Vec::new();
         match self.writer.commit_journaled(&mut self.journal, entries, &mut full) {
             Ok(()) => {
+                // Before the view moves: a reader at the new size finds its partials.
+                self.edge.apply(self.writer.last_writes());
                 self.announce(full);
                 Ok(buffers)
             }
@@ -578,15 +614,15 @@ impl Committer {
 
     /// Tells the publisher the newest durable checkpoint.
     fn announce(&self, full: Vec<TilePath>) {
-        let committed = self.writer.committed();
-        let (size, note) = (committed.size, committed.note.clone());
+        let head = Committed::clone(self.writer.committed());
+        let partials = self.edge.snapshot();
         self.publication.put(|slot| match slot {
             Some(job) => {
-                job.size = size;
-                job.note = note;
+                job.head = head;
+                job.partials = partials;
                 job.full.extend(full);
             }
-            None => *slot = Some(Publication { size, note, full }),
+            None => *slot = Some(Publication { head, partials, full }),
         });
     }
 

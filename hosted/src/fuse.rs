@@ -362,7 +362,9 @@ impl LedgerFs {
                 }
                 let child = format!("{rel}/{name}");
                 let meta = std::fs::symlink_metadata(self.log_root.join(&child)).ok()?;
-                if meta.is_file() && !TilePath::parse(&child).is_some_and(|p| tile_visible(&p, size)) {
+                // log/ is the published tree on disk: one checkpoint and its tiles.
+                let published = self.engine.published.get().size;
+                if meta.is_file() && !TilePath::parse(&child).is_some_and(|p| tile_visible(&p, published)) {
                     return None;
                 }
                 Node::LogTree(child)
@@ -388,7 +390,12 @@ impl LedgerFs {
     /// Renders a regular file at the current checkpoint (cached per checkpoint).
     fn render(&self, node: &Node) -> std::result::Result<Arc<Vec<u8>>, Errno> {
         let committed = self.committed();
-        let key = (node.ino(), committed.size);
+        // log/checkpoint is the published file (the tree on disk), which lags the view.
+        let version = match node {
+            Node::LogCheckpoint => self.engine.published.get().size,
+            _ => committed.size,
+        };
+        let key = (node.ino(), version);
         if let Some(bytes) = self.rendered.lock().expect("render cache").get(&key) {
             return Ok(bytes.clone());
         }
@@ -443,7 +450,7 @@ impl LedgerFs {
                 let value = render::balance_at(&self.reader, &a.record, a.index, &a.postings, *i, size)?;
                 json(value.ok_or_else(missing)?)
             }
-            Node::LogCheckpoint => Ok(committed.note.clone().into_bytes()),
+            Node::LogCheckpoint => Ok(self.engine.published.get().note.clone().into_bytes()),
             _ => Err(missing()),
         }
     }

@@ -296,7 +296,7 @@ fn integrate_journal(
         tiles.mark_durable(end);
         committed = note;
     }
-    crate::store::publish_checkpoint(log_dir, committed.note.as_bytes(), &full)?;
+    crate::store::publish_checkpoint(log_dir, committed.note.as_bytes(), &[], &full)?;
     Ok((tiles, committed))
 }
 

@@ -10,7 +10,7 @@ use ledgerfs_tiles::{BundleIter, TileKind, TilePath, TileReader, TILE_WIDTH};
 use ledgerfs_model::Entry;
 
 use crate::error::{Error, Result};
-use crate::store::PosixStore;
+use crate::store::{prefix, PosixStore};
 
 /// Most full bundles kept in memory (~50 MiB at 200-byte entries).
 const MAX_CACHED_BUNDLES: usize = 1_024;
@@ -168,23 +168,6 @@ impl TileReader for PrefixReader<'_> {
             return Ok(Some(prefix(path, &bytes)));
         }
         Ok(None)
-    }
-}
-
-/// The first `path.width` hashes or entries of a wider tile or bundle.
-fn prefix(path: &TilePath, bytes: &[u8]) -> Vec<u8> {
-    let width = usize::from(path.width);
-    match path.kind {
-        TileKind::Hash { .. } => bytes[..(width * 32).min(bytes.len())].to_vec(),
-        TileKind::Entries => {
-            let mut iter = BundleIter::new(bytes);
-            for _ in 0..width {
-                if iter.next().is_none() {
-                    break;
-                }
-            }
-            bytes[..bytes.len() - iter.remaining().len()].to_vec()
-        }
     }
 }
 

@@ -96,6 +96,12 @@ impl LogWriter {
         &self.committed
     }
 
+    /// The files the last commit staged or left to the host (full tiles and the partial
+    /// right edge).
+    pub fn last_writes(&self) -> &[ledgerfs_tiles::TileWrite] {
+        self.core.last_writes()
+    }
+
     /// Size the next entry will get (including a pending checkpoint's entries).
     pub fn size(&self) -> u64 {
         self.core.size()

@@ -59,7 +59,9 @@ pub fn serve(dir: &Path, options: ServeOptions) -> Result<()> {
         started.elapsed()
     );
     let engine = Engine::start(dir.to_path_buf(), opened)?;
-    let reader = Arc::new(LogReader::new(PosixStore::new(dir.join(ledger::LOG_DIR))));
+    let reader = Arc::new(LogReader::new(
+        PosixStore::new(dir.join(ledger::LOG_DIR)).with_edge(engine.edge.clone()),
+    ));
     let tokens = Arc::new(Tokens::from_config(&config));
     let session = match &options.mount {
         Some(mountpoint) => {

@@ -5,7 +5,9 @@
 //! torn file. Two disciplines (see the tiles core's `LogWriter`):
 //!
 //! - **Journaled** (the ledger, [`PosixStore::journaled`]): `put` stages `*.tmp` files
-//!   and `sync` renames them into place without a barrier. The commit is already durable
+//!   of full tiles and bundles and `sync` renames them into place without a barrier; the
+//!   partial right edge lives in memory ([`RightEdge`], which readers consult first) and
+//!   is written to disk only when a checkpoint is published. The commit is already durable
 //!   in the journal (`crate::journal`) when `sync` runs, so every file that appears is
 //!   derived from durable entries and is final: a full tile is never rewritten with other
 //!   bytes. The `checkpoint` file is replaced by [`publish_checkpoint`] in the background,
@@ -20,11 +22,13 @@
 //! Partial tiles are deleted only once their full tile is durable. `syncfs` is used
 //! because one call costs far less than an fsync per file (see README).
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
-use ledgerfs_tiles::{TilePath, TileReader, TileStore};
+use ledgerfs_tiles::{BundleIter, TileKind, TilePath, TileReader, TileStore, TileWrite};
 
 use crate::error::{Error, Result};
 use crate::fsutil;
@@ -38,6 +42,68 @@ pub struct PosixStore {
     root: PathBuf,
     pending: Vec<PathBuf>,
     barriers: bool,
+    edge: Option<Arc<RightEdge>>,
+}
+
+/// The newest partial tiles and bundles of the journaled log (its right edge), kept in
+/// memory so a commit creates no file for them: readers at the durable size read them
+/// here, the publisher writes them when it publishes a checkpoint. A partial of width
+/// `w` is the prefix of any wider version, so readers at older sizes are answered too.
+#[derive(Debug, Default)]
+pub struct RightEdge {
+    /// Keyed by the full tile's path.
+    tiles: RwLock<BTreeMap<TilePath, EdgeTile>>,
+}
+
+/// One partial kept by [`RightEdge`]: its width and bytes.
+type EdgeTile = (u16, Arc<Vec<u8>>);
+
+impl RightEdge {
+    /// Takes in a commit's files: partials replace their tile's entry; a full tile
+    /// removes it (disk has it now).
+    pub fn apply(&self, writes: &[TileWrite]) {
+        let mut tiles = self.tiles.write().expect("edge lock");
+        for write in writes {
+            if write.path.is_full() {
+                tiles.remove(&write.path);
+            } else {
+                tiles.insert(write.path.to_full(), (write.path.width, Arc::new(write.bytes.clone())));
+            }
+        }
+    }
+
+    /// The partial `path`, cut from the newest version kept, if that is at least as wide.
+    pub fn get(&self, path: &TilePath) -> Option<Vec<u8>> {
+        let tiles = self.tiles.read().expect("edge lock");
+        let (width, bytes) = tiles.get(&path.to_full())?;
+        (*width >= path.width).then(|| prefix(path, bytes))
+    }
+
+    /// Every partial kept, with its path: the right edge to publish.
+    pub fn snapshot(&self) -> Vec<(TilePath, Arc<Vec<u8>>)> {
+        let tiles = self.tiles.read().expect("edge lock");
+        tiles
+            .iter()
+            .map(|(full, (width, bytes))| (TilePath { width: *width, ..*full }, bytes.clone()))
+            .collect()
+    }
+}
+
+/// The first `path.width` hashes or entries of a wider version of the tile or bundle.
+pub fn prefix(path: &TilePath, bytes: &[u8]) -> Vec<u8> {
+    let width = usize::from(path.width);
+    match path.kind {
+        TileKind::Hash { .. } => bytes[..(width * 32).min(bytes.len())].to_vec(),
+        TileKind::Entries => {
+            let mut iter = BundleIter::new(bytes);
+            for _ in 0..width {
+                if iter.next().is_none() {
+                    break;
+                }
+            }
+            bytes[..bytes.len() - iter.remaining().len()].to_vec()
+        }
+    }
 }
 
 impl PosixStore {
@@ -48,7 +114,15 @@ impl PosixStore {
             root,
             pending: Vec::new(),
             barriers: true,
+            edge: None,
         }
+    }
+
+    /// This store, answering partial reads from `edge` first (the journaled log's
+    /// readers).
+    pub fn with_edge(mut self, edge: Arc<RightEdge>) -> PosixStore {
+        self.edge = Some(edge);
+        self
     }
 
     /// The journaled store rooted at `root`: `sync` reveals staged files without a
@@ -58,6 +132,7 @@ impl PosixStore {
             root,
             pending: Vec::new(),
             barriers: false,
+            edge: None,
         }
     }
 
@@ -126,6 +201,9 @@ impl TileReader for PosixStore {
     type Error = Error;
 
     fn read(&self, path: &TilePath) -> Result<Option<Vec<u8>>> {
+        if let Some(bytes) = self.edge.as_ref().filter(|_| !path.is_full()).and_then(|e| e.get(path)) {
+            return Ok(Some(bytes));
+        }
         let file = self.file_path(path);
         match fs::read(&file) {
             Ok(bytes) => Ok(Some(bytes)),
@@ -189,11 +267,27 @@ impl TileStore for PosixStore {
     }
 }
 
-/// Publishes `note` as the `checkpoint` file of the journaled log at `root`: one `syncfs`
-/// makes every tile revealed so far durable, then the note is written, synced and renamed
-/// into place, and the directory fsynced (so a journal segment may be recycled after).
-/// Then the partial tiles that `full` tiles (durable now) supersede are deleted.
-pub fn publish_checkpoint(root: &Path, note: &[u8], full: &[TilePath]) -> Result<()> {
+/// Publishes `note` as the `checkpoint` file of the journaled log at `root`: the right
+/// edge `partials` of its size are written (each once), one `syncfs` makes them and every
+/// tile revealed so far durable, then the note is written, synced and renamed into place,
+/// and the directory fsynced (so a journal segment may be recycled after). Then the
+/// partial tiles that `full` tiles (durable now) supersede are deleted.
+pub fn publish_checkpoint(
+    root: &Path,
+    note: &[u8],
+    partials: &[(TilePath, Arc<Vec<u8>>)],
+    full: &[TilePath],
+) -> Result<()> {
+    for (path, bytes) in partials {
+        let file = root.join(path.to_path());
+        if file.exists() {
+            continue; // a partial of one width always holds the same bytes
+        }
+        let parent = file.parent().expect("tile paths have a parent");
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        fsutil::write_tmp(&file, bytes, 0o644, false)?;
+        fsutil::rename_into_place(&file)?;
+    }
     fsutil::sync_filesystem(root)?;
     let path = root.join(CHECKPOINT_FILE);
     fsutil::write_tmp(&path, note, 0o644, true)?;
@@ -204,4 +298,40 @@ pub fn publish_checkpoint(root: &Path, note: &[u8], full: &[TilePath]) -> Result
         store.remove_partials(tile);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledgerfs_tiles::TILE_WIDTH;
+
+    #[test]
+    fn the_right_edge_answers_every_narrower_partial_and_forgets_full_tiles() {
+        let edge = RightEdge::default();
+        let hashes: Vec<u8> = (0..10 * 32).map(|i| i as u8).collect();
+        edge.apply(&[TileWrite {
+            path: TilePath::hash(0, 3, 10),
+            bytes: hashes.clone(),
+        }]);
+        assert_eq!(edge.get(&TilePath::hash(0, 3, 4)), Some(hashes[..128].to_vec()));
+        assert_eq!(edge.get(&TilePath::hash(0, 3, 10)), Some(hashes.clone()));
+        assert_eq!(edge.get(&TilePath::hash(0, 3, 11)), None, "never wider than kept");
+        assert_eq!(edge.get(&TilePath::hash(1, 3, 4)), None, "other levels are other tiles");
+        assert_eq!(edge.snapshot().len(), 1);
+        edge.apply(&[TileWrite {
+            path: TilePath::hash(0, 3, TILE_WIDTH as u16),
+            bytes: vec![0; 8192],
+        }]);
+        assert_eq!(edge.get(&TilePath::hash(0, 3, 4)), None, "disk has the full tile now");
+        let mut bundle = Vec::new();
+        for e in [b"a".as_slice(), b"bc", b"def"] {
+            bundle.extend((e.len() as u16).to_be_bytes());
+            bundle.extend(e);
+        }
+        edge.apply(&[TileWrite {
+            path: TilePath::entries(0, 3),
+            bytes: bundle.clone(),
+        }]);
+        assert_eq!(edge.get(&TilePath::entries(0, 2)), Some(bundle[..7].to_vec()));
+    }
 }

@@ -4,12 +4,14 @@
 //!
 //! - **Barriers** ([`LogWriter::commit`]): append the entries, put every new file,
 //!   `sync`, have the checkpoint signed, mark the size durable, swap the checkpoint in.
-//! - **Journal** ([`LogWriter::commit_journaled`]): append, put every new file (staged,
-//!   invisible), have the checkpoint signed, append the entries with the signed note to
-//!   the host's journal (one barrier: the commit is durable and may be acknowledged),
-//!   then `sync` reveals the staged files. Files therefore only ever appear from durable
-//!   entries, so a full tile is final the first time it exists. Publishing the
-//!   checkpoint file is the host's background step, after its tiles are durable.
+//! - **Journal** ([`LogWriter::commit_journaled`]): append, put every new *full* tile and
+//!   bundle (staged, invisible), have the checkpoint signed, append the entries with the
+//!   signed note to the host's journal (one barrier: the commit is durable and may be
+//!   acknowledged), then `sync` reveals the staged files. Files therefore only ever
+//!   appear from durable entries, so a full tile is final the first time it exists. The
+//!   new right edge (partial tiles and bundle) is left in [`LogWriter::last_writes`] for
+//!   the host, which serves it from memory and writes it when it publishes a checkpoint
+//!   file, in the background, after its tiles are durable.
 //!
 //! A failure before the signature rolls the log and the store back to the durable size.
 //! After the signature nothing is rolled back: a checkpoint that was signed but not yet
@@ -224,7 +226,7 @@ impl<S: TileStore> LogWriter<S> {
     ) -> Result<(), CommitFailure<S::Error>> {
         assert!(self.pending.is_none(), "retry_pending_with first");
         let signed = self
-            .stage_tiles(entries)
+            .stage_tiles(entries, true)
             .and_then(|(size, root)| Ok((size, root, sign(size, root).map_err(CommitError::Sign)?)));
         let (size, root, note) = match signed {
             Ok(signed) => signed,
@@ -244,21 +246,24 @@ impl<S: TileStore> LogWriter<S> {
         &mut self,
         entries: impl Iterator<Item = &'a [u8]>,
     ) -> Result<(u64, Hash), CommitError<S::Error>> {
-        let staged = self.stage_tiles(entries)?;
+        let staged = self.stage_tiles(entries, false)?;
         self.store.sync().map_err(CommitError::Store)?;
         Ok(staged)
     }
 
+    /// Appends, commits the tiles core and puts its files (only the full ones when
+    /// `full_only`: the partial right edge is then the host's to keep).
     fn stage_tiles<'a>(
         &mut self,
         entries: impl Iterator<Item = &'a [u8]>,
+        full_only: bool,
     ) -> Result<(u64, Hash), CommitError<S::Error>> {
         for entry in entries {
             self.tiles.append(entry).map_err(CommitError::Tiles)?;
         }
         self.writes.clear();
         let root = self.tiles.commit(&mut self.writes);
-        for write in &self.writes {
+        for write in self.writes.iter().filter(|w| !full_only || w.path.is_full()) {
             self.store.put(&write.path, &write.bytes).map_err(CommitError::Store)?;
         }
         Ok((self.tiles.size(), root))
@@ -268,7 +273,7 @@ impl<S: TileStore> LogWriter<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{empty_root, verify_tree, MemStore};
+    use crate::{empty_root, verify_tree, MemStore, TileReader};
     use alloc::format;
 
     fn writer() -> LogWriter<MemStore> {
@@ -339,6 +344,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(journaled, [(0, String::from("300"))]);
+        // The right edge is the host's: it keeps the newest version of each partial.
+        let mut edge: Vec<TileWrite> = w.last_writes().iter().filter(|w| !w.path.is_full()).cloned().collect();
         assert_eq!((w.head().size, w.size()), (300, 300));
         // A journal failure after the signature keeps the commit pending, never rolled back.
         let more = [b"x".as_slice()];
@@ -365,6 +372,18 @@ mod tests {
             .unwrap());
         assert_eq!(retried, Some((300, String::from("301"))));
         assert_eq!((signatures, w.head().size, w.pending_step()), (1, 301, None));
-        verify_tree(&w.store().0, 301, &w.head().root, &[], &mut |_| {}).expect("the stored tree verifies");
+        // Only full files were put; the right edge is the host's to write when it publishes.
+        let mut published = w.store().0.clone();
+        for write in w.last_writes() {
+            if write.path.is_full() {
+                assert!(published.read(&write.path).unwrap().is_some());
+            } else {
+                edge.push(write.clone());
+            }
+        }
+        for write in &edge {
+            published.put(&write.path, &write.bytes).unwrap();
+        }
+        verify_tree(&published, 301, &w.head().root, &[], &mut |_| {}).expect("the stored tree verifies");
     }
 }
