@@ -171,7 +171,8 @@ fn rejections_are_precise_and_change_nothing() {
     );
     let (s, r) = d.post("/v1/transfers", &many);
     assert_eq!((s, r["error"]["code"].as_str().unwrap()), (400, "batch_too_large"));
-    let wrong_type = ureq::post(&format!("{}/v1/transfers", d.base))
+    let wrong_type = agent()
+        .post(&format!("{}/v1/transfers", d.base))
         .set("Authorization", &format!("Bearer {}", d.token))
         .set("Content-Type", "text/plain")
         .send_string("{}");
@@ -187,7 +188,7 @@ fn rejections_are_precise_and_change_nothing() {
 #[test]
 fn authentication_and_roles() {
     let d = setup("auth");
-    let missing = decode(ureq::get(&format!("{}/v1/accounts/alice", d.base)).call());
+    let missing = decode(agent().get(&format!("{}/v1/accounts/alice", d.base)).call());
     assert_eq!(missing.0, 401);
     assert_eq!(missing.1["error"]["code"], "unauthenticated");
     assert_eq!(d.get_as("wrong-token", "/v1/accounts/alice").0, 401);
@@ -214,7 +215,7 @@ fn authentication_and_roles() {
             .0,
         403
     );
-    assert_eq!(decode(ureq::get(&format!("{}/health", d.base)).call()).0, 200);
+    assert_eq!(decode(agent().get(&format!("{}/health", d.base)).call()).0, 200);
 }
 
 #[test]
@@ -269,7 +270,8 @@ fn receipts_and_proofs_verify_offline() {
 #[test]
 fn stream_follows_new_entries() {
     let d = setup("stream");
-    let response = ureq::get(&format!("{}/v1/stream?from=2", d.base))
+    let response = agent()
+        .get(&format!("{}/v1/stream?from=2", d.base))
         .set("Authorization", &format!("Bearer {}", d.token))
         .timeout(Duration::from_secs(20))
         .call()
@@ -317,7 +319,8 @@ fn restart_recovers_and_corruption_is_refused() {
     assert_eq!(before["balance"], after["balance"]);
     assert_eq!(after["balance"]["net"], "3.00");
     // The published tree is byte-identical to the files, with the spec's headers.
-    let r = ureq::get(&format!("{}/log/tile/0/000", d.base))
+    let r = agent()
+        .get(&format!("{}/log/tile/0/000", d.base))
         .set("Authorization", &format!("Bearer {}", d.token))
         .call()
         .unwrap();
@@ -465,7 +468,8 @@ fn every_read_is_in_the_verifiable_audit_trail() {
     // Reading the trail is itself restricted.
     assert_eq!(d.get_as("alice-secret", "/audit/checkpoint").0, 403);
     let read_checkpoint = || {
-        let r = ureq::get(&format!("{}/audit/checkpoint", d.base))
+        let r = agent()
+            .get(&format!("{}/audit/checkpoint", d.base))
             .set("Authorization", "Bearer auditor-secret")
             .call()
             .unwrap();

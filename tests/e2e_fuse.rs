@@ -244,10 +244,20 @@ fn the_ledger_as_a_read_only_filesystem() {
         "/v1/transfers",
         r#"{"id":"t3","debit":"bank","credit":"alice","amount":"1","currency":"EUR"}"#,
     );
-    let mut lines = BufReader::new(tail.stdout.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
+    // Read the first line on a helper thread so that a `tail` that never prints fails
+    // the test after a deadline instead of hanging it; `tail` is killed either way.
+    let stdout = tail.stdout.take().unwrap();
+    let (sent, first_line) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sent.send(BufReader::new(stdout).lines().next());
+    });
+    let line = first_line.recv_timeout(Duration::from_secs(20));
     let _ = tail.kill();
     let _ = tail.wait();
+    let line = line
+        .expect("tail -f printed the new entry within 20 s")
+        .expect("tail -f printed a line")
+        .unwrap();
     assert_eq!(serde_json::from_str::<Value>(&line).unwrap()["id"], "t3");
     let mut rest = Vec::new();
     open_balance.read_to_end(&mut rest).unwrap();

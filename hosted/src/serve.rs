@@ -89,7 +89,11 @@ pub fn serve(dir: &Path, options: ServeOptions) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.listen)))?;
-        eprintln!("ledgerfs: serving http://{} (origin {})", config.listen, config.origin);
+        // The bound address, not the configured one: `--listen 127.0.0.1:0` picks a port.
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.listen)))?;
+        eprintln!("ledgerfs: serving http://{bound} (origin {})", config.origin);
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await
