@@ -515,3 +515,44 @@ fn every_read_is_in_the_verifiable_audit_trail() {
         "{text}"
     );
 }
+
+/// Shutdown with a client following `/v1/stream`: the stream ends and the daemon exits
+/// well within its shutdown bound (it used to wait for the stream forever).
+#[test]
+fn sigterm_ends_open_streams_and_exits() {
+    let mut d = setup("shutdown");
+    let response = agent()
+        .get(&format!("{}/v1/stream?from=0", d.base))
+        .set("Authorization", &format!("Bearer {}", d.token))
+        .call()
+        .unwrap();
+    let mut lines = BufReader::new(response.into_reader()).lines();
+    // The stream is live: it has sent the first entry.
+    loop {
+        let line = lines.next().expect("stream open").expect("stream readable");
+        if line.starts_with("data: ") {
+            break;
+        }
+    }
+    let (ended, stream_ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Drain until the server ends the stream (EOF) or the connection fails.
+        for line in lines {
+            if line.is_err() {
+                break;
+            }
+        }
+        let _ = ended.send(());
+    });
+    let started = std::time::Instant::now();
+    d.signal(libc::SIGTERM);
+    let status = wait_until(&mut d.child, Duration::from_secs(8));
+    let log = std::fs::read_to_string(daemon_log(&d.dir)).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("still running 8 s after SIGTERM with an open stream:\n{log}"));
+    assert!(status.success(), "{status}: {log}");
+    assert!(log.contains("ledgerfs: stopped"), "{log}");
+    stream_ended
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the stream ended when the daemon stopped");
+    eprintln!("stopped {:?} after SIGTERM", started.elapsed());
+}

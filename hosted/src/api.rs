@@ -48,6 +48,9 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     /// Start time, for `/health`.
     pub started: Instant,
+    /// Becomes `true` when the daemon is stopping: long-lived responses (the entry
+    /// stream) end so that graceful shutdown can finish.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// An API error: status, stable code, message.
@@ -633,12 +636,19 @@ async fn stream(
     let start = resume.or(q.from).unwrap_or(0);
     let durable = state.engine.durable.clone();
     let reader = state.reader.clone();
+    let shutdown = state.shutdown.clone();
     let events = futures_util::stream::unfold(
         (start, durable, Vec::<(u64, Vec<u8>)>::new()),
         move |(mut next, mut durable, mut buffered)| {
             let reader = reader.clone();
+            let mut shutdown = shutdown.clone();
             async move {
                 loop {
+                    if *shutdown.borrow_and_update() {
+                        // The daemon is stopping: end the stream (the client resumes
+                        // with Last-Event-ID against the next daemon).
+                        return None;
+                    }
                     if !buffered.is_empty() {
                         let (index, bytes) = buffered.remove(0);
                         let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -660,8 +670,13 @@ async fn stream(
                         buffered = batch;
                         continue;
                     }
-                    if durable.changed().await.is_err() {
-                        return None;
+                    tokio::select! {
+                        changed = durable.changed() => {
+                            if changed.is_err() {
+                                return None;
+                            }
+                        }
+                        _ = shutdown.wait_for(|stopping| *stopping) => return None,
                     }
                 }
             }
