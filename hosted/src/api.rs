@@ -364,17 +364,15 @@ async fn list_accounts(
     Ok(Json(json!({"accounts": page, "next_after": next})))
 }
 
-fn visible_account(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Value> {
-    if !caller.may_read_account(id) {
-        return Err(ApiError::forbidden(format!(
+fn may_read_account(caller: &Caller, id: &str) -> ApiResult<()> {
+    if caller.may_read_account(id) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
             "{} may not read account {id:?}",
             caller.name
-        )));
+        )))
     }
-    let view = state.engine.view.state.read().expect("view lock");
-    view.account(id)
-        .map(|a| account_json(a, view.size))
-        .ok_or_else(|| ApiError::not_found("account"))
 }
 
 async fn get_account(
@@ -383,8 +381,15 @@ async fn get_account(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
-    let mut account = visible_account(&state, &caller, &id)?;
-    account["checkpoint"] = checkpoint_json(&committed(&state));
+    may_read_account(&caller, &id)?;
+    // The balance and the checkpoint it is consistent with, from one read of the view.
+    let (committed, a) = state
+        .engine
+        .view
+        .account_snapshot(&id)
+        .ok_or_else(|| ApiError::not_found("account"))?;
+    let mut account = account_json(&a, committed.size);
+    account["checkpoint"] = checkpoint_json(&committed);
     Ok(Json(account))
 }
 
@@ -434,24 +439,25 @@ async fn get_balance(
     Query(q): Query<BalanceQuery>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
-    let current = visible_account(&state, &caller, &id)?;
+    may_read_account(&caller, &id)?;
+    // One read of the view: the postings and the size they are resolved against.
+    let (committed, a) = state
+        .engine
+        .view
+        .account_snapshot(&id)
+        .ok_or_else(|| ApiError::not_found("account"))?;
     let Some(at) = q.at else {
+        let balance = render::balance_json(&a.record, a.debits, a.credits);
         return Ok(Json(
-            json!({"id": id, "balance": current["balance"], "as_of_size": current["as_of_size"]}),
+            json!({"id": id, "balance": balance, "as_of_size": committed.size}),
         ));
     };
-    let committed = committed(&state);
     let reader = state.reader.clone();
-    let (record, opened, postings) = {
-        let view = state.engine.view.state.read().expect("view lock");
-        let a = view.account(&id).ok_or_else(|| ApiError::not_found("account"))?;
-        (a.record.clone(), a.index, a.postings.clone())
-    };
     let state2 = state.clone();
     let result = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
         let last = resolve_at(&state2, &at, committed.size)?;
         let found = match last {
-            Some(last) => render::balance_at(&reader, &record, opened, &postings, last, committed.size)?,
+            Some(last) => render::balance_at(&reader, &a.record, a.index, &a.postings, last, committed.size)?,
             None => None,
         };
         found.ok_or_else(|| ApiError::not_found("account at that point of the log"))
@@ -474,17 +480,14 @@ async fn get_history(
     Query(q): Query<HistoryQuery>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
-    visible_account(&state, &caller, &id)?;
-    let size = committed(&state).size;
+    may_read_account(&caller, &id)?;
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
-    let indices: Vec<u64> = {
+    // The size and the postings from one read of the view, so that every index read
+    // below is covered by the tree it is read from.
+    let (size, indices) = {
         let view = state.engine.view.state.read().expect("view lock");
-        let a = view.account(&id).ok_or_else(|| ApiError::not_found("account"))?;
-        let start = match q.after {
-            Some(after) => a.postings.partition_point(|&i| i <= after),
-            None => 0,
-        };
-        a.postings[start..].iter().copied().take(limit).collect()
+        view.history_page(&id, q.after, limit)
+            .ok_or_else(|| ApiError::not_found("account"))?
     };
     let mut entries = Vec::with_capacity(indices.len());
     for &index in &indices {
