@@ -25,7 +25,7 @@ use ledgerfs_model::time::parse_timestamp;
 use ledgerfs_model::Event;
 use ledgerfs_tiles::TilePath;
 
-use crate::audit::AuditRecord;
+use crate::audit::{AuditRecord, AuditStatus, AuditUnavailable, TryRecordError};
 use crate::auth::{Caller, Tokens};
 use crate::config::Role;
 use crate::engine::{BatchOutcome, Engine};
@@ -87,7 +87,9 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         let status = match &e {
             Error::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
-            Error::Storage(_) | Error::Attest(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Storage(_) | Error::Attest(_) | Error::AuditUnavailable(_) | Error::StoreLocked(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.code(), e.to_string())
@@ -151,6 +153,10 @@ async fn audit_reads(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let caller = state.tokens.authenticate(header);
+    // A read that cannot be recorded is refused, never served unrecorded.
+    if audited && !state.engine.audit.available() {
+        return ApiError::from(Error::from(AuditUnavailable)).into_response();
+    }
     let response = next.run(request).await;
     if audited {
         use axum::body::HttpBody;
@@ -166,8 +172,16 @@ async fn audit_reads(
             status: response.status().as_u16(),
         };
         let audit = state.engine.audit.clone();
-        if let Err(record) = audit.try_record(record) {
-            let _ = tokio::task::spawn_blocking(move || audit.record(record)).await;
+        let recorded = match audit.try_record(record) {
+            Ok(()) => Ok(()),
+            Err(TryRecordError::Full(record)) => tokio::task::spawn_blocking(move || audit.record(record))
+                .await
+                .unwrap_or(Err(AuditUnavailable)),
+            Err(TryRecordError::Unavailable) => Err(AuditUnavailable),
+        };
+        if let Err(unavailable) = recorded {
+            // The writer went away while the response was built: drop it unsent.
+            return ApiError::from(Error::from(unavailable)).into_response();
         }
     }
     response
@@ -199,8 +213,38 @@ fn committed(state: &AppState) -> Arc<Committed> {
     state.engine.view.committed().expect("an opened store has a checkpoint")
 }
 
-async fn health(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"status": "ok", "size": committed(&state).size, "uptime_seconds": state.started.elapsed().as_secs()}))
+/// `200 {"status":"ok"}` when the daemon serves reads and writes; otherwise `503` with
+/// `status` `degraded` (it works, slowly) or `unavailable` (reads are refused) and a
+/// `reason` with a stable code.
+async fn health(State(state): State<AppState>) -> Response {
+    let mut body = json!({
+        "status": "ok",
+        "size": committed(&state).size,
+        "uptime_seconds": state.started.elapsed().as_secs(),
+        "audit": "ok",
+    });
+    let problem = match state.engine.audit.status() {
+        AuditStatus::Ok => None,
+        AuditStatus::Retrying => Some((
+            "degraded",
+            "retrying",
+            "audit_retrying",
+            "audit trail commits fail (storage); records are kept and retried, reads may wait",
+        )),
+        AuditStatus::Stopped => Some((
+            "unavailable",
+            "stopped",
+            "audit_unavailable",
+            "the audit trail writer stopped; reads cannot be recorded and are refused until restart",
+        )),
+    };
+    let Some((status, audit, code, message)) = problem else {
+        return Json(body).into_response();
+    };
+    body["status"] = json!(status);
+    body["audit"] = json!(audit);
+    body["reason"] = json!({"code": code, "message": message});
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -755,4 +799,82 @@ async fn audit_file(
         bytes,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::IntoFuture;
+
+    /// A daemon's router over a fresh store, served on a loopback port the kernel picks,
+    /// with `audit` replacing the real trail: (runtime, base URL, admin token).
+    fn serve_with(name: &str, audit: Option<crate::audit::Audit>) -> (tokio::runtime::Runtime, String, String) {
+        let dir = std::env::temp_dir().join(format!("ledgerfs-api-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let init = crate::ledger::init(&dir, Some("api.test/log".into())).unwrap();
+        let token = std::fs::read_to_string(&init.admin_token_path)
+            .unwrap()
+            .trim()
+            .to_string();
+        let opened = crate::ledger::open(&dir, &mut |_, _| {}).unwrap();
+        let tokens = Arc::new(Tokens::from_config(&opened.config));
+        let mut engine = Engine::start(dir.clone(), opened).unwrap();
+        if let Some(audit) = audit {
+            engine.audit = audit;
+        }
+        let reader = Arc::new(LogReader::new(crate::store::PosixStore::new(
+            dir.join(crate::ledger::LOG_DIR),
+        )));
+        let (_stopping, shutdown) = tokio::sync::watch::channel(false);
+        let state = AppState {
+            engine,
+            reader,
+            tokens,
+            started: Instant::now(),
+            shutdown,
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        runtime.spawn(axum::serve(listener, router(state)).into_future());
+        (runtime, base, token)
+    }
+
+    fn get(base: &str, path: &str, token: &str) -> (u16, Value) {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(std::time::Duration::from_secs(20))
+            .build();
+        let r = agent
+            .get(&format!("{base}{path}"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call();
+        match r {
+            Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+            Err(ureq::Error::Status(s, r)) => (s, r.into_json().unwrap_or(Value::Null)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn reads_are_refused_when_the_audit_trail_is_gone() {
+        let (_runtime, base, token) = serve_with("audit-ok", None);
+        let (status, health) = get(&base, "/health", "");
+        assert_eq!((status, &health["status"]), (200, &json!("ok")), "{health}");
+        assert_eq!(get(&base, "/v1/checkpoint", &token).0, 200);
+
+        let (_runtime, base, token) = serve_with("audit-gone", Some(crate::audit::Audit::stopped()));
+        for path in ["/v1/checkpoint", "/v1/accounts", "/log/checkpoint", "/v1/entries/0"] {
+            let (status, body) = get(&base, path, &token);
+            assert_eq!(status, 503, "{path}: {body}");
+            assert_eq!(body["error"]["code"], "audit_unavailable", "{path}: {body}");
+        }
+        let (status, health) = get(&base, "/health", "");
+        assert_eq!(status, 503, "{health}");
+        assert_eq!(health["status"], "unavailable", "{health}");
+        assert_eq!(health["reason"]["code"], "audit_unavailable", "{health}");
+    }
 }

@@ -683,6 +683,10 @@ impl LedgerFs {
             Ok(c) => c,
             Err(e) => return reply.error(e),
         };
+        // A read that cannot be recorded is refused (EIO), never served unrecorded.
+        if !self.engine.audit.available() {
+            return reply.error(Errno::EIO);
+        }
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         let (content, flags, backing) = match &node {
             Node::Events => (Content::Events, FopenFlags::FOPEN_DIRECT_IO, None),
@@ -870,7 +874,7 @@ impl Filesystem for LedgerFs {
                 (Content::Tile(file), Some(_)) => file.metadata().map_or(0, |m| m.len()),
                 _ => h.served,
             };
-            self.engine.audit.record(AuditRecord {
+            let recorded = self.engine.audit.record(AuditRecord {
                 who: h.caller.name.clone(),
                 role: h.caller.role.as_str(),
                 via: "fuse",
@@ -879,6 +883,13 @@ impl Filesystem for LedgerFs {
                 bytes,
                 status: 0,
             });
+            if recorded.is_err() {
+                // Opens are refused from now on (`open_node`); this one raced the writer's end.
+                eprintln!(
+                    "ledgerfs: audit trail unavailable: the read of {} went unrecorded",
+                    h.node.path()
+                );
+            }
         }
     }
 
