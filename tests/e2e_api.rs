@@ -600,3 +600,89 @@ fn reads_racing_commits_are_consistent() {
     let writes = writer.join().expect("writer");
     assert!(writes > 0 && reads > 0, "{writes} writes, {reads} reads");
 }
+
+/// Every error is the documented JSON `{"error":{"code","message"}}` with a stable
+/// code: bad query strings and path parameters, wrong methods, unknown routes (axum
+/// used to answer these in text/plain, or 405 with an empty body).
+#[test]
+fn every_error_is_json_with_a_stable_code() {
+    let d = setup("errors");
+    let cases: &[(&str, &str, u16, &str)] = &[
+        ("GET", "/v1/proofs/inclusion?index=abc", 400, "request_invalid"),
+        ("GET", "/v1/proofs/inclusion", 400, "request_invalid"),
+        ("GET", "/v1/proofs/consistency?from=x", 400, "request_invalid"),
+        ("GET", "/v1/accounts?limit=abc", 400, "request_invalid"),
+        ("GET", "/v1/accounts?limit=0", 400, "request_invalid"),
+        ("GET", "/v1/accounts/alice/history?limit=0", 400, "request_invalid"),
+        ("GET", "/v1/accounts/alice/history?after=-1", 400, "request_invalid"),
+        ("GET", "/v1/stream?from=abc", 400, "request_invalid"),
+        ("POST", "/v1/transfers?receipt=yes", 400, "request_invalid"),
+        ("GET", "/v1/entries/abc", 400, "request_invalid"),
+        ("GET", "/v1/entries/99999", 404, "not_found"),
+        ("GET", "/v1/accounts/alice/balance?at=99999", 400, "at_invalid"),
+        (
+            "GET",
+            "/v1/accounts/alice/balance?at=2999-01-01T00:00:00Z",
+            400,
+            "at_invalid",
+        ),
+        ("GET", "/v1/accounts/alice/balance?at=yesterday", 400, "at_invalid"),
+        ("PUT", "/v1/transfers", 405, "method_not_allowed"),
+        ("DELETE", "/v1/accounts/alice", 405, "method_not_allowed"),
+        ("POST", "/v1/checkpoint", 405, "method_not_allowed"),
+        ("GET", "/v1/nope", 404, "not_found"),
+        ("GET", "/nope", 404, "not_found"),
+    ];
+    for &(method, path, status, code) in cases {
+        let r = agent()
+            .request(method, &format!("{}{path}", d.base))
+            .set("Authorization", &format!("Bearer {}", d.token))
+            .set("Content-Type", "application/json")
+            .send_string(r#"{"id":"t","debit":"bank","credit":"alice","amount":"1","currency":"EUR"}"#);
+        let response = match r {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let what = format!("{method} {path}");
+        assert_eq!(response.status(), status, "{what}");
+        assert_eq!(response.header("content-type"), Some("application/json"), "{what}");
+        let body: Value = response.into_json().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(body["error"]["code"], code, "{what}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{what}: {body}");
+    }
+    // Messages name what the client sent, not internal types, and hint at amounts only
+    // when an amount is the problem.
+    let (status, body) = d.post("/v1/transfers", r#"[{"id":"t","debit":"bank"}]"#);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("request_invalid")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("missing field"), "{message}");
+    assert!(
+        !message.contains("amounts are") && !message.contains("Json"),
+        "{message}"
+    );
+    let (_, body) = d.post("/v1/transfers", "[3]");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("a transfer object") && !message.contains("Json"),
+        "{message}"
+    );
+    // A time up to now (after the last entry) is the latest state; limits above the
+    // page size are served as the page size.
+    assert_eq!(d.get("/v1/accounts/alice/balance?at=2000-01-01T00:00:00Z").0, 404);
+    let (status, body) = d.get("/v1/accounts?limit=100000");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A second daemon on a locked store says so with its own code.
+#[test]
+fn a_locked_store_says_store_locked() {
+    let d = setup("locked");
+    let second = Daemon::try_start(&d.dir).err().expect("one process per store");
+    assert!(second.contains("error[store_locked]"), "{second}");
+}

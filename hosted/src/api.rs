@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -111,6 +113,61 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = std::result::Result<T, ApiError>;
 
+/// `Query<T>` whose rejection is the API's JSON error (`400 request_invalid`), not
+/// axum's plain-text one.
+struct ApiQuery<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                Err(ApiError::bad_request(
+                    "request_invalid",
+                    format!("bad query string: {detail}"),
+                ))
+            }
+        }
+    }
+}
+
+/// `Path<T>` whose rejection is the API's JSON error (`400 request_invalid`).
+struct ApiPath<T>(T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let detail = text.strip_prefix("Invalid URL: ").unwrap_or(&text);
+                Err(ApiError::bad_request("request_invalid", format!("bad path: {detail}")))
+            }
+        }
+    }
+}
+
+/// `limit` of a page: 1 to [`MAX_PAGE`] (larger values are served as [`MAX_PAGE`]);
+/// 0 is refused, by every paged route alike.
+fn page_limit(limit: Option<usize>) -> ApiResult<usize> {
+    match limit {
+        None => Ok(100),
+        Some(0) => Err(ApiError::bad_request(
+            "request_invalid",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        )),
+        Some(n) => Ok(n.min(MAX_PAGE)),
+    }
+}
+
 /// The router with every route.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -130,6 +187,13 @@ pub fn router(state: AppState) -> Router {
         .route("/log/{*path}", get(log_file))
         .route("/audit/{*path}", get(audit_file))
         .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|request: axum::extract::Request| async move {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} is not allowed on {}", request.method(), request.uri().path()),
+            )
+        })
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit_reads))
         .with_state(state)
 }
@@ -306,7 +370,7 @@ async fn read_json_body(headers: &HeaderMap, body: Body) -> ApiResult<Bytes> {
 
 async fn create_accounts(
     State(state): State<AppState>,
-    Query(query): Query<SubmitQuery>,
+    ApiQuery(query): ApiQuery<SubmitQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
@@ -324,7 +388,7 @@ async fn create_accounts(
 
 async fn create_transfers(
     State(state): State<AppState>,
-    Query(query): Query<SubmitQuery>,
+    ApiQuery(query): ApiQuery<SubmitQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
@@ -387,11 +451,11 @@ struct PageQuery {
 async fn list_accounts(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
     let view = state.engine.view.state.read().expect("view lock");
-    let limit = q.limit.unwrap_or(100).min(MAX_PAGE);
+    let limit = page_limit(q.limit)?;
     let start = match &q.after {
         Some(after) => view.slots.get(after.as_str()).map_or(0, |&s| s as usize + 1),
         None => 0,
@@ -422,7 +486,7 @@ fn may_read_account(caller: &Caller, id: &str) -> ApiResult<()> {
 async fn get_account(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
     may_read_account(&caller, &id)?;
@@ -462,6 +526,14 @@ fn resolve_at(state: &AppState, at: &str, size: u64) -> ApiResult<Option<u64>> {
             "`at` is a log index or an RFC 3339 UTC time like 2026-11-21T10:00:00Z",
         )
     })?;
+    // Like an index beyond the log, a time the ledger has not reached is refused: the
+    // state as of then is not known yet.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    if time > now {
+        return Err(ApiError::bad_request("at_invalid", format!("{at} is in the future")));
+    }
     // Entry times strictly increase: binary search for the last entry at or before `time`.
     let (mut lo, mut hi) = (0u64, size);
     while lo < hi {
@@ -479,8 +551,8 @@ fn resolve_at(state: &AppState, at: &str, size: u64) -> ApiResult<Option<u64>> {
 async fn get_balance(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<BalanceQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<BalanceQuery>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
     may_read_account(&caller, &id)?;
@@ -520,12 +592,12 @@ struct HistoryQuery {
 async fn get_history(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<HistoryQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
     may_read_account(&caller, &id)?;
-    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let limit = page_limit(q.limit)?;
     // The size and the postings from one read of the view, so that every index read
     // below is covered by the tree it is read from.
     let (size, indices) = {
@@ -545,7 +617,7 @@ async fn get_history(
 async fn get_transfer(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
     let index = state
@@ -583,7 +655,7 @@ fn may_read_entry(caller: &Caller, entry: &Entry) -> bool {
 async fn get_entry(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(index): Path<u64>,
+    ApiPath(index): ApiPath<u64>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
     let (entry, value) = read_entry(&state, index)?;
@@ -607,7 +679,7 @@ struct InclusionQuery {
 async fn inclusion(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<InclusionQuery>,
+    ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
     let committed = committed(&state);
@@ -639,7 +711,7 @@ struct ConsistencyQuery {
 async fn consistency(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ConsistencyQuery>,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> ApiResult<Json<Value>> {
     caller(&state, &headers)?;
     let committed = committed(&state);
@@ -671,7 +743,7 @@ struct StreamQuery {
 async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<StreamQuery>,
+    ApiQuery(q): ApiQuery<StreamQuery>,
 ) -> ApiResult<Response> {
     let caller = caller(&state, &headers)?;
     require_everything(&caller)?;
@@ -732,7 +804,11 @@ async fn stream(
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }
 
-async fn log_file(State(state): State<AppState>, headers: HeaderMap, Path(path): Path<String>) -> ApiResult<Response> {
+async fn log_file(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(path): ApiPath<String>,
+) -> ApiResult<Response> {
     let caller = caller(&state, &headers)?;
     require_everything(&caller)?;
     let root = state.reader.store().root();
@@ -768,7 +844,7 @@ async fn log_file(State(state): State<AppState>, headers: HeaderMap, Path(path):
 async fn audit_file(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(path): Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> ApiResult<Response> {
     let caller = caller(&state, &headers)?;
     if !matches!(caller.role, Role::Admin | Role::Auditor) {
