@@ -686,3 +686,26 @@ fn a_locked_store_says_store_locked() {
     let second = Daemon::try_start(&d.dir).err().expect("one process per store");
     assert!(second.contains("error[store_locked]"), "{second}");
 }
+
+/// `verify --dir` on a live store: the verifier has read a checkpoint whose partial
+/// tiles a later commit replaced with full ones and deleted. Simulated exactly: the
+/// store as it is now, with the checkpoint it had before the tiles filled up.
+#[test]
+fn verify_dir_reads_full_tiles_for_partials_deleted_mid_read() {
+    let d = setup("verify-live");
+    let early = std::fs::read(d.dir.join("log/checkpoint")).unwrap();
+    let accounts: Vec<String> = (0..300)
+        .map(|i| format!(r#"{{"id":"v{i}","currency":"EUR"}}"#))
+        .collect();
+    assert_eq!(d.post("/v1/accounts", &format!("[{}]", accounts.join(","))).0, 200);
+    assert!(
+        !d.dir.join("log/tile/entries/000.p").exists(),
+        "the partial bundle of size 4 is gone"
+    );
+    let dir = d.dir.clone();
+    d.stop();
+    std::fs::write(dir.join("log/checkpoint"), early).unwrap();
+    let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("verified: size 4"), "{out}");
+}
