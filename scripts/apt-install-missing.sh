@@ -11,5 +11,7 @@ done
 echo "installing ${missing[*]}"
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-$sudo_cmd apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+# Wait (up to 5 minutes) for another apt/dpkg holding the lock instead of failing at once.
+lock_wait=(-o DPkg::Lock::Timeout=300)
+$sudo_cmd apt-get "${lock_wait[@]}" update -qq
+DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get "${lock_wait[@]}" install -y -qq "${missing[@]}"

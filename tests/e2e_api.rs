@@ -171,7 +171,8 @@ fn rejections_are_precise_and_change_nothing() {
     );
     let (s, r) = d.post("/v1/transfers", &many);
     assert_eq!((s, r["error"]["code"].as_str().unwrap()), (400, "batch_too_large"));
-    let wrong_type = ureq::post(&format!("{}/v1/transfers", d.base))
+    let wrong_type = agent()
+        .post(&format!("{}/v1/transfers", d.base))
         .set("Authorization", &format!("Bearer {}", d.token))
         .set("Content-Type", "text/plain")
         .send_string("{}");
@@ -187,7 +188,7 @@ fn rejections_are_precise_and_change_nothing() {
 #[test]
 fn authentication_and_roles() {
     let d = setup("auth");
-    let missing = decode(ureq::get(&format!("{}/v1/accounts/alice", d.base)).call());
+    let missing = decode(agent().get(&format!("{}/v1/accounts/alice", d.base)).call());
     assert_eq!(missing.0, 401);
     assert_eq!(missing.1["error"]["code"], "unauthenticated");
     assert_eq!(d.get_as("wrong-token", "/v1/accounts/alice").0, 401);
@@ -214,7 +215,7 @@ fn authentication_and_roles() {
             .0,
         403
     );
-    assert_eq!(decode(ureq::get(&format!("{}/health", d.base)).call()).0, 200);
+    assert_eq!(decode(agent().get(&format!("{}/health", d.base)).call()).0, 200);
 }
 
 #[test]
@@ -269,7 +270,8 @@ fn receipts_and_proofs_verify_offline() {
 #[test]
 fn stream_follows_new_entries() {
     let d = setup("stream");
-    let response = ureq::get(&format!("{}/v1/stream?from=2", d.base))
+    let response = agent()
+        .get(&format!("{}/v1/stream?from=2", d.base))
         .set("Authorization", &format!("Bearer {}", d.token))
         .timeout(Duration::from_secs(20))
         .call()
@@ -317,7 +319,8 @@ fn restart_recovers_and_corruption_is_refused() {
     assert_eq!(before["balance"], after["balance"]);
     assert_eq!(after["balance"]["net"], "3.00");
     // The published tree is byte-identical to the files, with the spec's headers.
-    let r = ureq::get(&format!("{}/log/tile/0/000", d.base))
+    let r = agent()
+        .get(&format!("{}/log/tile/0/000", d.base))
         .set("Authorization", &format!("Bearer {}", d.token))
         .call()
         .unwrap();
@@ -473,7 +476,8 @@ fn every_read_is_in_the_verifiable_audit_trail() {
     // Reading the trail is itself restricted.
     assert_eq!(d.get_as("alice-secret", "/audit/checkpoint").0, 403);
     let read_checkpoint = || {
-        let r = ureq::get(&format!("{}/audit/checkpoint", d.base))
+        let r = agent()
+            .get(&format!("{}/audit/checkpoint", d.base))
             .set("Authorization", "Bearer auditor-secret")
             .call()
             .unwrap();
@@ -518,4 +522,216 @@ fn every_read_is_in_the_verifiable_audit_trail() {
         text.contains(r#""what":"/v1/accounts/bob","bytes":"#) && text.contains(r#""status":403"#),
         "{text}"
     );
+}
+
+/// Shutdown with a client following `/v1/stream`: the stream ends and the daemon exits
+/// well within its shutdown bound (it used to wait for the stream forever).
+#[test]
+fn sigterm_ends_open_streams_and_exits() {
+    let mut d = setup("shutdown");
+    let response = agent()
+        .get(&format!("{}/v1/stream?from=0", d.base))
+        .set("Authorization", &format!("Bearer {}", d.token))
+        .call()
+        .unwrap();
+    let mut lines = BufReader::new(response.into_reader()).lines();
+    // The stream is live: it has sent the first entry.
+    loop {
+        let line = lines.next().expect("stream open").expect("stream readable");
+        if line.starts_with("data: ") {
+            break;
+        }
+    }
+    let (ended, stream_ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Drain until the server ends the stream (EOF) or the connection fails.
+        for line in lines {
+            if line.is_err() {
+                break;
+            }
+        }
+        let _ = ended.send(());
+    });
+    let started = std::time::Instant::now();
+    d.signal(libc::SIGTERM);
+    let status = wait_until(&mut d.child, Duration::from_secs(8));
+    let log = std::fs::read_to_string(daemon_log(&d.dir)).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("still running 8 s after SIGTERM with an open stream:\n{log}"));
+    assert!(status.success(), "{status}: {log}");
+    assert!(log.contains("ledgerfs: stopped"), "{log}");
+    stream_ended
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the stream ended when the daemon stopped");
+    eprintln!("stopped {:?} after SIGTERM", started.elapsed());
+}
+
+/// Reads racing commits: history, balances at an index and accounts are each rendered
+/// from one snapshot, so every index they name is covered by the checkpoint they name
+/// (a history read used to panic on `index < size` when a commit landed mid-request).
+#[test]
+fn reads_racing_commits_are_consistent() {
+    let d = setup("race");
+    let (base, token) = (d.base.clone(), d.token.clone());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let body =
+                    format!(r#"{{"id":"w{n}","debit":"bank","credit":"alice","amount":"0.01","currency":"EUR"}}"#);
+                let r = agent()
+                    .post(&format!("{base}/v1/transfers"))
+                    .set("Authorization", &format!("Bearer {token}"))
+                    .set("Content-Type", "application/json")
+                    .send_string(&body);
+                assert_eq!(decode(r).0, 200);
+            }
+            n
+        })
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    let mut reads = 0;
+    while std::time::Instant::now() < until {
+        let (status, history) = d.get("/v1/accounts/alice/history?limit=1000");
+        assert_eq!(status, 200, "{history}");
+        let (status, account) = d.get("/v1/accounts/alice");
+        assert_eq!(status, 200, "{account}");
+        assert_eq!(account["as_of_size"], account["checkpoint"]["size"], "{account}");
+        let size = account["as_of_size"].as_u64().unwrap();
+        let (status, at) = d.get(&format!("/v1/accounts/alice/balance?at={}", size - 1));
+        assert_eq!(status, 200, "{at}");
+        reads += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.join().expect("writer");
+    assert!(writes > 0 && reads > 0, "{writes} writes, {reads} reads");
+}
+
+/// Every error is the documented JSON `{"error":{"code","message"}}` with a stable
+/// code: bad query strings and path parameters, wrong methods, unknown routes (axum
+/// used to answer these in text/plain, or 405 with an empty body).
+#[test]
+fn every_error_is_json_with_a_stable_code() {
+    let d = setup("errors");
+    let cases: &[(&str, &str, u16, &str)] = &[
+        ("GET", "/v1/proofs/inclusion?index=abc", 400, "request_invalid"),
+        ("GET", "/v1/proofs/inclusion", 400, "request_invalid"),
+        ("GET", "/v1/proofs/consistency?from=x", 400, "request_invalid"),
+        ("GET", "/v1/accounts?limit=abc", 400, "request_invalid"),
+        ("GET", "/v1/accounts?limit=0", 400, "request_invalid"),
+        ("GET", "/v1/accounts/alice/history?limit=0", 400, "request_invalid"),
+        ("GET", "/v1/accounts/alice/history?after=-1", 400, "request_invalid"),
+        ("GET", "/v1/stream?from=abc", 400, "request_invalid"),
+        ("POST", "/v1/transfers?receipt=yes", 400, "request_invalid"),
+        ("GET", "/v1/entries/abc", 400, "request_invalid"),
+        ("GET", "/v1/entries/99999", 404, "not_found"),
+        ("GET", "/v1/accounts/alice/balance?at=99999", 400, "at_invalid"),
+        (
+            "GET",
+            "/v1/accounts/alice/balance?at=2999-01-01T00:00:00Z",
+            400,
+            "at_invalid",
+        ),
+        ("GET", "/v1/accounts/alice/balance?at=yesterday", 400, "at_invalid"),
+        ("PUT", "/v1/transfers", 405, "method_not_allowed"),
+        ("DELETE", "/v1/accounts/alice", 405, "method_not_allowed"),
+        ("POST", "/v1/checkpoint", 405, "method_not_allowed"),
+        ("GET", "/v1/nope", 404, "not_found"),
+        ("GET", "/nope", 404, "not_found"),
+    ];
+    for &(method, path, status, code) in cases {
+        let r = agent()
+            .request(method, &format!("{}{path}", d.base))
+            .set("Authorization", &format!("Bearer {}", d.token))
+            .set("Content-Type", "application/json")
+            .send_string(r#"{"id":"t","debit":"bank","credit":"alice","amount":"1","currency":"EUR"}"#);
+        let response = match r {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let what = format!("{method} {path}");
+        assert_eq!(response.status(), status, "{what}");
+        assert_eq!(response.header("content-type"), Some("application/json"), "{what}");
+        let body: Value = response.into_json().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(body["error"]["code"], code, "{what}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{what}: {body}");
+    }
+    // Messages name what the client sent, not internal types, and hint at amounts only
+    // when an amount is the problem.
+    let (status, body) = d.post("/v1/transfers", r#"[{"id":"t","debit":"bank"}]"#);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("request_invalid")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("missing field"), "{message}");
+    assert!(
+        !message.contains("amounts are") && !message.contains("Json"),
+        "{message}"
+    );
+    let (_, body) = d.post("/v1/transfers", "[3]");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("a transfer object") && !message.contains("Json"),
+        "{message}"
+    );
+    // A time up to now (after the last entry) is the latest state; limits above the
+    // page size are served as the page size.
+    assert_eq!(d.get("/v1/accounts/alice/balance?at=2000-01-01T00:00:00Z").0, 404);
+    let (status, body) = d.get("/v1/accounts?limit=100000");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A second daemon on a locked store says so with its own code.
+#[test]
+fn a_locked_store_says_store_locked() {
+    let d = setup("locked");
+    let second = Daemon::try_start(&d.dir).err().expect("one process per store");
+    assert!(second.contains("error[store_locked]"), "{second}");
+}
+
+/// `verify --dir` on a live store: the verifier has read a checkpoint whose partial
+/// tiles a later commit replaced with full ones and deleted. Simulated exactly: the
+/// store as it is now, with the checkpoint it had before the tiles filled up.
+#[test]
+fn verify_dir_reads_full_tiles_for_partials_deleted_mid_read() {
+    let d = setup("verify-live");
+    // The checkpoint file is published in the background: wait for each size.
+    let published = |size: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let note = std::fs::read(d.dir.join("log/checkpoint")).unwrap();
+            if String::from_utf8_lossy(&note).lines().nth(1) == Some(&size.to_string()) {
+                return note;
+            }
+            assert!(std::time::Instant::now() < deadline, "size {size} was never published");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    let early = published(4);
+    let accounts: Vec<String> = (0..300)
+        .map(|i| format!(r#"{{"id":"v{i}","currency":"EUR"}}"#))
+        .collect();
+    assert_eq!(d.post("/v1/accounts", &format!("[{}]", accounts.join(","))).0, 200);
+    published(304);
+    // The publisher deletes superseded partials just after the checkpoint swap.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while d.dir.join("log/tile/entries/000.p").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the partial bundle of size 4 is gone"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let dir = d.dir.clone();
+    d.stop();
+    std::fs::write(dir.join("log/checkpoint"), early).unwrap();
+    let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("verified: size 4"), "{out}");
 }

@@ -157,7 +157,7 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
                             })
                             .collect();
                         let body = format!("[{}]", transfers.iter().map(|t| t.1.as_str()).collect::<Vec<_>>().join(","));
-                        let response = ureq::post(&format!("{base}/v1/transfers"))
+                        let response = agent().post(&format!("{base}/v1/transfers"))
                             .set("Authorization", &format!("Bearer {token}"))
                             .set("Content-Type", "application/json")
                             .timeout(Duration::from_secs(10))

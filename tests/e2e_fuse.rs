@@ -250,10 +250,20 @@ fn the_ledger_as_a_read_only_filesystem() {
         "/v1/transfers",
         r#"{"id":"t3","debit":"bank","credit":"alice","amount":"1","currency":"EUR"}"#,
     );
-    let mut lines = BufReader::new(tail.stdout.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
+    // Read the first line on a helper thread so that a `tail` that never prints fails
+    // the test after a deadline instead of hanging it; `tail` is killed either way.
+    let stdout = tail.stdout.take().unwrap();
+    let (sent, first_line) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sent.send(BufReader::new(stdout).lines().next());
+    });
+    let line = first_line.recv_timeout(Duration::from_secs(20));
     let _ = tail.kill();
     let _ = tail.wait();
+    let line = line
+        .expect("tail -f printed the new entry within 20 s")
+        .expect("tail -f printed a line")
+        .unwrap();
     assert_eq!(serde_json::from_str::<Value>(&line).unwrap()["id"], "t3");
     let mut rest = Vec::new();
     open_balance.read_to_end(&mut rest).unwrap();
@@ -358,4 +368,41 @@ fn b64(v: &Value) -> [u8; 32] {
 
 fn libc_erofs() -> i32 {
     30
+}
+
+/// SIGTERM with an entry stream open and a file of the mount open: the daemon still
+/// exits within its bound and the mount goes away (it used to hang with the mount up).
+#[test]
+fn sigterm_with_an_open_stream_exits_and_unmounts() {
+    if !fuse_available() {
+        return;
+    }
+    let base = temp_dir("fuse-shutdown");
+    let dir = base.join("data");
+    init(&dir);
+    let mnt = base.join("mnt");
+    let mut m = start(&dir, &mnt);
+    m.daemon.post("/v1/accounts", r#"[{"id":"bank","currency":"EUR"}]"#);
+    let response = agent()
+        .get(&format!("{}/v1/stream?from=0", m.daemon.base))
+        .set("Authorization", &format!("Bearer {}", m.daemon.token))
+        .call()
+        .unwrap();
+    let mut stream = BufReader::new(response.into_reader());
+    let mut line = String::new();
+    while !line.starts_with("data: ") {
+        line.clear();
+        stream.read_line(&mut line).unwrap();
+    }
+    let open_file = std::fs::File::open(mnt.join("events.log")).unwrap();
+    m.daemon.signal(libc::SIGTERM);
+    let status = wait_until(&mut m.daemon.child, Duration::from_secs(20));
+    let log = std::fs::read_to_string(daemon_log(&dir)).unwrap_or_default();
+    assert!(status.is_some(), "still running 20 s after SIGTERM:\n{log}");
+    drop(open_file);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&mnt).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "still mounted after stop:\n{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

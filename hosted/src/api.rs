@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -25,7 +27,7 @@ use ledgerfs_model::time::parse_timestamp;
 use ledgerfs_model::Event;
 use ledgerfs_tiles::TilePath;
 
-use crate::audit::AuditRecord;
+use crate::audit::{AuditRecord, AuditStatus, AuditUnavailable, TryRecordError};
 use crate::auth::{Caller, Tokens};
 use crate::config::Role;
 use crate::engine::{BatchOutcome, Engine};
@@ -48,6 +50,9 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     /// Start time, for `/health`.
     pub started: Instant,
+    /// Becomes `true` when the daemon is stopping: long-lived responses (the entry
+    /// stream) end so that graceful shutdown can finish.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// An API error: status, stable code, message.
@@ -84,7 +89,11 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         let status = match &e {
             Error::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
-            Error::Storage(_) | Error::Attest(_) | Error::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Storage(_)
+            | Error::Attest(_)
+            | Error::AuditUnavailable(_)
+            | Error::StoreLocked(_)
+            | Error::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.code(), e.to_string())
@@ -111,6 +120,61 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = std::result::Result<T, ApiError>;
 
+/// `Query<T>` whose rejection is the API's JSON error (`400 request_invalid`), not
+/// axum's plain-text one.
+struct ApiQuery<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                Err(ApiError::bad_request(
+                    "request_invalid",
+                    format!("bad query string: {detail}"),
+                ))
+            }
+        }
+    }
+}
+
+/// `Path<T>` whose rejection is the API's JSON error (`400 request_invalid`).
+struct ApiPath<T>(T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let detail = text.strip_prefix("Invalid URL: ").unwrap_or(&text);
+                Err(ApiError::bad_request("request_invalid", format!("bad path: {detail}")))
+            }
+        }
+    }
+}
+
+/// `limit` of a page: 1 to [`MAX_PAGE`] (larger values are served as [`MAX_PAGE`]);
+/// 0 is refused, by every paged route alike.
+fn page_limit(limit: Option<usize>) -> ApiResult<usize> {
+    match limit {
+        None => Ok(100),
+        Some(0) => Err(ApiError::bad_request(
+            "request_invalid",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        )),
+        Some(n) => Ok(n.min(MAX_PAGE)),
+    }
+}
+
 /// The router with every route.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -130,6 +194,13 @@ pub fn router(state: AppState) -> Router {
         .route("/log/{*path}", get(log_file))
         .route("/audit/{*path}", get(audit_file))
         .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|request: axum::extract::Request| async move {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} is not allowed on {}", request.method(), request.uri().path()),
+            )
+        })
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit_reads))
         .with_state(state)
 }
@@ -153,6 +224,10 @@ async fn audit_reads(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let caller = state.tokens.authenticate(header);
+    // A read that cannot be recorded is refused, never served unrecorded.
+    if audited && !state.engine.audit.available() {
+        return ApiError::from(Error::from(AuditUnavailable)).into_response();
+    }
     let response = next.run(request).await;
     if audited {
         use axum::body::HttpBody;
@@ -168,8 +243,16 @@ async fn audit_reads(
             status: response.status().as_u16(),
         };
         let audit = state.engine.audit.clone();
-        if let Err(record) = audit.try_record(record) {
-            let _ = tokio::task::spawn_blocking(move || audit.record(record)).await;
+        let recorded = match audit.try_record(record) {
+            Ok(()) => Ok(()),
+            Err(TryRecordError::Full(record)) => tokio::task::spawn_blocking(move || audit.record(record))
+                .await
+                .unwrap_or(Err(AuditUnavailable)),
+            Err(TryRecordError::Unavailable) => Err(AuditUnavailable),
+        };
+        if let Err(unavailable) = recorded {
+            // The writer went away while the response was built: drop it unsent.
+            return ApiError::from(Error::from(unavailable)).into_response();
         }
     }
     response
@@ -201,8 +284,38 @@ fn committed(state: &AppState) -> Arc<Committed> {
     state.engine.view.committed().expect("an opened store has a checkpoint")
 }
 
-async fn health(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"status": "ok", "size": committed(&state).size, "uptime_seconds": state.started.elapsed().as_secs()}))
+/// `200 {"status":"ok"}` when the daemon serves reads and writes; otherwise `503` with
+/// `status` `degraded` (it works, slowly) or `unavailable` (reads are refused) and a
+/// `reason` with a stable code.
+async fn health(State(state): State<AppState>) -> Response {
+    let mut body = json!({
+        "status": "ok",
+        "size": committed(&state).size,
+        "uptime_seconds": state.started.elapsed().as_secs(),
+        "audit": "ok",
+    });
+    let problem = match state.engine.audit.status() {
+        AuditStatus::Ok => None,
+        AuditStatus::Retrying => Some((
+            "degraded",
+            "retrying",
+            "audit_retrying",
+            "audit trail commits fail (storage); records are kept and retried, reads may wait",
+        )),
+        AuditStatus::Stopped => Some((
+            "unavailable",
+            "stopped",
+            "audit_unavailable",
+            "the audit trail writer stopped; reads cannot be recorded and are refused until restart",
+        )),
+    };
+    let Some((status, audit, code, message)) = problem else {
+        return Json(body).into_response();
+    };
+    body["status"] = json!(status);
+    body["audit"] = json!(audit);
+    body["reason"] = json!({"code": code, "message": message});
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -264,7 +377,7 @@ async fn read_json_body(headers: &HeaderMap, body: Body) -> ApiResult<Bytes> {
 
 async fn create_accounts(
     State(state): State<AppState>,
-    Query(query): Query<SubmitQuery>,
+    ApiQuery(query): ApiQuery<SubmitQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
@@ -282,7 +395,7 @@ async fn create_accounts(
 
 async fn create_transfers(
     State(state): State<AppState>,
-    Query(query): Query<SubmitQuery>,
+    ApiQuery(query): ApiQuery<SubmitQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
@@ -345,11 +458,11 @@ struct PageQuery {
 async fn list_accounts(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
     let view = state.engine.view.state.read().expect("view lock");
-    let limit = q.limit.unwrap_or(100).min(MAX_PAGE);
+    let limit = page_limit(q.limit)?;
     let start = match &q.after {
         Some(after) => view.slots.get(after.as_str()).map_or(0, |&s| s as usize + 1),
         None => 0,
@@ -366,27 +479,32 @@ async fn list_accounts(
     Ok(Json(json!({"accounts": page, "next_after": next})))
 }
 
-fn visible_account(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Value> {
-    if !caller.may_read_account(id) {
-        return Err(ApiError::forbidden(format!(
+fn may_read_account(caller: &Caller, id: &str) -> ApiResult<()> {
+    if caller.may_read_account(id) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
             "{} may not read account {id:?}",
             caller.name
-        )));
+        )))
     }
-    let view = state.engine.view.state.read().expect("view lock");
-    view.account(id)
-        .map(|a| account_json(a, view.size))
-        .ok_or_else(|| ApiError::not_found("account"))
 }
 
 async fn get_account(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
-    let mut account = visible_account(&state, &caller, &id)?;
-    account["checkpoint"] = checkpoint_json(&committed(&state));
+    may_read_account(&caller, &id)?;
+    // The balance and the checkpoint it is consistent with, from one read of the view.
+    let (committed, a) = state
+        .engine
+        .view
+        .account_snapshot(&id)
+        .ok_or_else(|| ApiError::not_found("account"))?;
+    let mut account = account_json(&a, committed.size);
+    account["checkpoint"] = checkpoint_json(&committed);
     Ok(Json(account))
 }
 
@@ -415,6 +533,14 @@ fn resolve_at(state: &AppState, at: &str, size: u64) -> ApiResult<Option<u64>> {
             "`at` is a log index or an RFC 3339 UTC time like 2026-11-21T10:00:00Z",
         )
     })?;
+    // Like an index beyond the log, a time the ledger has not reached is refused: the
+    // state as of then is not known yet.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    if time > now {
+        return Err(ApiError::bad_request("at_invalid", format!("{at} is in the future")));
+    }
     // Entry times strictly increase: binary search for the last entry at or before `time`.
     let (mut lo, mut hi) = (0u64, size);
     while lo < hi {
@@ -432,28 +558,29 @@ fn resolve_at(state: &AppState, at: &str, size: u64) -> ApiResult<Option<u64>> {
 async fn get_balance(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<BalanceQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<BalanceQuery>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
-    let current = visible_account(&state, &caller, &id)?;
+    may_read_account(&caller, &id)?;
+    // One read of the view: the postings and the size they are resolved against.
+    let (committed, a) = state
+        .engine
+        .view
+        .account_snapshot(&id)
+        .ok_or_else(|| ApiError::not_found("account"))?;
     let Some(at) = q.at else {
+        let balance = render::balance_json(&a.record, a.debits, a.credits);
         return Ok(Json(
-            json!({"id": id, "balance": current["balance"], "as_of_size": current["as_of_size"]}),
+            json!({"id": id, "balance": balance, "as_of_size": committed.size}),
         ));
     };
-    let committed = committed(&state);
     let reader = state.reader.clone();
-    let (record, opened, postings) = {
-        let view = state.engine.view.state.read().expect("view lock");
-        let a = view.account(&id).ok_or_else(|| ApiError::not_found("account"))?;
-        (a.record.clone(), a.index, a.postings.clone())
-    };
     let state2 = state.clone();
     let result = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
         let last = resolve_at(&state2, &at, committed.size)?;
         let found = match last {
-            Some(last) => render::balance_at(&reader, &record, opened, &postings, last, committed.size)?,
+            Some(last) => render::balance_at(&reader, &a.record, a.index, &a.postings, last, committed.size)?,
             None => None,
         };
         found.ok_or_else(|| ApiError::not_found("account at that point of the log"))
@@ -472,21 +599,18 @@ struct HistoryQuery {
 async fn get_history(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<HistoryQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
-    visible_account(&state, &caller, &id)?;
-    let size = committed(&state).size;
-    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
-    let indices: Vec<u64> = {
+    may_read_account(&caller, &id)?;
+    let limit = page_limit(q.limit)?;
+    // The size and the postings from one read of the view, so that every index read
+    // below is covered by the tree it is read from.
+    let (size, indices) = {
         let view = state.engine.view.state.read().expect("view lock");
-        let a = view.account(&id).ok_or_else(|| ApiError::not_found("account"))?;
-        let start = match q.after {
-            Some(after) => a.postings.partition_point(|&i| i <= after),
-            None => 0,
-        };
-        a.postings[start..].iter().copied().take(limit).collect()
+        view.history_page(&id, q.after, limit)
+            .ok_or_else(|| ApiError::not_found("account"))?
     };
     let mut entries = Vec::with_capacity(indices.len());
     for &index in &indices {
@@ -500,7 +624,7 @@ async fn get_history(
 async fn get_transfer(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
     let index = state
@@ -538,7 +662,7 @@ fn may_read_entry(caller: &Caller, entry: &Entry) -> bool {
 async fn get_entry(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(index): Path<u64>,
+    ApiPath(index): ApiPath<u64>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
     let (entry, value) = read_entry(&state, index)?;
@@ -562,7 +686,7 @@ struct InclusionQuery {
 async fn inclusion(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<InclusionQuery>,
+    ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
     let committed = committed(&state);
@@ -594,7 +718,7 @@ struct ConsistencyQuery {
 async fn consistency(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ConsistencyQuery>,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> ApiResult<Json<Value>> {
     caller(&state, &headers)?;
     let committed = committed(&state);
@@ -626,7 +750,7 @@ struct StreamQuery {
 async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<StreamQuery>,
+    ApiQuery(q): ApiQuery<StreamQuery>,
 ) -> ApiResult<Response> {
     let caller = caller(&state, &headers)?;
     require_everything(&caller)?;
@@ -638,12 +762,19 @@ async fn stream(
     let start = resume.or(q.from).unwrap_or(0);
     let durable = state.engine.durable.clone();
     let reader = state.reader.clone();
+    let shutdown = state.shutdown.clone();
     let events = futures_util::stream::unfold(
         (start, durable, Vec::<(u64, Vec<u8>)>::new()),
         move |(mut next, mut durable, mut buffered)| {
             let reader = reader.clone();
+            let mut shutdown = shutdown.clone();
             async move {
                 loop {
+                    if *shutdown.borrow_and_update() {
+                        // The daemon is stopping: end the stream (the client resumes
+                        // with Last-Event-ID against the next daemon).
+                        return None;
+                    }
                     if !buffered.is_empty() {
                         let (index, bytes) = buffered.remove(0);
                         let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -665,8 +796,13 @@ async fn stream(
                         buffered = batch;
                         continue;
                     }
-                    if durable.changed().await.is_err() {
-                        return None;
+                    tokio::select! {
+                        changed = durable.changed() => {
+                            if changed.is_err() {
+                                return None;
+                            }
+                        }
+                        _ = shutdown.wait_for(|stopping| *stopping) => return None,
                     }
                 }
             }
@@ -675,7 +811,11 @@ async fn stream(
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }
 
-async fn log_file(State(state): State<AppState>, headers: HeaderMap, Path(path): Path<String>) -> ApiResult<Response> {
+async fn log_file(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(path): ApiPath<String>,
+) -> ApiResult<Response> {
     let caller = caller(&state, &headers)?;
     require_everything(&caller)?;
     let root = state.reader.store().root();
@@ -712,7 +852,7 @@ async fn log_file(State(state): State<AppState>, headers: HeaderMap, Path(path):
 async fn audit_file(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(path): Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> ApiResult<Response> {
     let caller = caller(&state, &headers)?;
     if !matches!(caller.role, Role::Admin | Role::Auditor) {
@@ -743,4 +883,82 @@ async fn audit_file(
         bytes,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::IntoFuture;
+
+    /// A daemon's router over a fresh store, served on a loopback port the kernel picks,
+    /// with `audit` replacing the real trail: (runtime, base URL, admin token).
+    fn serve_with(name: &str, audit: Option<crate::audit::Audit>) -> (tokio::runtime::Runtime, String, String) {
+        let dir = std::env::temp_dir().join(format!("ledgerfs-api-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let init = crate::ledger::init(&dir, Some("api.test/log".into())).unwrap();
+        let token = std::fs::read_to_string(&init.admin_token_path)
+            .unwrap()
+            .trim()
+            .to_string();
+        let opened = crate::ledger::open(&dir, &mut |_, _| {}).unwrap();
+        let tokens = Arc::new(Tokens::from_config(&opened.config));
+        let mut engine = Engine::start(dir.clone(), opened).unwrap();
+        if let Some(audit) = audit {
+            engine.audit = audit;
+        }
+        let reader = Arc::new(LogReader::new(crate::store::PosixStore::new(
+            dir.join(crate::ledger::LOG_DIR),
+        )));
+        let (_stopping, shutdown) = tokio::sync::watch::channel(false);
+        let state = AppState {
+            engine,
+            reader,
+            tokens,
+            started: Instant::now(),
+            shutdown,
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        runtime.spawn(axum::serve(listener, router(state)).into_future());
+        (runtime, base, token)
+    }
+
+    fn get(base: &str, path: &str, token: &str) -> (u16, Value) {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(std::time::Duration::from_secs(20))
+            .build();
+        let r = agent
+            .get(&format!("{base}{path}"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call();
+        match r {
+            Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+            Err(ureq::Error::Status(s, r)) => (s, r.into_json().unwrap_or(Value::Null)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn reads_are_refused_when_the_audit_trail_is_gone() {
+        let (_runtime, base, token) = serve_with("audit-ok", None);
+        let (status, health) = get(&base, "/health", "");
+        assert_eq!((status, &health["status"]), (200, &json!("ok")), "{health}");
+        assert_eq!(get(&base, "/v1/checkpoint", &token).0, 200);
+
+        let (_runtime, base, token) = serve_with("audit-gone", Some(crate::audit::Audit::stopped()));
+        for path in ["/v1/checkpoint", "/v1/accounts", "/log/checkpoint", "/v1/entries/0"] {
+            let (status, body) = get(&base, path, &token);
+            assert_eq!(status, 503, "{path}: {body}");
+            assert_eq!(body["error"]["code"], "audit_unavailable", "{path}: {body}");
+        }
+        let (status, health) = get(&base, "/health", "");
+        assert_eq!(status, 503, "{health}");
+        assert_eq!(health["status"], "unavailable", "{health}");
+        assert_eq!(health["reason"]["code"], "audit_unavailable", "{health}");
+    }
 }

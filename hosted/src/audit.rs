@@ -9,10 +9,12 @@
 //! one commit per 50 ms). A full
 //! queue blocks readers rather than dropping a record; a crash can lose at most the
 //! records not yet committed (milliseconds). If storage fails, the writer keeps the
-//! records and retries, so readers eventually block instead of going unrecorded.
+//! records and retries, so readers eventually block instead of going unrecorded. If
+//! the writer thread is gone, recording fails ([`AuditUnavailable`]) and readers refuse
+//! the read: the trail never fails open. [`Audit::status`] says which it is.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
@@ -62,19 +64,102 @@ pub struct Audit {
     queue: SyncSender<AuditRecord>,
     /// Records made durable so far (= audit log size).
     pub durable: Arc<AtomicU64>,
+    health: Arc<Health>,
+}
+
+/// What the writer thread reports about itself.
+#[derive(Debug)]
+struct Health {
+    /// Cleared when the writer thread ends, however it ends (a panic included).
+    running: AtomicBool,
+    /// Set while commits fail and the writer retries.
+    retrying: AtomicBool,
+}
+
+/// Clears [`Health::running`] when the writer thread ends, unwinding included.
+struct RunningGuard(Arc<Health>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::Release);
+    }
+}
+
+/// The state of the audit trail, for `/health` and for refusing reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditStatus {
+    /// Records are committed.
+    Ok,
+    /// Commits fail (storage); records are kept and retried, readers may wait.
+    Retrying,
+    /// The writer thread is gone: no read can be recorded, so reads are refused.
+    Stopped,
+}
+
+/// A read could not be recorded: the audit writer is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditUnavailable;
+
+impl From<AuditUnavailable> for Error {
+    fn from(_: AuditUnavailable) -> Error {
+        Error::AuditUnavailable("the audit trail writer stopped; reads cannot be recorded".into())
+    }
+}
+
+/// Why [`Audit::try_record`] did not take a record.
+#[derive(Debug)]
+pub enum TryRecordError {
+    /// The queue is full: here is the record back, to [`Audit::record`] (which blocks).
+    Full(AuditRecord),
+    /// The writer is gone.
+    Unavailable,
 }
 
 impl Audit {
-    /// Records a read (blocks only if the writer is far behind).
-    pub fn record(&self, record: AuditRecord) {
-        let _ = self.queue.send(record);
+    /// Records a read (blocks only if the writer is far behind); fails if the writer is
+    /// gone, and then the read must be refused.
+    pub fn record(&self, record: AuditRecord) -> std::result::Result<(), AuditUnavailable> {
+        self.queue.send(record).map_err(|_| AuditUnavailable)
     }
 
     /// Records a read without blocking; gives the record back if the queue is full.
-    pub fn try_record(&self, record: AuditRecord) -> std::result::Result<(), AuditRecord> {
+    pub fn try_record(&self, record: AuditRecord) -> std::result::Result<(), TryRecordError> {
         match self.queue.try_send(record) {
-            Ok(()) | Err(mpsc::TrySendError::Disconnected(_)) => Ok(()),
-            Err(mpsc::TrySendError::Full(record)) => Err(record),
+            Ok(()) => Ok(()),
+            Err(mpsc::TrySendError::Disconnected(_)) => Err(TryRecordError::Unavailable),
+            Err(mpsc::TrySendError::Full(record)) => Err(TryRecordError::Full(record)),
+        }
+    }
+
+    /// Whether reads can be recorded now (checked before serving one).
+    pub fn available(&self) -> bool {
+        self.status() != AuditStatus::Stopped
+    }
+
+    /// The state of the trail.
+    pub fn status(&self) -> AuditStatus {
+        if !self.health.running.load(Ordering::Acquire) {
+            AuditStatus::Stopped
+        } else if self.health.retrying.load(Ordering::Acquire) {
+            AuditStatus::Retrying
+        } else {
+            AuditStatus::Ok
+        }
+    }
+
+    /// A handle whose writer is gone, as after its thread died: for tests of the
+    /// fail-closed paths.
+    #[doc(hidden)]
+    pub fn stopped() -> Audit {
+        let (queue, records) = mpsc::sync_channel(1);
+        drop(records);
+        Audit {
+            queue,
+            durable: Arc::new(AtomicU64::new(0)),
+            health: Arc::new(Health {
+                running: AtomicBool::new(false),
+                retrying: AtomicBool::new(false),
+            }),
         }
     }
 }
@@ -111,11 +196,16 @@ pub fn start(dir: &Path, vkey: &VerifierKey, origin: &str, signer: SyncSender<Si
     let writer = LogWriter::new(LogId::Audit, tiles, PosixStore::new(log_dir), committed, signer);
     let (queue, records) = mpsc::sync_channel(AUDIT_QUEUE);
     let counter = durable.clone();
+    let health = Arc::new(Health {
+        running: AtomicBool::new(true),
+        retrying: AtomicBool::new(false),
+    });
+    let guard = RunningGuard(health.clone());
     thread::Builder::new()
         .name("audit".into())
-        .spawn(move || audit_loop(writer, records, counter))
+        .spawn(move || audit_loop(writer, records, counter, guard))
         .map_err(|e| Error::Storage(e.to_string()))?;
-    Ok(Audit { queue, durable })
+    Ok(Audit { queue, durable, health })
 }
 
 fn now_nanos() -> u64 {
@@ -124,7 +214,10 @@ fn now_nanos() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-fn audit_loop(mut writer: LogWriter, records: Receiver<AuditRecord>, durable: Arc<AtomicU64>) {
+fn audit_loop(mut writer: LogWriter, records: Receiver<AuditRecord>, durable: Arc<AtomicU64>, guard: RunningGuard) {
+    // Dropped when this thread ends, however it ends: readers then refuse reads.
+    let health = guard.0.clone();
+    let _guard = guard;
     let mut batch: Vec<AuditRecord> = Vec::with_capacity(AUDIT_GROUP);
     let mut text = String::new();
     let mut ends: Vec<usize> = Vec::new();
@@ -168,11 +261,13 @@ fn audit_loop(mut writer: LogWriter, records: Receiver<AuditRecord>, durable: Ar
         });
         match result {
             Ok(()) => {
+                health.retrying.store(false, Ordering::Release);
                 durable.store(writer.committed().size, Ordering::Release);
                 batch.clear();
                 thread::sleep(AUDIT_MIN_INTERVAL.saturating_sub(started.elapsed()));
             }
             Err(failure) => {
+                health.retrying.store(true, Ordering::Release);
                 eprintln!("ledgerfs: audit commit failed, retrying: {}", failure.error());
                 if matches!(failure, crate::logwriter::CommitFailure::CheckpointPending(_)) {
                     // Those records are on disk under the pending checkpoint.
@@ -181,5 +276,47 @@ fn audit_loop(mut writer: LogWriter, records: Receiver<AuditRecord>, durable: Ar
                 thread::sleep(Duration::from_millis(200));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> AuditRecord {
+        AuditRecord {
+            who: "t".into(),
+            role: "admin",
+            via: "api",
+            uid: None,
+            what: "/v1/checkpoint".into(),
+            bytes: 0,
+            status: 200,
+        }
+    }
+
+    #[test]
+    fn a_gone_writer_fails_closed() {
+        let audit = Audit::stopped();
+        assert_eq!(audit.status(), AuditStatus::Stopped);
+        assert!(!audit.available());
+        assert_eq!(audit.record(record()), Err(AuditUnavailable));
+        assert!(matches!(audit.try_record(record()), Err(TryRecordError::Unavailable)));
+        assert_eq!(Error::from(AuditUnavailable).code(), "audit_unavailable");
+    }
+
+    #[test]
+    fn the_guard_reports_a_thread_that_panicked() {
+        let health = Arc::new(Health {
+            running: AtomicBool::new(true),
+            retrying: AtomicBool::new(false),
+        });
+        let guard = RunningGuard(health.clone());
+        let _ = thread::spawn(move || {
+            let _guard = guard;
+            panic!("audit writer dies");
+        })
+        .join();
+        assert!(!health.running.load(Ordering::Acquire));
     }
 }

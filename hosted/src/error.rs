@@ -46,6 +46,10 @@ pub enum Error {
     /// The appliance's console failed us: no connection, no reply in time, or a reply
     /// carrying an `"error"` member.
     Appliance(String),
+    /// A read could not be recorded in the audit trail, so it is refused.
+    AuditUnavailable(String),
+    /// Another process holds the store's lock.
+    StoreLocked(String),
 }
 
 impl Error {
@@ -84,6 +88,8 @@ impl Error {
             Error::Client(_) => "client_error",
             Error::Image(_) => "image_invalid",
             Error::Appliance(_) => "appliance_error",
+            Error::AuditUnavailable(_) => "audit_unavailable",
+            Error::StoreLocked(_) => "store_locked",
         }
     }
 }
@@ -100,6 +106,8 @@ impl fmt::Display for Error {
             Error::Storage(m) => write!(f, "storage failed: {m}"),
             Error::Attest(m) => write!(f, "attestation refused: {m}"),
             Error::Client(m) | Error::Image(m) | Error::Appliance(m) | Error::Overloaded(m) => write!(f, "{m}"),
+            Error::AuditUnavailable(m) => write!(f, "audit trail unavailable: {m}"),
+            Error::StoreLocked(m) => write!(f, "store is locked: {m}"),
         }
     }
 }

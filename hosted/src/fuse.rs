@@ -399,58 +399,77 @@ impl LedgerFs {
         if let Some(bytes) = self.rendered.lock().expect("render cache").get(&key) {
             return Ok(bytes.clone());
         }
-        let bytes = Arc::new(self.render_uncached(node, &committed).map_err(|e| errno(&e))?);
+        let (rendered_at, bytes) = self.render_uncached(node, &committed).map_err(|e| errno(&e))?;
+        let bytes = Arc::new(bytes);
         let mut cache = self.rendered.lock().expect("render cache");
         if cache.len() >= MAX_CACHED_FILES {
             cache.clear();
         }
-        cache.insert(key, bytes.clone());
+        cache.insert((node.ino(), rendered_at), bytes.clone());
         Ok(bytes)
     }
 
-    fn render_uncached(&self, node: &Node, committed: &Committed) -> Result<Vec<u8>> {
+    /// Renders `node` at `committed` (account files at the checkpoint read with the
+    /// account): the size rendered at and the bytes.
+    fn render_uncached(&self, node: &Node, committed: &Committed) -> Result<(u64, Vec<u8>)> {
         let size = committed.size;
         let missing = || Error::Io {
             path: node.path(),
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         };
-        let account = |id: &str| {
-            let view = self.engine.view.state.read().expect("view lock");
-            view.account(id).cloned().ok_or_else(missing)
-        };
+        let account = |id: &str| self.engine.view.account_snapshot(id).ok_or_else(missing);
         let json = |v: Value| Ok(format!("{}\n", serde_json::to_string_pretty(&v).expect("JSON prints")).into_bytes());
+        let at = |size: u64, bytes: Result<Vec<u8>>| bytes.map(|b| (size, b));
+        // Account files render the account and the checkpoint it is consistent with from
+        // one read of the view (possibly newer than `committed`), so a balance, its
+        // postings and its `as_of` always agree.
         match node {
             Node::AccountFile(id, AccountFile::Balance) => {
-                json(render::balance_file(&self.reader, &account(id)?, committed)?)
+                let (committed, a) = account(id)?;
+                at(
+                    committed.size,
+                    json(render::balance_file(&self.reader, &a, &committed)?),
+                )
             }
-            Node::AccountFile(id, AccountFile::Meta) => json(render::meta_file(&account(id)?)),
+            Node::AccountFile(id, AccountFile::Meta) => {
+                let (committed, a) = account(id)?;
+                at(committed.size, json(render::meta_file(&a)))
+            }
             Node::AccountFile(id, AccountFile::TxLog) => {
-                Ok(render::tx_log(&self.reader, &account(id)?, size)?.into_bytes())
+                let (committed, a) = account(id)?;
+                at(
+                    committed.size,
+                    Ok(render::tx_log(&self.reader, &a, committed.size)?.into_bytes()),
+                )
             }
             Node::Transaction(id) | Node::DocsMetadata(id) => {
-                let index = self.transfer_index(id).ok_or_else(missing)?;
+                // A transfer made durable after this checkpoint is not in this view.
+                let index = self.transfer_index(id).filter(|&i| i < size).ok_or_else(missing)?;
                 let bytes = self.reader.entry(index, size)?;
                 let entry: Value = serde_json::from_slice(&bytes).map_err(|_| missing())?;
-                if matches!(node, Node::Transaction(_)) {
-                    json(
-                        json!({"index": index, "result": "ok", "entry": entry, "checkpoint": {"size": size, "root": render::checkpoint_json(committed)["root"]}}),
-                    )
+                let value = if matches!(node, Node::Transaction(_)) {
+                    json!({"index": index, "result": "ok", "entry": entry, "checkpoint": {"size": size, "root": render::checkpoint_json(committed)["root"]}})
                 } else {
                     let documents = render::documents(&entry["metadata"].to_string()).unwrap_or(Value::Null);
-                    json(json!({"transfer": id, "index": index, "documents": documents}))
-                }
+                    json!({"transfer": id, "index": index, "documents": documents})
+                };
+                at(size, json(value))
             }
             Node::Proof(i) => {
                 let mut proof = render::inclusion_json(&self.reader, *i, size, size)?;
                 proof["checkpoint"] = render::checkpoint_json(committed);
-                json(proof)
+                at(size, json(proof))
             }
             Node::HistoryBalance(i, id) => {
-                let a = account(id)?;
-                let value = render::balance_at(&self.reader, &a.record, a.index, &a.postings, *i, size)?;
-                json(value.ok_or_else(missing)?)
+                let (_, a) = account(id)?;
+                let postings = a.postings_below(size);
+                let value = render::balance_at(&self.reader, &a.record, a.index, postings, *i, size)?;
+                at(size, json(value.ok_or_else(missing)?))
             }
-            Node::LogCheckpoint => Ok(self.engine.published.get().note.clone().into_bytes()),
+            Node::LogCheckpoint => {
+                let published = self.engine.published.get();
+                Ok((published.size, published.note.clone().into_bytes()))
+            }
             _ => Err(missing()),
         }
     }
@@ -674,6 +693,10 @@ impl LedgerFs {
             Ok(c) => c,
             Err(e) => return reply.error(e),
         };
+        // A read that cannot be recorded is refused (EIO), never served unrecorded.
+        if !self.engine.audit.available() {
+            return reply.error(Errno::EIO);
+        }
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         let (content, flags, backing) = match &node {
             Node::Events => (Content::Events, FopenFlags::FOPEN_DIRECT_IO, None),
@@ -861,7 +884,7 @@ impl Filesystem for LedgerFs {
                 (Content::Tile(file), Some(_)) => file.metadata().map_or(0, |m| m.len()),
                 _ => h.served,
             };
-            self.engine.audit.record(AuditRecord {
+            let recorded = self.engine.audit.record(AuditRecord {
                 who: h.caller.name.clone(),
                 role: h.caller.role.as_str(),
                 via: "fuse",
@@ -870,6 +893,13 @@ impl Filesystem for LedgerFs {
                 bytes,
                 status: 0,
             });
+            if recorded.is_err() {
+                // Opens are refused from now on (`open_node`); this one raced the writer's end.
+                eprintln!(
+                    "ledgerfs: audit trail unavailable: the read of {} went unrecorded",
+                    h.node.path()
+                );
+            }
         }
     }
 

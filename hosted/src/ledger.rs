@@ -162,7 +162,7 @@ pub fn lock_store(dir: &Path) -> Result<std::fs::File> {
     // SAFETY: flock on a descriptor we own; no memory is shared with the kernel.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc != 0 {
-        return Err(Error::Config(format!(
+        return Err(Error::StoreLocked(format!(
             "{} is in use by another ledgerfs process (stop it first; `ledgerfs verify --dir` reads a live store safely)",
             dir.display()
         )));

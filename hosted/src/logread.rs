@@ -36,9 +36,19 @@ impl LogReader {
         &self.store
     }
 
-    /// The bundle holding `index`, as of a tree of `size` entries.
+    /// The bundle holding `index`, as of a tree of `size` entries. An index the tree
+    /// does not cover is an error, not a panic: `index` and `size` may come from
+    /// different threads' views of the log.
     pub fn bundle(&self, index: u64, size: u64) -> Result<Arc<Vec<u8>>> {
-        assert!(index < size);
+        if index >= size {
+            return Err(Error::Io {
+                path: format!("log/tile/entries/{}", index / TILE_WIDTH),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("entry {index} is beyond the tree of size {size}"),
+                ),
+            });
+        }
         let n = index / TILE_WIDTH;
         let full = (n + 1) * TILE_WIDTH <= size;
         if full {
@@ -177,4 +187,20 @@ pub fn decode_at(index: u64, bytes: &[u8]) -> Result<Entry> {
         path: format!("log/tile/entries/{} (entry {index})", index / TILE_WIDTH),
         reason: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_beyond_the_tree_is_an_error_not_a_panic() {
+        let dir = std::env::temp_dir().join(format!("ledgerfs-logread-{}", std::process::id()));
+        let reader = LogReader::new(PosixStore::new(dir));
+        for (index, size) in [(0, 0), (5, 5), (300, 10)] {
+            let e = reader.entry(index, size).unwrap_err();
+            assert!(e.to_string().contains("beyond the tree"), "{e}");
+            assert!(reader.bundle(index, size).is_err());
+        }
+    }
 }

@@ -1,10 +1,12 @@
 //! `ledgerfs serve`: open (and verify) the store, start the domain threads, serve HTTP
 //! until SIGINT/SIGTERM. Acknowledged writes are already durable, so stopping needs no
-//! flush; in-flight requests simply never get an answer.
+//! flush: on a signal, new connections stop, entry streams end, open requests get at most
+//! [`SHUTDOWN_GRACE`] to finish (then never get an answer), and the FUSE view unmounts.
 
+use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -72,11 +74,13 @@ pub fn serve(dir: &Path, options: ServeOptions) -> Result<()> {
         }
         None => None,
     };
+    let (stopping, shutdown) = tokio::sync::watch::channel(false);
     let state = AppState {
         engine,
         reader,
         tokens,
         started,
+        shutdown: shutdown.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -91,22 +95,69 @@ pub fn serve(dir: &Path, options: ServeOptions) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.listen)))?;
-        eprintln!("ledgerfs: serving http://{} (origin {})", config.listen, config.origin);
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| Error::Storage(e.to_string()))
-    });
-    if let (Some(session), Some(mountpoint)) = (session, &options.mount) {
-        if let Err(e) = session.umount_and_join() {
-            // Busy (a file is still open): detach lazily rather than leave a stale mount.
-            eprintln!("ledgerfs: unmount: {e}; detaching {} lazily", mountpoint.display());
-            fuse::detach(mountpoint);
+        // The bound address, not the configured one: `--listen 127.0.0.1:0` picks a port.
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.listen)))?;
+        eprintln!("ledgerfs: serving http://{bound} (origin {})", config.origin);
+        let mut drained = shutdown.clone();
+        let server = axum::serve(listener, router(state))
+            .with_graceful_shutdown(async move {
+                let _ = drained.wait_for(|stopping| *stopping).await;
+            })
+            .into_future();
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => result.map_err(|e| Error::Storage(e.to_string())),
+            () = shutdown_signal() => {
+                eprintln!("ledgerfs: stopping (at most {SHUTDOWN_GRACE:?} for open requests)");
+                let _ = stopping.send(true);
+                match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+                    Ok(result) => result.map_err(|e| Error::Storage(e.to_string())),
+                    Err(_) => {
+                        eprintln!("ledgerfs: open requests did not finish in {SHUTDOWN_GRACE:?}; stopping anyway");
+                        Ok(())
+                    }
+                }
+            }
         }
+    });
+    // Tasks still running (a request abandoned above, a blocked audit write) must not
+    // keep the process alive: dropping a runtime would wait for them without a bound.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    if let (Some(session), Some(mountpoint)) = (session, &options.mount) {
+        unmount(session, mountpoint);
     }
     served?;
     eprintln!("ledgerfs: stopped");
     Ok(())
+}
+
+/// How long a stopping daemon waits for open HTTP requests before it stops anyway
+/// (entry streams end at once; this bounds slow reads and writes in flight).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How long unmounting may take before the mount is detached lazily.
+const UNMOUNT_GRACE: Duration = Duration::from_secs(5);
+
+/// Unmounts the FUSE view within [`UNMOUNT_GRACE`]; if it is busy (a file is still open)
+/// or the session thread does not finish, detaches it lazily rather than leave a stale
+/// mount or hang.
+fn unmount(session: fuser::BackgroundSession, mountpoint: &Path) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name("unmount".into()).spawn(move || {
+        let _ = done.send(session.umount_and_join());
+    });
+    let outcome = match spawned {
+        Ok(_) => finished
+            .recv_timeout(UNMOUNT_GRACE)
+            .unwrap_or_else(|_| Err(std::io::Error::other(format!("not done in {UNMOUNT_GRACE:?}")))),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = outcome {
+        eprintln!("ledgerfs: unmount: {e}; detaching {} lazily", mountpoint.display());
+        fuse::detach(mountpoint);
+    }
 }
 
 async fn shutdown_signal() {

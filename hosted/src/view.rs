@@ -58,10 +58,49 @@ pub struct ViewState {
     pub published: Option<std::time::SystemTime>,
 }
 
+impl AccountView {
+    /// The postings covered by a tree of `size` entries (all of them when the view and
+    /// the checkpoint were read together, which is the only way readers read them).
+    pub fn postings_below(&self, size: u64) -> &[u64] {
+        &self.postings[..self.postings.partition_point(|&i| i < size)]
+    }
+}
+
 impl ViewState {
     /// Looks an account up by id.
     pub fn account(&self, id: &str) -> Option<&AccountView> {
         self.slots.get(id).map(|&slot| &self.accounts[slot as usize])
+    }
+
+    /// The durable size readers may read up to: the checkpoint's, read under the same
+    /// lock as everything else here.
+    pub fn committed_size(&self) -> u64 {
+        self.committed.as_ref().map_or(0, |c| c.size)
+    }
+
+    /// One page of an account's history from this one read of the state: the size it is
+    /// consistent with and up to `limit` posting indices after `after`, all below that
+    /// size. `None` for an unknown account.
+    pub fn history_page(&self, id: &str, after: Option<u64>, limit: usize) -> Option<(u64, Vec<u64>)> {
+        let size = self.committed_size();
+        let postings = self.account(id)?.postings_below(size);
+        let start = after.map_or(0, |after| postings.partition_point(|&i| i <= after));
+        Some((size, postings[start..].iter().copied().take(limit).collect()))
+    }
+
+    /// An account and the checkpoint it is consistent with, from this one read of the
+    /// state; postings the checkpoint does not cover are left out.
+    pub fn account_snapshot(&self, id: &str) -> Option<(Arc<Committed>, AccountView)> {
+        let committed = self.committed.clone()?;
+        let a = self.account(id)?;
+        let account = AccountView {
+            record: a.record.clone(),
+            index: a.index,
+            debits: a.debits,
+            credits: a.credits,
+            postings: a.postings_below(committed.size).to_vec(),
+        };
+        Some((committed, account))
     }
 
     /// Applies durable entries (with the postings the sequencer produced for them).
@@ -147,5 +186,57 @@ impl View {
     /// The durable size.
     pub fn size(&self) -> u64 {
         self.committed().map_or(0, |c| c.size)
+    }
+
+    /// [`ViewState::account_snapshot`] under one read of the lock: a request renders an
+    /// account from this, never from a size and postings read at different times.
+    pub fn account_snapshot(&self, id: &str) -> Option<(Arc<Committed>, AccountView)> {
+        self.state.read().expect("view lock").account_snapshot(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(postings: Vec<u64>) -> AccountView {
+        let entry = br#"{"v":1,"index":0,"time":"1970-01-01T00:00:00.000000000Z","type":"account","id":"a","currency":"EUR","kind":"customer","flags":[],"metadata":{}}"#;
+        let record = match Entry::decode(entry).map(|e| e.body) {
+            Ok(EntryBody::Account(record)) => record,
+            other => panic!("test account entry: {other:?}"),
+        };
+        AccountView {
+            record,
+            index: 0,
+            debits: 0,
+            credits: 0,
+            postings,
+        }
+    }
+
+    #[test]
+    fn a_snapshot_never_names_an_index_beyond_its_checkpoint() {
+        let view = View::default();
+        {
+            let mut state = view.state.write().unwrap();
+            state.slots.insert("a".into(), 0);
+            // Postings 5 and 6 are newer than the checkpoint (size 5).
+            state.accounts.push(account(vec![1, 3, 4, 5, 6]));
+            state.committed = Some(Arc::new(Committed {
+                size: 5,
+                root: [0; 32],
+                note: String::new(),
+            }));
+        }
+        let (committed, a) = view.account_snapshot("a").unwrap();
+        assert_eq!(committed.size, 5);
+        assert_eq!(a.postings, [1, 3, 4]);
+        assert_eq!(view.state.read().unwrap().accounts[0].postings_below(0), [] as [u64; 0]);
+        assert!(view.account_snapshot("b").is_none());
+        let state = view.state.read().unwrap();
+        assert_eq!(state.history_page("a", None, 100), Some((5, vec![1, 3, 4])));
+        assert_eq!(state.history_page("a", Some(1), 1), Some((5, vec![3])));
+        assert_eq!(state.history_page("a", Some(4), 100), Some((5, vec![])));
+        assert_eq!(state.history_page("b", None, 100), None);
     }
 }

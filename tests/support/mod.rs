@@ -1,8 +1,7 @@
 //! Shared helpers for the end-to-end tests: make a store with the real `ledgerfs init`,
-//! start the real daemon on a free loopback port, talk to it over HTTP, stop or kill it.
+//! start the real daemon on a loopback port the kernel picks, talk to it over HTTP, stop or kill it.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -111,8 +110,35 @@ pub fn daemon_log(dir: &Path) -> PathBuf {
     std::env::temp_dir().join(format!("{}.daemon.log", dir.display().to_string().replace('/', "_")))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// Longest a daemon may take to start answering (replay of a test store is quick).
+pub const START_DEADLINE: Duration = Duration::from_secs(60);
+/// Longest a daemon may take to exit after SIGTERM: its own shutdown bound (10 s for
+/// open requests, 5 s to unmount) plus slack.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(30);
+/// Deadline of every HTTP request the helpers make.
+pub const HTTP_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The address a daemon reports on stderr (`ledgerfs: serving http://ADDR ...`), once
+/// it has bound its listener.
+fn served_address(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let rest = text.split("ledgerfs: serving http://").nth(1)?;
+    let addr = rest.split_whitespace().next()?;
+    Some(addr.to_string())
+}
+
+/// Waits for `child` to exit, at most `deadline`; `None` if it is still running.
+pub fn wait_until(child: &mut Child, deadline: Duration) -> Option<std::process::ExitStatus> {
+    let until = Instant::now() + deadline;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 impl Daemon {
@@ -126,50 +152,66 @@ impl Daemon {
         Daemon::try_start_with(dir, &[])
     }
 
-    /// Starts the daemon with extra `serve` arguments (e.g. `--mount DIR`).
+    /// Starts the daemon with extra `serve` arguments (e.g. `--mount DIR`). It listens on
+    /// port 0 and the test reads the port the kernel chose from its stderr, so two tests
+    /// can never be handed the same port.
     pub fn try_start_with(dir: &Path, extra: &[&str]) -> Result<Daemon, String> {
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let log = std::fs::File::create(daemon_log(dir)).unwrap();
-        let mut child = Command::new(bin())
-            .args([
-                "serve",
-                "--data",
-                dir.to_str().unwrap(),
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
+        let log_path = daemon_log(dir);
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(bin())
+            .args(["serve", "--data", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn daemon");
-        let token = std::fs::read_to_string(dir.join("admin.token"))
-            .unwrap()
-            .trim()
-            .to_string();
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // From here on the child is killed on every return and panic.
+        let mut daemon = Daemon {
+            child,
+            base: String::new(),
+            token: std::fs::read_to_string(dir.join("admin.token"))
+                .unwrap()
+                .trim()
+                .to_string(),
+            dir: dir.to_path_buf(),
+        };
+        let deadline = Instant::now() + START_DEADLINE;
         loop {
-            if let Ok(Some(_)) = child.try_wait() {
-                return Err(std::fs::read_to_string(daemon_log(dir)).unwrap_or_default());
+            if let Ok(Some(_)) = daemon.child.try_wait() {
+                return Err(std::fs::read_to_string(&log_path).unwrap_or_default());
             }
-            if ureq::get(&format!("{base}/health")).call().is_ok() {
-                return Ok(Daemon {
-                    child,
-                    base,
-                    token,
-                    dir: dir.to_path_buf(),
-                });
+            if daemon.base.is_empty() {
+                if let Some(addr) = served_address(&log_path) {
+                    daemon.base = format!("http://{addr}");
+                }
             }
-            assert!(Instant::now() < deadline, "daemon did not answer /health");
+            if !daemon.base.is_empty() && agent().get(&format!("{}/health", daemon.base)).call().is_ok() {
+                return Ok(daemon);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not answer /health in {START_DEADLINE:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    /// SIGTERM and wait.
+    /// Sends `signal` to the daemon.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// SIGTERM and wait at most [`STOP_DEADLINE`]; panics (after SIGKILL) if the
+    /// daemon does not exit in time.
     pub fn stop(mut self) {
-        unsafe_kill(self.child.id(), 15);
-        let _ = self.child.wait();
+        self.signal(libc::SIGTERM);
+        if wait_until(&mut self.child, STOP_DEADLINE).is_none() {
+            panic!(
+                "daemon did not exit within {STOP_DEADLINE:?} of SIGTERM; log:\n{}",
+                std::fs::read_to_string(daemon_log(&self.dir)).unwrap_or_default()
+            );
+        }
     }
 
     /// SIGKILL and wait: a crash.
@@ -185,7 +227,8 @@ impl Daemon {
 
     /// GET with a given token.
     pub fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
-        let r = ureq::get(&format!("{}{path}", self.base))
+        let r = agent()
+            .get(&format!("{}{path}", self.base))
             .set("Authorization", &format!("Bearer {token}"))
             .call();
         decode(r)
@@ -198,7 +241,8 @@ impl Daemon {
 
     /// POST JSON with a given token.
     pub fn post_as(&self, token: &str, path: &str, body: &str) -> (u16, Value) {
-        let r = ureq::post(&format!("{}{path}", self.base))
+        let r = agent()
+            .post(&format!("{}{path}", self.base))
             .set("Authorization", &format!("Bearer {token}"))
             .set("Content-Type", "application/json")
             .send_string(body);
@@ -213,11 +257,12 @@ impl Drop for Daemon {
     }
 }
 
-fn unsafe_kill(pid: u32, signal: i32) {
-    let _ = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.to_string())
-        .status();
+/// An HTTP agent whose every request has a deadline ([`HTTP_DEADLINE`]).
+pub fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(5))
+        .timeout(HTTP_DEADLINE)
+        .build()
 }
 
 /// (status, JSON) from a ureq result, for success and error statuses alike.

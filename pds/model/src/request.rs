@@ -170,11 +170,16 @@ fn explain(body: &[u8], what: &str, error: serde_json::Error) -> RequestError {
                 }
                 _ => None,
             };
-            let message = strip_position(&error.to_string());
-            RequestError::Invalid(format!(
-                "{}{message}; amounts are decimal strings such as \"10.50\"",
-                hint.unwrap_or_default()
-            ))
+            let message = clean_message(&strip_position(&error.to_string()), what);
+            // The amount hint only where it applies: a number where a string belongs.
+            let number_for_string = message.contains("expected a string")
+                && (message.contains("integer") || message.contains("floating point"));
+            let amount_hint = if number_for_string {
+                "; amounts are decimal strings such as \"10.50\""
+            } else {
+                ""
+            };
+            RequestError::Invalid(format!("{}{message}{amount_hint}", hint.unwrap_or_default()))
         }
     }
 }
@@ -186,6 +191,18 @@ fn item_error(item: &serde_json::Value, what: &str) -> Option<()> {
         serde_json::from_value::<TransferJson>(item.clone()).is_ok()
     };
     (!ok).then_some(())
+}
+
+/// Serde names the internal structs (`struct TransferJson`); say what the client sent.
+fn clean_message(message: &str, what: &str) -> String {
+    let object = if what == "account" {
+        "an account object"
+    } else {
+        "a transfer object"
+    };
+    message
+        .replace("struct AccountJson", object)
+        .replace("struct TransferJson", object)
 }
 
 fn strip_position(message: &str) -> String {
@@ -225,9 +242,22 @@ mod tests {
             unknown.to_string().starts_with("account 1: unknown field `colour`"),
             "{unknown}"
         );
+        assert!(!unknown.to_string().contains("amounts are"), "{unknown}");
         let float =
             parse_transfers(br#"{"id":"t","debit":"a","credit":"b","amount":1.5,"currency":"EUR"}"#).unwrap_err();
         assert_eq!(float.code(), "request_invalid");
+        assert!(
+            float
+                .to_string()
+                .ends_with("amounts are decimal strings such as \"10.50\""),
+            "{float}"
+        );
+        for body in [&br#"[1]"#[..], br#""text""#, br#"[{"id":"t"}]"#] {
+            let e = parse_transfers(body).unwrap_err().to_string();
+            assert!(!e.contains("TransferJson") && !e.contains("amounts are"), "{e}");
+        }
+        let e = parse_accounts(br#"[7]"#).unwrap_err().to_string();
+        assert!(e.contains("an account object") && !e.contains("AccountJson"), "{e}");
         let too_many = alloc::format!(
             "[{}]",
             alloc::vec![r#"{"id":"a","currency":"EUR"}"#; MAX_BATCH_EVENTS + 1].join(",")

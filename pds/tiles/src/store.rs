@@ -146,7 +146,11 @@ pub(crate) fn read_opt<R: TileReader + ?Sized>(reader: &R, path: &TilePath) -> R
 
 /// The file at `path`, or for a missing partial file the full one it is a prefix of
 /// (partial files may be deleted once the full one exists): the path read and its bytes.
-fn read_or_full<R: TileReader + ?Sized>(reader: &R, path: &TilePath) -> Result<(TilePath, Vec<u8>), TileError> {
+/// The one partial-to-full rule of this crate: every reader goes through it.
+pub(crate) fn read_or_full<R: TileReader + ?Sized>(
+    reader: &R,
+    path: &TilePath,
+) -> Result<(TilePath, Vec<u8>), TileError> {
     if let Some(b) = read_opt(reader, path)? {
         return Ok((*path, b));
     }
@@ -157,6 +161,17 @@ fn read_or_full<R: TileReader + ?Sized>(reader: &R, path: &TilePath) -> Result<(
         }
     }
     Err(TileError::Missing { path: path.to_path() })
+}
+
+/// The first `path.width` hashes or entries of `full`, the full file standing in for the
+/// missing partial `path`; `None` if it is too short (or not a bundle) to hold them.
+pub(crate) fn cut_to_width(path: &TilePath, full: &[u8]) -> Option<Vec<u8>> {
+    let width = usize::from(path.width);
+    let len = match path.kind {
+        crate::path::TileKind::Hash { .. } => (full.len() >= 32 * width).then_some(32 * width)?,
+        crate::path::TileKind::Entries => prefix_len(full, width)?,
+    };
+    Some(full[..len].to_vec())
 }
 
 /// Read the hashes of the hash tile `path`. A missing partial tile falls back

@@ -11,8 +11,8 @@ use crate::bundle::BundleIter;
 use crate::edge::{mth, Edge, WIDTH};
 use crate::error::{TileError, VerifyError, VerifyReason};
 use crate::hashes::tree_root_from_tiles;
-use crate::path::{level_count, partial_at, tile_holding, TilePath};
-use crate::store::{read_opt, TileReader};
+use crate::path::{level_count, partial_at, tile_holding, TileKind, TilePath};
+use crate::store::{cut_to_width, read_opt, read_or_full, TileReader};
 use crate::{empty_root, leaf_hash, Hash, MAX_TREE_SIZE};
 
 /// Bundles between two `progress` calls (16,384 entries).
@@ -36,10 +36,23 @@ fn from_tile_error(path: &TilePath, e: TileError) -> VerifyError {
 }
 
 /// Read a file that must exist.
+/// A missing partial file is read as the prefix of its full file (the crate's one
+/// partial-to-full rule, `read_or_full`): on a live store a commit may replace the partial
+/// files of the checkpoint being verified with full ones while the verifier reads.
 fn read_required<R: TileReader>(reader: &R, path: &TilePath) -> Result<Vec<u8>, VerifyError> {
-    match read_opt(reader, path) {
-        Ok(Some(b)) => Ok(b),
-        Ok(None) => Err(fail(path, VerifyReason::Missing)),
+    match read_or_full(reader, path) {
+        Ok((read, bytes)) if read == *path => Ok(bytes),
+        Ok((read, full)) => cut_to_width(path, &full).ok_or_else(|| {
+            let reason = match path.kind {
+                TileKind::Entries => VerifyReason::MalformedBundle,
+                TileKind::Hash { .. } => VerifyReason::BadLength {
+                    expected: 32 * usize::from(read.width),
+                    actual: full.len(),
+                },
+            };
+            fail(&read, reason)
+        }),
+        Err(TileError::Missing { .. }) => Err(fail(path, VerifyReason::Missing)),
         Err(e) => Err(from_tile_error(path, e)),
     }
 }

@@ -198,3 +198,21 @@ fn small_trees_verify_at_every_size() {
         .to_string();
     assert!(e.contains("checkpoint"));
 }
+
+/// A live store: the verifier read the checkpoint at 1,000, then a commit replaced the
+/// partial files of that size with full ones and deleted them. The full files' prefixes
+/// stand in (the crate's partial-to-full rule), so verification still succeeds.
+#[test]
+fn partials_deleted_mid_read_fall_back_to_the_full_files() {
+    let (mut store, _, roots) = tree();
+    let (size, root) = roots[0];
+    for partial in crate::partial_tiles_for_size(size) {
+        assert!(store.remove(&partial).is_some(), "{}", partial.to_path());
+    }
+    verify_tree(&store, size, &root, &[], &mut |_| {}).expect("verifies from the full files");
+    // A partial that has no full file yet is still missing.
+    let (mut store, root, _) = tree();
+    let partial = TilePath::entries(70_000 / 256, (70_000 % 256) as u16);
+    store.remove(&partial).unwrap();
+    expect_failure(&store, &root, &partial.to_path(), "missing_file");
+}
