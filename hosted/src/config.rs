@@ -85,9 +85,17 @@ pub struct Config {
     /// path"); a commit must fit one segment. Small disks may lower it (minimum 64).
     #[serde(default = "default_journal_segment_kib")]
     pub journal_segment_kib: u64,
+    /// A snapshot of the projections is written every this many entries (0: never), so
+    /// start-up replays only the log's tail.
+    #[serde(default = "default_snapshot_every")]
+    pub snapshot_every: u64,
     /// Bearer tokens.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+}
+
+fn default_snapshot_every() -> u64 {
+    1_000_000
 }
 
 fn default_journal_segment_kib() -> u64 {
@@ -117,6 +125,7 @@ impl Config {
             origin,
             listen: default_listen(),
             journal_segment_kib: default_journal_segment_kib(),
+            snapshot_every: default_snapshot_every(),
             max_accounts: default_max_accounts(),
             max_transfers: default_max_transfers(),
             reserve_transfers: default_reserve_transfers(),

@@ -234,6 +234,7 @@ impl Engine {
             committed,
             lock,
             journal,
+            from_snapshot: _,
         } = opened;
         install_domain_panic_hook();
         let corrupt = |path: &str, e: ledgerfs_attest::NoteError| Error::Corrupt {
@@ -307,9 +308,15 @@ impl Engine {
             .spawn(move || committer.run(group_rx))
             .map_err(|e| Error::Storage(e.to_string()))?;
         let seq_metrics = metrics.clone();
+        let snapshots = Snapshots {
+            data: dir.clone(),
+            every: config.snapshot_every,
+            last: view.state.read().expect("view lock").size,
+            view: view.clone(),
+        };
         thread::Builder::new()
             .name("sequencer".into())
-            .spawn(move || sequencer_loop(sequencer, ingress_rx, group_tx, shared, seq_metrics))
+            .spawn(move || sequencer_loop(sequencer, ingress_rx, group_tx, shared, seq_metrics, snapshots))
             .map_err(|e| Error::Storage(e.to_string()))?;
         Ok(Engine {
             ingress: ingress_tx,
@@ -371,16 +378,71 @@ struct Shared {
     failure: Mutex<Option<(u64, u64)>>,
 }
 
+/// When and where the sequencer thread takes snapshots.
+struct Snapshots {
+    data: PathBuf,
+    /// Entries between snapshots (0: never).
+    every: u64,
+    /// Size of the last snapshot taken (or of the state opened).
+    last: u64,
+    view: Arc<View>,
+}
+
+impl Snapshots {
+    /// Every `every` entries: once everything sequenced is durable (nothing is in flight
+    /// then, so the read model stands still at the same size), encode the sequencer and
+    /// the read model together and write them on a background thread.
+    fn maybe_take(&mut self, sequencer: &mut Sequencer, shared: &Shared) {
+        let size = sequencer.next_index();
+        if self.every == 0 || size < self.last + self.every {
+            return;
+        }
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while shared.durable.load(Ordering::Acquire) < size {
+            if Instant::now() > deadline || shared.failure.lock().expect("failure lock").is_some() {
+                return; // try again after the next batch
+            }
+            thread::sleep(std::time::Duration::from_micros(200));
+        }
+        sequencer.mark_durable(size);
+        let bytes = {
+            let state = self.view.state.read().expect("view lock");
+            let Some(committed) = state.committed.clone().filter(|c| c.size == size && state.size == size) else {
+                return;
+            };
+            let binding = ledgerfs_snapshot::Binding {
+                size,
+                root: committed.root,
+            };
+            crate::snapshot::encode(binding, sequencer, &state)
+        };
+        self.last = size;
+        let data = self.data.clone();
+        let _ = thread::Builder::new().name("snapshot".into()).spawn(move || {
+            match crate::snapshot::write(&data, size, &bytes) {
+                Ok(path) => eprintln!(
+                    "ledgerfs: snapshot at size {size}: {} ({} bytes)",
+                    path.display(),
+                    bytes.len()
+                ),
+                Err(e) => eprintln!("ledgerfs: writing the snapshot at size {size} failed: {e}"),
+            }
+        });
+    }
+}
+
 fn sequencer_loop(
     mut sequencer: Sequencer,
     ingress: Receiver<Command>,
     mut groups: RingSender<Group>,
     shared: Arc<Shared>,
     metrics: Arc<Metrics>,
+    mut snapshots: Snapshots,
 ) {
     let mut epoch = 0u64;
     let mut next: Option<Command> = None;
     loop {
+        snapshots.maybe_take(&mut sequencer, &shared);
         let first = match next.take() {
             Some(command) => command,
             None => match ingress.recv() {

@@ -144,6 +144,8 @@ pub struct Opened {
     pub lock: std::fs::File,
     /// The journal, positioned after its last record.
     pub journal: Journal,
+    /// The size of the snapshot the projections were loaded from, if one was used.
+    pub from_snapshot: Option<u64>,
 }
 
 /// Name of the lock file: one process at a time may open a store.
@@ -201,8 +203,32 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
         max_transfers: config.max_transfers,
         reserve_transfers: config.reserve_transfers.min(config.max_transfers),
     };
-    let mut sequencer = Sequencer::new(limits);
-    let mut view = ViewState::default();
+    let log_dir = dir.join(LOG_DIR);
+    let store = PosixStore::new(log_dir.clone());
+    store.remove_temporaries()?;
+    let published = read_published(&log_dir, &vkey, &config.origin)?;
+    // First finish what the journal acknowledged beyond the published checkpoint (the
+    // tiles and the checkpoint file), so the log on disk holds every acknowledged entry.
+    let (mut journal, recovered) = Journal::open(dir, config.journal_segment_kib * 1024, published.size)?;
+    let committed = if recovered.is_empty() {
+        published
+    } else {
+        let edge = TileLog::open(&store, published.size, &published.root).map_err(|e| Error::Corrupt {
+            path: "log/checkpoint".into(),
+            reason: format!("the tiles do not match the checkpoint's root: {e}"),
+        })?;
+        integrate_journal(&log_dir, edge, published, &recovered, &vkey, &config.origin)?
+    };
+    // Then the projections: from the newest snapshot that checks out against the log,
+    // replaying only the tail, or from the start.
+    let snapshot = crate::snapshot::load_newest(dir, limits, &store, committed.size, &mut |m| {
+        eprintln!("ledgerfs: {m}; replaying the log instead")
+    });
+    let from_snapshot = snapshot.as_ref().map(|s| s.size);
+    let (mut sequencer, mut view, start) = match snapshot {
+        Some(s) => (s.sequencer, s.view, Some((s.size, s.tiles))),
+        None => (Sequencer::new(limits), ViewState::default(), None),
+    };
     let mut scratch = EntryBuffer::new();
     let mut on_entry = |index, bytes: &[u8]| {
         sequencer
@@ -211,18 +237,7 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
         view.apply(&scratch);
         Ok(())
     };
-    let log_dir = dir.join(LOG_DIR);
-    let (tiles, published) = open_log(&log_dir, &vkey, &config.origin, progress, &mut on_entry)?;
-    let (mut journal, recovered) = Journal::open(dir, config.journal_segment_kib * 1024, published.size)?;
-    let (tiles, committed) = integrate_journal(
-        &log_dir,
-        tiles,
-        published,
-        &recovered,
-        &vkey,
-        &config.origin,
-        &mut on_entry,
-    )?;
+    let tiles = replay_log(&log_dir, &committed, start, progress, &mut on_entry)?;
     journal.release(committed.size);
     sequencer.mark_durable(committed.size);
     view.committed = Some(std::sync::Arc::new(committed.clone()));
@@ -235,14 +250,16 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
         committed,
         lock,
         journal,
+        from_snapshot,
     })
 }
 
 /// Finishes what the journal acknowledged beyond the published checkpoint: each record's
-/// signed note is verified, its entries are fed to `on_entry` and appended, the root must
-/// match the note, the tiles are written (a full tile already on disk must hold the same
-/// bytes, or it was lost with the page cache and is written again), and the newest note
-/// is published as the checkpoint file.
+/// signed note is verified, its entries appended to `tiles` (the log's right edge at the
+/// published size), the root must match the note, the tiles are written (a full tile
+/// already on disk holds the same bytes, or it was lost with the page cache and is
+/// written again), and the newest note is published as the checkpoint file. The
+/// entries are replayed afterwards with the rest of the log.
 fn integrate_journal(
     log_dir: &Path,
     mut tiles: TileLog,
@@ -250,12 +267,8 @@ fn integrate_journal(
     records: &[Recovered],
     vkey: &VerifierKey,
     origin: &str,
-    on_entry: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
-) -> Result<(TileLog, Committed)> {
+) -> Result<Committed> {
     let mut committed = published;
-    if records.is_empty() {
-        return Ok((tiles, committed));
-    }
     let mut store = PosixStore::journaled(log_dir.to_path_buf());
     let mut writes = Vec::new();
     let mut full = Vec::new();
@@ -277,7 +290,6 @@ fn integrate_journal(
         for (i, entry) in record.entries.iter().enumerate() {
             let index = record.first_index + i as u64;
             tiles.append(entry).map_err(|e| corrupt_entry(index, e.to_string()))?;
-            on_entry(index, entry)?;
         }
         writes.clear();
         let root = tiles.commit(&mut writes);
@@ -297,7 +309,7 @@ fn integrate_journal(
         committed = note;
     }
     crate::store::publish_checkpoint(log_dir, committed.note.as_bytes(), &[], &full)?;
-    Ok((tiles, committed))
+    Ok(committed)
 }
 
 /// Opens any tlog-tiles log this daemon writes (the ledger or the audit trail): checks
@@ -310,24 +322,48 @@ pub fn open_log(
     progress: &mut dyn FnMut(u64, u64),
     on_entry: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
 ) -> Result<(TileLog, Committed)> {
+    PosixStore::new(log_dir.to_path_buf()).remove_temporaries()?;
+    let committed = read_published(log_dir, vkey, origin)?;
+    let tiles = replay_log(log_dir, &committed, None, progress, on_entry)?;
+    Ok((tiles, committed))
+}
+
+fn log_name(log_dir: &Path, file: &str) -> String {
+    format!(
+        "{}/{file}",
+        log_dir.file_name().map_or("log".into(), |n| n.to_string_lossy())
+    )
+}
+
+/// Reads and verifies a log's published checkpoint file.
+pub fn read_published(log_dir: &Path, vkey: &VerifierKey, origin: &str) -> Result<Committed> {
+    let note = PosixStore::new(log_dir.to_path_buf())
+        .read_checkpoint()?
+        .ok_or_else(|| Error::Corrupt {
+            path: log_name(log_dir, "checkpoint"),
+            reason: "missing".into(),
+        })?;
+    check_checkpoint(&note, vkey, origin)
+}
+
+/// Replays a log up to its checkpoint `committed`: from the start, or from `start`
+/// (a snapshot's size and the tiles core there, whose root was checked against the
+/// tiles). Every entry after the start is fed to `on_entry`, re-hashed, and every tile
+/// it implies compared byte for byte with the stored one.
+pub fn replay_log(
+    log_dir: &Path,
+    committed: &Committed,
+    start: Option<(u64, TileLog)>,
+    progress: &mut dyn FnMut(u64, u64),
+    on_entry: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<TileLog> {
     let store = PosixStore::new(log_dir.to_path_buf());
-    store.remove_temporaries()?;
-    let name = |file: &str| {
-        format!(
-            "{}/{file}",
-            log_dir.file_name().map_or("log".into(), |n| n.to_string_lossy())
-        )
-    };
-    let note = store.read_checkpoint()?.ok_or_else(|| Error::Corrupt {
-        path: name("checkpoint"),
-        reason: "missing".into(),
-    })?;
-    let committed = check_checkpoint(&note, vkey, origin)?;
-    let mut tiles = TileLog::new();
+    let name = |file: &str| log_name(log_dir, file);
+    let (from, mut tiles) = start.unwrap_or_else(|| (0, TileLog::new()));
     let reader = LogReader::new(PosixStore::new(log_dir.to_path_buf()));
     let mut writes: Vec<TileWrite> = Vec::new();
     let size = committed.size;
-    reader.for_each(0, size, size, |index, bytes| {
+    reader.for_each(from, size, size, |index, bytes| {
         tiles.append(bytes).map_err(|e| corrupt_entry(index, e.to_string()))?;
         on_entry(index, bytes)?;
         let done = index + 1;
@@ -359,7 +395,7 @@ pub fn open_log(
         });
     }
     progress(size, size);
-    Ok((tiles, committed))
+    Ok(tiles)
 }
 
 fn corrupt_entry(index: u64, reason: String) -> Error {

@@ -21,6 +21,7 @@ pub mod logread;
 pub mod logwriter;
 pub mod render;
 pub mod serve;
+pub mod snapshot;
 pub mod store;
 pub mod verify;
 pub mod view;

@@ -115,6 +115,9 @@ enum Command {
         /// An earlier signed checkpoint to check consistency with (repeatable).
         #[arg(long = "older")]
         older: Vec<PathBuf>,
+        /// Also check every snapshot in DIR/snapshots against a replay of the log.
+        #[arg(long, requires = "dir")]
+        snapshots: bool,
     },
     /// Accounts.
     #[command(subcommand)]
@@ -360,7 +363,9 @@ fn run(cli: Cli) -> Result<()> {
             vkey,
             token,
             older,
+            snapshots,
         } => {
+            let data_dir = dir.clone();
             let vkey_text = match (&vkey, &dir) {
                 (Some(k), _) => k.clone(),
                 (None, Some(d)) => ledger::read_vkey(d)
@@ -384,6 +389,11 @@ fn run(cli: Cli) -> Result<()> {
                 "verified: size {} root {} ({} accounts, money conserved, {} older checkpoint(s) consistent)",
                 report.size, report.root, report.accounts, report.older_checkpoints
             );
+            if snapshots {
+                let data = data_dir.expect("--snapshots requires --dir");
+                let checked = ledgerfs_hosted::snapshot::check_all(&data, &key)?;
+                println!("snapshots: {checked} checked, each equal to a replay of the log");
+            }
         }
         Command::Account(AccountCommand::Create { client, account }) => {
             print(&client.client()?.post("/v1/accounts", &account.json())?);

@@ -53,8 +53,15 @@ pub fn serve(dir: &Path, options: ServeOptions) -> Result<()> {
         config.listen = listen;
         config.validate()?;
     }
+    let from = match opened.from_snapshot {
+        Some(size) => format!(
+            "from the snapshot at size {size}, replaying {}",
+            opened.committed.size - size
+        ),
+        None => "replaying the whole log".to_string(),
+    };
     eprintln!(
-        "ledgerfs: opened {} at size {} ({} accounts) in {:.2?}",
+        "ledgerfs: opened {} at size {} ({} accounts) in {:.2?} ({from})",
         dir.display(),
         opened.committed.size,
         opened.view.accounts.len(),

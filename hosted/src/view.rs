@@ -58,6 +58,78 @@ pub struct ViewState {
     pub published: Option<std::time::SystemTime>,
 }
 
+impl ViewState {
+    /// Writes the read model's own part of a snapshot: what the sequencer's section does
+    /// not hold (posting lists, counters, `events.log` offsets, documents). Records and
+    /// balances come from the sequencer's section, so they are stored once.
+    pub fn encode_snapshot(&self, w: &mut ledgerfs_snapshot::Writer) {
+        w.u64(self.size);
+        w.u64(self.transfers);
+        w.u64(self.events_bytes);
+        w.u64(self.accounts.len() as u64);
+        for account in &self.accounts {
+            w.u64(account.postings.len() as u64);
+            for &index in &account.postings {
+                w.u64(index);
+            }
+        }
+        w.u64(self.bundle_starts.len() as u64);
+        for &start in &self.bundle_starts {
+            w.u64(start);
+        }
+        w.u64(self.documents.len() as u64);
+        for (index, id) in &self.documents {
+            w.u64(*index);
+            w.bytes(id.as_bytes());
+        }
+    }
+
+    /// Rebuilds the read model from its snapshot section and the sequencer's accounts.
+    pub fn from_snapshot(
+        section: &[u8],
+        accounts: &[ledgerfs_sequencer::Account],
+    ) -> std::result::Result<ViewState, ledgerfs_snapshot::SnapshotError> {
+        use ledgerfs_snapshot::SnapshotError::Malformed;
+        let mut r = ledgerfs_snapshot::Reader::new(section);
+        let mut view = ViewState {
+            size: r.u64()?,
+            transfers: r.u64()?,
+            events_bytes: r.u64()?,
+            ..ViewState::default()
+        };
+        if r.len()? != accounts.len() {
+            return Err(Malformed("the read model and the sequencer disagree on the accounts"));
+        }
+        for (slot, account) in accounts.iter().enumerate() {
+            let n = r.len()?;
+            let mut postings = Vec::with_capacity(n);
+            for _ in 0..n {
+                postings.push(r.u64()?);
+            }
+            view.slots.insert(account.record.id.clone(), slot as u32);
+            view.accounts.push(AccountView {
+                record: account.record.clone(),
+                index: account.index,
+                debits: account.debits_posted,
+                credits: account.credits_posted,
+                postings,
+            });
+        }
+        for _ in 0..r.len()? {
+            view.bundle_starts.push(r.u64()?);
+        }
+        for _ in 0..r.len()? {
+            let index = r.u64()?;
+            let id = String::from_utf8(r.prefixed()?.to_vec()).map_err(|_| Malformed("document id"))?;
+            view.documents.push((index, id));
+        }
+        if !r.is_empty() {
+            return Err(Malformed("bytes after the documents"));
+        }
+        Ok(view)
+    }
+}
+
 impl AccountView {
     /// The postings covered by a tree of `size` entries (all of them when the view and
     /// the checkpoint were read together, which is the only way readers read them).

@@ -16,6 +16,7 @@ extern crate alloc;
 mod entries;
 mod fingerprint;
 mod render;
+mod snapshot;
 mod state;
 
 pub use entries::{EntryBuffer, Posting};

@@ -120,9 +120,9 @@ impl core::fmt::Display for ReplayError {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct TransferSeen {
-    index: u64,
-    digest: u64,
+pub(crate) struct TransferSeen {
+    pub(crate) index: u64,
+    pub(crate) digest: u64,
 }
 
 /// How to undo one applied event: kept for every entry that is not yet durable, so a
@@ -153,14 +153,14 @@ struct ChainStart {
 #[derive(Clone, Debug)]
 pub struct Sequencer {
     limits: Limits,
-    accounts: Vec<Account>,
-    account_slots: HashMap<String, u32>,
-    transfers: HashMap<u128, TransferSeen, FingerprintBuildHasher>,
-    next_index: u64,
-    last_time: UnixNanos,
+    pub(crate) accounts: Vec<Account>,
+    pub(crate) account_slots: HashMap<String, u32>,
+    pub(crate) transfers: HashMap<u128, TransferSeen, FingerprintBuildHasher>,
+    pub(crate) next_index: u64,
+    pub(crate) last_time: UnixNanos,
     /// Undo records for entries `durable_size..next_index`, oldest first.
     undo: VecDeque<Undo>,
-    durable_size: u64,
+    pub(crate) durable_size: u64,
 }
 
 impl PartialEq for Sequencer {

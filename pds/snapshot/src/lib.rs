@@ -1,0 +1,294 @@
+//! The snapshot format: the state of the projections (the sequencer's accounts,
+//! balances and transfer-id table, the read model) at one checkpoint, bound to that
+//! checkpoint's size and root, so start-up loads it and replays only the log's tail.
+//!
+//! Snapshots are an optimisation, never a source of truth: a reader checks the
+//! checksum, the format version and that the log's own root at `size` equals `root`
+//! before trusting one, and ignores it otherwise (the log is replayed from the start).
+//! The format is the same for the hosted daemon and the appliance; this crate is the
+//! container and a byte writer/reader, and each core encodes its own section.
+//!
+//! # Layout (integers little-endian)
+//!
+//! ```text
+//! magic "LFSSNAP1" (8) | version u32 | size u64 | root [32] | section_count u32
+//! | section_count × (tag u32 | len u64 | bytes) | sha256 of everything before (32)
+//! ```
+#![no_std]
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use sha2::{Digest, Sha256};
+
+/// Magic at the start of a snapshot.
+pub const MAGIC: [u8; 8] = *b"LFSSNAP1";
+/// Format version.
+pub const VERSION: u32 = 1;
+/// Section tag of the sequencer core's state.
+pub const SECTION_SEQUENCER: u32 = 1;
+/// Section tag of the hosted read model.
+pub const SECTION_VIEW: u32 = 2;
+
+/// Why a snapshot is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotError {
+    /// Not a snapshot, or a version this build does not read.
+    BadHeader,
+    /// The checksum does not match: damaged or torn.
+    Checksum,
+    /// Shorter than its own lengths say.
+    Truncated,
+    /// A section's contents are inconsistent.
+    Malformed(&'static str),
+    /// A section this reader needs is absent.
+    MissingSection(u32),
+}
+
+impl fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnapshotError::BadHeader => f.write_str("not a LedgerFS snapshot of this version"),
+            SnapshotError::Checksum => f.write_str("checksum mismatch (damaged or torn)"),
+            SnapshotError::Truncated => f.write_str("truncated"),
+            SnapshotError::Malformed(why) => write!(f, "malformed: {why}"),
+            SnapshotError::MissingSection(tag) => write!(f, "section {tag} missing"),
+        }
+    }
+}
+
+impl core::error::Error for SnapshotError {}
+
+/// A checkpoint a snapshot is bound to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Binding {
+    /// Log size the state is at.
+    pub size: u64,
+    /// The log's root hash at that size.
+    pub root: [u8; 32],
+}
+
+/// Assembles a snapshot from sections.
+pub fn encode(binding: Binding, sections: &[(u32, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + sections.iter().map(|(_, b)| b.len() + 12).sum::<usize>());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&binding.size.to_le_bytes());
+    out.extend_from_slice(&binding.root);
+    out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+    for (tag, bytes) in sections {
+        out.extend_from_slice(&tag.to_le_bytes());
+        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(bytes);
+    }
+    let digest = Sha256::digest(&out);
+    out.extend_from_slice(&digest);
+    out
+}
+
+/// A snapshot checked for shape and checksum (not yet against the log).
+#[derive(Debug)]
+pub struct Snapshot<'a> {
+    /// What it is bound to.
+    pub binding: Binding,
+    sections: Vec<(u32, &'a [u8])>,
+}
+
+impl<'a> Snapshot<'a> {
+    /// Checks the checksum and the layout.
+    pub fn decode(bytes: &'a [u8]) -> Result<Snapshot<'a>, SnapshotError> {
+        if bytes.len() < 8 + 4 + 8 + 32 + 4 + 32 || bytes[..8] != MAGIC {
+            return Err(SnapshotError::BadHeader);
+        }
+        let (body, digest) = bytes.split_at(bytes.len() - 32);
+        if Sha256::digest(body).as_slice() != digest {
+            return Err(SnapshotError::Checksum);
+        }
+        let mut r = Reader::new(&body[8..]);
+        if r.u32()? != VERSION {
+            return Err(SnapshotError::BadHeader);
+        }
+        let size = r.u64()?;
+        let root = r.array32()?;
+        let count = r.u32()?;
+        let mut sections = Vec::new();
+        for _ in 0..count {
+            let tag = r.u32()?;
+            let len = r.len()?;
+            sections.push((tag, r.bytes(len)?));
+        }
+        if !r.is_empty() {
+            return Err(SnapshotError::Malformed("bytes after the last section"));
+        }
+        Ok(Snapshot {
+            binding: Binding { size, root },
+            sections,
+        })
+    }
+
+    /// The section with `tag`.
+    pub fn section(&self, tag: u32) -> Result<&'a [u8], SnapshotError> {
+        self.sections
+            .iter()
+            .find(|(t, _)| *t == tag)
+            .map(|(_, b)| *b)
+            .ok_or(SnapshotError::MissingSection(tag))
+    }
+}
+
+/// Appends little-endian fields to a section.
+#[derive(Debug, Default)]
+pub struct Writer {
+    /// The bytes written so far.
+    pub buf: Vec<u8>,
+}
+
+impl Writer {
+    /// An empty section.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A `u32`.
+    pub fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// A `u64`.
+    pub fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// A `u128`.
+    pub fn u128(&mut self, v: u128) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// Length-prefixed bytes.
+    pub fn bytes(&mut self, v: &[u8]) {
+        self.u64(v.len() as u64);
+        self.buf.extend_from_slice(v);
+    }
+}
+
+/// Reads what [`Writer`] wrote, refusing to run past the end.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// Reads `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Reader { rest: bytes }
+    }
+
+    /// Whether everything was read.
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+        if n > self.rest.len() {
+            return Err(SnapshotError::Truncated);
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    /// A `u32`.
+    pub fn u32(&mut self) -> Result<u32, SnapshotError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+
+    /// A `u64`.
+    pub fn u64(&mut self) -> Result<u64, SnapshotError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+
+    /// A `u128`.
+    pub fn u128(&mut self) -> Result<u128, SnapshotError> {
+        Ok(u128::from_le_bytes(self.take(16)?.try_into().expect("16 bytes")))
+    }
+
+    /// A 32-byte array.
+    pub fn array32(&mut self) -> Result<[u8; 32], SnapshotError> {
+        Ok(self.take(32)?.try_into().expect("32 bytes"))
+    }
+
+    /// A length that must fit what is left (a count of items of at least one byte).
+    pub fn len(&mut self) -> Result<usize, SnapshotError> {
+        let n = self.u64()?;
+        if n > self.rest.len() as u64 {
+            return Err(SnapshotError::Truncated);
+        }
+        Ok(n as usize)
+    }
+
+    /// `n` raw bytes.
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+        self.take(n)
+    }
+
+    /// Length-prefixed bytes (as [`Writer::bytes`] wrote them).
+    pub fn prefixed(&mut self) -> Result<&'a [u8], SnapshotError> {
+        let n = self.len()?;
+        self.take(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn round_trips_and_refuses_damage() {
+        let binding = Binding {
+            size: 42,
+            root: [7; 32],
+        };
+        let bytes = encode(binding, &[(SECTION_SEQUENCER, b"abc"), (SECTION_VIEW, b"")]);
+        let snap = Snapshot::decode(&bytes).unwrap();
+        assert_eq!(snap.binding, binding);
+        assert_eq!(snap.section(SECTION_SEQUENCER).unwrap(), b"abc");
+        assert_eq!(snap.section(SECTION_VIEW).unwrap(), b"");
+        assert_eq!(snap.section(9), Err(SnapshotError::MissingSection(9)));
+        for i in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[i] ^= 1;
+            assert!(Snapshot::decode(&damaged).is_err(), "byte {i}");
+        }
+        for cut in 0..bytes.len() {
+            assert!(Snapshot::decode(&bytes[..cut]).is_err(), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn the_reader_never_runs_past_the_end() {
+        let mut w = Writer::new();
+        w.u32(1);
+        w.u64(2);
+        w.u128(3);
+        w.bytes(b"xyz");
+        let mut r = Reader::new(&w.buf);
+        assert_eq!((r.u32(), r.u64(), r.u128()), (Ok(1), Ok(2), Ok(3)));
+        assert_eq!(r.prefixed(), Ok(b"xyz".as_slice()));
+        assert!(r.is_empty());
+        assert_eq!(r.u32(), Err(SnapshotError::Truncated));
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_decode_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = Snapshot::decode(&bytes);
+            let mut r = Reader::new(&bytes);
+            while r.prefixed().is_ok() {}
+        }
+    }
+}
