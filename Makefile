@@ -30,7 +30,7 @@ endif
 # The cores: each must build for a bare-metal target (proof they are no_std).
 CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest -p ledgerfs-blockstore -p ledgerfs-blkring -p ledgerfs-journal -p ledgerfs-snapshot
 
-.PHONY: setup build run test lint nostd unit loom pinned image qemu test-image sel4-image sel4-qemu sel4-test-image bench bench-quick clean
+.PHONY: setup build run test lint nostd unit loom pinned soak image qemu test-image sel4-image sel4-qemu sel4-test-image bench bench-quick clean
 
 build/.setup: scripts/setup.sh rust-toolchain.toml
 	./scripts/setup.sh
@@ -64,6 +64,11 @@ unit:
 ## loom: model checks of every wake-up and hand-off protocol (rings with their close paths, mailbox).
 loom:
 	RUSTFLAGS="--cfg loom" cargo test -p ledgerfs-ring --release --lib --target-dir target/loom
+
+## soak: the SIGKILL-under-load crash trials in long mode (SOAK_ROUNDS, default 2,000).
+SOAK_ROUNDS ?= 2000
+soak:
+	LEDGERFS_CRASH_ROUNDS=$(SOAK_ROUNDS) cargo test -p ledgerfs --test e2e_crash -- --nocapture
 
 ## pinned: the hand-off tests 100 times on one CPU (taskset -c 0), each with a deadline.
 pinned:

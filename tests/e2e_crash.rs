@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use support::*;
 
-const ROUNDS: usize = 8;
+/// Kill-and-recover trials in `make test`; `LEDGERFS_CRASH_ROUNDS` sets more (`make soak`).
+const ROUNDS: usize = 200;
 const WRITERS: usize = 4;
 const ACCOUNTS: usize = 8;
 
@@ -127,7 +128,12 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
     let mut rng = Rng(seed);
     let mut daemon = Some(d);
     let mut tiles_seen = HashMap::new();
-    for round in 0..ROUNDS {
+    let rounds = std::env::var("LEDGERFS_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ROUNDS);
+    let started = std::time::Instant::now();
+    for round in 0..rounds {
         let d = daemon.take().unwrap_or_else(|| Daemon::start(&dir));
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..WRITERS)
@@ -138,7 +144,7 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
                 std::thread::spawn(move || {
                     let mut n = 0;
                     while !stop.load(Ordering::Relaxed) {
-                        let batch = 1 + (rng.next() % 40) as usize;
+                        let batch = 1 + (rng.next() % 4) as usize;
                         let transfers: Vec<(String, String)> = (0..batch)
                             .map(|_| {
                                 n += 1;
@@ -174,7 +180,8 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(100 + rng.next() % 400));
+        // A random moment: early (mid-start-up load) to late (mid-steady-state).
+        std::thread::sleep(Duration::from_millis(5 + rng.next() % 60));
         check_immutable(&mut tiles_seen, full_tiles_on_disk(&dir), "under load");
         d.kill();
         stop.store(true, Ordering::Relaxed);
@@ -210,7 +217,13 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
             total += balance;
         }
         assert_eq!(total, 0, "money is conserved");
-        eprintln!("round {round}: {} acknowledged so far, all present", acked.len());
+        if round % 20 == 0 || round + 1 == rounds {
+            eprintln!(
+                "round {round}: {} acknowledged so far, all present ({:.1?})",
+                acked.len(),
+                started.elapsed()
+            );
+        }
         daemon = Some(d);
     }
     let d = daemon.take().unwrap();
