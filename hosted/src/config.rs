@@ -1,6 +1,8 @@
 //! The daemon's configuration: `DIR/ledgerfs.toml`, written by `ledgerfs init`, with
 //! environment overrides (`LEDGERFS_LISTEN`). Tokens are stored as SHA-256 digests, so
 //! the config file holds no secret; roles and customer account lists live here too.
+//! `ledgerfs token add|revoke` change the tokens through [`Config::edit`]; a running
+//! daemon reloads them (see [`crate::auth`]).
 
 use std::fs;
 use std::net::SocketAddr;
