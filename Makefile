@@ -118,6 +118,7 @@ sel4-test-image: sel4-image
 
 ## bench: the full benchmark suite (criterion micro benches, the daemon over HTTP against
 ## PostgreSQL 15, FUSE, profile) into bench/report.md; BENCH_ARGS=--ten-million adds 10M.
+## TIGERBEETLE=/path/to/tigerbeetle (0.17) adds its own benchmark beside LedgerFS (bench-quick too).
 bench: build
 	./bench/run.sh full $(BENCH_ARGS)
 

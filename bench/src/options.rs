@@ -53,7 +53,9 @@ pub struct Cli {
     /// Profiler for the hot-spot section.
     #[arg(long, value_enum, default_value_t = Profiler::Auto)]
     pub profiler: Profiler,
-    /// A TigerBeetle binary to run its own `benchmark` with the same parameters.
+    /// A TigerBeetle (0.17) binary: its own `benchmark` runs beside LedgerFS, on the
+    /// standard workload (1M transfers even in quick mode) and with batches of one from
+    /// 1 and 32 clients.
     #[arg(long, env = "TIGERBEETLE")]
     pub tigerbeetle: Option<PathBuf>,
 }

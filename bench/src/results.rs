@@ -200,17 +200,35 @@ pub struct PostgresInfo {
     pub settings: Vec<(String, String)>,
 }
 
-/// TigerBeetle's own benchmark.
+/// One run of TigerBeetle's own `benchmark`, beside the LedgerFS run of the same label.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct TigerBeetleResult {
+pub struct TigerBeetleRun {
+    /// The LedgerFS run it compares with (`standard-1M`, `b1-c1`, `b1-c32`).
+    pub label: String,
+    /// `--transfer-batch-count`.
+    pub batch: usize,
+    /// `--clients`.
+    pub clients: usize,
+    /// `--transfer-count`.
+    pub transfers: u64,
     /// The command run.
     pub command: String,
-    /// Throughput it printed (transfers/s).
+    /// `load accepted = N tx/s`.
     pub transfers_per_second: Option<f64>,
-    /// p99 batch latency it printed (ms).
+    /// `batch latency p50 = N ms`.
+    pub p50_ms: Option<f64>,
+    /// `batch latency p99 = N ms`.
     pub p99_ms: Option<f64>,
-    /// Its summary lines.
-    pub output: Vec<String>,
+    /// `batch latency p100 = N ms`.
+    pub p100_ms: Option<f64>,
+    /// Peak resident bytes of its process tree (benchmark client and replica).
+    pub peak_rss: Option<u64>,
+    /// Wall-clock seconds of the whole command (format, start, accounts, transfers).
+    pub seconds: f64,
+    /// Its summary lines (`load ...`, `batch latency ...`, `query latency ...`).
+    pub summary: Vec<String>,
+    /// Why it failed (refused, crashed, timed out, printed no figures).
+    pub error: Option<String>,
 }
 
 /// One hot function of the profile.
@@ -260,8 +278,8 @@ pub struct Results {
     pub fuse: Option<FuseResult>,
     /// PostgreSQL.
     pub postgres: Option<PostgresInfo>,
-    /// TigerBeetle.
-    pub tigerbeetle: Option<TigerBeetleResult>,
+    /// TigerBeetle's own benchmark (empty unless `TIGERBEETLE` was given).
+    pub tigerbeetle: Vec<TigerBeetleRun>,
     /// Profiles of the daemon (one per profiler used).
     pub profiles: Vec<Profile>,
     /// Skipped parts and warnings.
@@ -274,8 +292,20 @@ impl Results {
         self.runs.iter().find(|r| r.system == system && r.label == label)
     }
 
+    /// The TigerBeetle run beside the LedgerFS run `label` (any standard run matches
+    /// TigerBeetle's standard one, which always has 1M transfers).
+    pub fn tigerbeetle(&self, label: &str) -> Option<&TigerBeetleRun> {
+        self.tigerbeetle.iter().find(|t| same_workload(&t.label, label))
+    }
+
     /// The micro benchmark with this id.
     pub fn micro(&self, id: &str) -> Option<&MicroResult> {
         self.micro.iter().find(|m| m.id == id)
     }
+}
+
+/// Whether two run labels are the same workload (`standard-*` of any size but 10M).
+pub fn same_workload(a: &str, b: &str) -> bool {
+    let standard = |l: &str| l.starts_with("standard") && !l.ends_with("10M");
+    a == b || (standard(a) && standard(b))
 }

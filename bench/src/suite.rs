@@ -1,6 +1,7 @@
 //! The order of the suite: set up both systems, run each workload on LedgerFS and then
 //! on PostgreSQL, then reads, resources, restart, the optional 10M run, FUSE,
-//! TigerBeetle and the profile; finally write results.json, the plots and report.md.
+//! TigerBeetle's own benchmark (when given: standard, and batches of one from 1 and 32
+//! clients) and the profile; finally write results.json, the plots and report.md.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,7 +76,8 @@ pub fn run(cli: &Cli) -> Result<()> {
             cli.criterion.display()
         ));
     }
-    let steps = 9 + (plan.batches.len() * plan.clients.len()) as u64;
+    let tb_runs = if cli.tigerbeetle.is_some() { 3 } else { 0 };
+    let steps = 9 + tb_runs + (plan.batches.len() * plan.clients.len()) as u64;
     let progress = Progress::new(steps);
 
     progress.step("LedgerFS: init, serve, open and fund accounts");
@@ -202,10 +204,23 @@ pub fn run(cli: &Cli) -> Result<()> {
     }
 
     if let Some(tb) = &cli.tigerbeetle {
-        progress.step("TigerBeetle benchmark");
-        match tigerbeetle::run(tb, plan.accounts, plan.standard_transfers, ledger::MAX_BATCH, &work) {
-            Ok(t) => r.tigerbeetle = Some(t),
-            Err(e) => r.notes.push(format!("TigerBeetle: {e}")),
+        for spec in tigerbeetle::specs(ledger::MAX_BATCH) {
+            progress.step(&format!("TigerBeetle benchmark, {}", spec.label));
+            sysinfo::sync_all();
+            let t = tigerbeetle::run(tb, plan.accounts, &spec, &work);
+            match &t.error {
+                Some(e) => r.notes.push(format!("TigerBeetle {} failed: {e}", t.label)),
+                None => progress.line(&format!(
+                    "  {:10} {:10} {:>12} transfers/s  p50 {:>9}  p99 {:>9}  p100 {:>9}",
+                    "TigerBeetle",
+                    t.label,
+                    t.transfers_per_second.map(rate).unwrap_or_default(),
+                    ms(t.p50_ms),
+                    ms(t.p99_ms),
+                    ms(t.p100_ms)
+                )),
+            }
+            r.tigerbeetle.push(t);
         }
     }
 
@@ -312,6 +327,10 @@ fn report_run(progress: &Progress, x: &RunResult) {
         micros(x.latency.p99_us),
         micros(x.latency.p100_us)
     ));
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| micros(v * 1_000.0)).unwrap_or_else(|| "—".into())
 }
 
 fn write_outputs(r: &Results, out: &Path) -> Result<()> {

@@ -1,7 +1,7 @@
 //! The targets, checked against the results (reported, never asserted): each
 //! row says what was measured, whether it meets the bar, and by how much it misses.
 
-use crate::results::{Results, System};
+use crate::results::{same_workload, Results, System};
 
 /// One target row.
 pub struct Check {
@@ -123,6 +123,30 @@ pub fn checks(r: &Results) -> Vec<Check> {
             Better::Lower,
         );
     }
+    // Ahead of TigerBeetle in the same run when it is given: LedgerFS ÷ TigerBeetle ≥ 1.
+    for t in &r.tigerbeetle {
+        let x = r
+            .runs
+            .iter()
+            .find(|x| x.system == System::Ledgerfs && same_workload(&x.label, &t.label));
+        let ratio = match (x, t.transfers_per_second) {
+            (Some(x), Some(tb)) if tb > 0.0 => Some(x.transfers_per_second / tb),
+            _ => None,
+        };
+        let name = x.map_or(t.label.clone(), |x| x.label.clone());
+        row(
+            &format!("{name}: ahead of TigerBeetle ({}) in the same run", t.label),
+            ratio,
+            match (x, t.transfers_per_second, ratio) {
+                (Some(x), Some(tb), Some(q)) => {
+                    format!("{q:.2}× ({} vs {}/s)", rate(x.transfers_per_second), rate(tb))
+                }
+                _ => String::new(),
+            },
+            1.0,
+            Better::Higher,
+        );
+    }
     let read = r.reads.as_ref().map(|x| x.latency.p99_us);
     row(
         "balance read p99 < 100 µs",
@@ -208,5 +232,39 @@ mod tests {
         assert!(verdict(Some(200.0), 100.0, Better::Lower).contains("2.00× over"));
         assert_eq!(verdict(None, 1.0, Better::Lower), "not measured");
         assert_eq!(group(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn tigerbeetle_rows_only_when_it_ran() {
+        use crate::results::{RunResult, TigerBeetleRun};
+        let mut r = Results::default();
+        let run = |label: &str, tps: f64| RunResult {
+            transfers_per_second: tps,
+            ..RunResult::new(System::Ledgerfs, label.into(), 1, 1, crate::load::Measured::default())
+        };
+        r.runs.push(run("standard-200k", 250_000.0));
+        r.runs.push(run("b1-c1", 800.0));
+        assert!(!checks(&r).iter().any(|c| c.target.contains("TigerBeetle")));
+        for (label, tps) in [
+            ("standard-1M", Some(469_263.0)),
+            ("b1-c1", Some(1_760.0)),
+            ("b1-c32", None),
+        ] {
+            r.tigerbeetle.push(TigerBeetleRun {
+                label: label.into(),
+                transfers_per_second: tps,
+                ..TigerBeetleRun::default()
+            });
+        }
+        let c = checks(&r);
+        let tb: Vec<&Check> = c.iter().filter(|c| c.target.contains("TigerBeetle")).collect();
+        assert_eq!(tb.len(), 3);
+        assert!(tb[0]
+            .target
+            .starts_with("standard-200k: ahead of TigerBeetle (standard-1M)"));
+        assert!(tb[0].measured.starts_with("0.53×"), "{}", tb[0].measured);
+        assert!(tb[0].verdict.contains("missed"));
+        assert!(tb[1].verdict.contains("missed"));
+        assert_eq!(tb[2].verdict, "not measured");
     }
 }

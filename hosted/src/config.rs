@@ -1,6 +1,8 @@
 //! The daemon's configuration: `DIR/ledgerfs.toml`, written by `ledgerfs init`, with
 //! environment overrides (`LEDGERFS_LISTEN`). Tokens are stored as SHA-256 digests, so
 //! the config file holds no secret; roles and customer account lists live here too.
+//! `ledgerfs token add|revoke` change the tokens through [`Config::edit`]; a running
+//! daemon reloads them (see [`crate::auth`]).
 
 use std::fs;
 use std::net::SocketAddr;
@@ -140,15 +142,88 @@ impl Config {
 
     /// Reads `DIR/ledgerfs.toml` and applies environment overrides.
     pub fn load(dir: &Path) -> Result<Config> {
-        let path = Config::path(dir);
-        let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let mut config: Config =
-            toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?;
+        let mut config = Config::read_file(dir)?;
         if let Ok(listen) = std::env::var("LEDGERFS_LISTEN") {
             config.listen = listen;
         }
         config.validate()?;
         Ok(config)
+    }
+
+    /// Parses `DIR/ledgerfs.toml` as written: no environment overrides, not validated.
+    pub fn read_file(dir: &Path) -> Result<Config> {
+        let path = Config::path(dir);
+        let text = fs::read_to_string(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::NotInitialised(dir.display().to_string())
+            } else {
+                Error::io(&path, e)
+            }
+        })?;
+        toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))
+    }
+
+    /// Changes the config file under `DIR/config.lock` (so concurrent `token`
+    /// commands never lose each other's changes): reads it as written, applies `change`,
+    /// validates and saves it atomically. A running daemon picks up token changes
+    /// within [`crate::auth::RELOAD_INTERVAL`].
+    pub fn edit<T>(dir: &Path, change: impl FnOnce(&mut Config) -> Result<T>) -> Result<T> {
+        let _lock = lock_config(dir)?;
+        let mut config = Config::read_file(dir)?;
+        let out = change(&mut config)?;
+        config.validate()?;
+        config.save(dir)?;
+        Ok(out)
+    }
+
+    /// Adds a token (`ledgerfs token add`): refuses a name already used, a uid another
+    /// token already maps, and (on validation) a customer without accounts.
+    pub fn add_token(&mut self, token: TokenConfig) -> Result<()> {
+        if token.name.trim().is_empty() || token.name.chars().any(char::is_control) {
+            return Err(Error::Config(format!(
+                "token name {:?} is empty or unprintable",
+                token.name
+            )));
+        }
+        if self.tokens.iter().any(|t| t.name == token.name) {
+            return Err(Error::Config(format!(
+                "a token named {:?} exists (revoke it first)",
+                token.name
+            )));
+        }
+        if let Some(t) = self
+            .tokens
+            .iter()
+            .find(|t| t.uids.iter().any(|u| token.uids.contains(u)))
+        {
+            return Err(Error::Config(format!(
+                "token {:?} already maps one of the uids {:?}",
+                t.name, token.uids
+            )));
+        }
+        if token.role != Role::Customer && !token.accounts.is_empty() {
+            return Err(Error::Config(format!(
+                "--account is for customer tokens; a {} reads every account",
+                token.role.as_str()
+            )));
+        }
+        self.tokens.push(token);
+        Ok(())
+    }
+
+    /// Removes the token `name` (`ledgerfs token revoke`); refuses to remove the last
+    /// admin token, without which nobody could open accounts over HTTP.
+    pub fn revoke_token(&mut self, name: &str) -> Result<TokenConfig> {
+        let at = self
+            .tokens
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| Error::Config(format!("no token named {name:?}")))?;
+        let admins = self.tokens.iter().filter(|t| t.role == Role::Admin).count();
+        if self.tokens[at].role == Role::Admin && admins == 1 {
+            return Err(Error::Config(format!("{name:?} is the last admin token")));
+        }
+        Ok(self.tokens.remove(at))
     }
 
     /// Checks values a typo could break.
@@ -173,12 +248,98 @@ impl Config {
         Ok(())
     }
 
-    /// Writes the config file (used by `init` and `token add`).
+    /// Writes the config file atomically (used by `init` and, through [`Config::edit`],
+    /// the `token` commands).
     pub fn save(&self, dir: &Path) -> Result<()> {
         let text = format!(
             "# LedgerFS configuration. Tokens are stored as SHA-256 digests; see README.md.\n{}",
             toml::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))?
         );
         crate::fsutil::write_atomic(&Config::path(dir), text.as_bytes(), 0o644)
+    }
+}
+
+/// Name of the lock file the `token` commands hold while they change the config.
+pub const CONFIG_LOCK_FILE: &str = "config.lock";
+
+/// Takes `DIR/config.lock` exclusively (waiting at most 10 s for another writer).
+fn lock_config(dir: &Path) -> Result<fs::File> {
+    use std::os::fd::AsRawFd;
+    if !Config::path(dir).exists() {
+        return Err(Error::NotInitialised(dir.display().to_string()));
+    }
+    let path = dir.join(CONFIG_LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        // SAFETY: flock on a descriptor we own; no memory is shared with the kernel.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(file);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::WouldBlock || std::time::Instant::now() > deadline {
+            return Err(Error::io(&path, e));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(name: &str, role: Role, accounts: &[&str], uids: &[u32]) -> TokenConfig {
+        TokenConfig {
+            name: name.into(),
+            sha256: "ab".repeat(32),
+            role,
+            accounts: accounts.iter().map(|a| a.to_string()).collect(),
+            uids: uids.to_vec(),
+        }
+    }
+
+    #[test]
+    fn tokens_are_added_and_revoked_with_checks() {
+        let mut c = Config::new("t/x".into());
+        c.add_token(token("admin", Role::Admin, &[], &[])).unwrap();
+        c.add_token(token("alice", Role::Customer, &["alice"], &[1000]))
+            .unwrap();
+        assert!(c.add_token(token("alice", Role::Auditor, &[], &[])).is_err());
+        assert!(c.add_token(token("bob", Role::Customer, &["bob"], &[1000])).is_err());
+        assert!(c.add_token(token("ops", Role::Operator, &["x"], &[])).is_err());
+        assert!(c.add_token(token(" ", Role::Auditor, &[], &[])).is_err());
+        c.add_token(token("bob", Role::Customer, &[], &[])).unwrap();
+        assert!(c.validate().is_err(), "a customer without accounts");
+        c.revoke_token("bob").unwrap();
+        assert!(c.revoke_token("bob").is_err());
+        assert!(c.revoke_token("admin").is_err(), "the last admin");
+        assert_eq!(c.revoke_token("alice").unwrap().uids, [1000]);
+    }
+
+    #[test]
+    fn edit_keeps_the_file_as_written() {
+        let dir = std::env::temp_dir().join(format!("ledgerfs-config-edit-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        assert!(matches!(Config::edit(&dir, |_| Ok(())), Err(Error::NotInitialised(_))));
+        let mut c = Config::new("t/x".into());
+        c.add_token(token("admin", Role::Admin, &[], &[])).unwrap();
+        c.save(&dir).unwrap();
+        Config::edit(&dir, |c| {
+            c.add_token(token("carol", Role::Customer, &["c1", "c2"], &[7]))
+        })
+        .unwrap();
+        let err = Config::edit(&dir, |c| c.add_token(token("dave", Role::Customer, &[], &[])));
+        assert!(err.is_err());
+        let back = Config::read_file(&dir).unwrap();
+        assert_eq!(back.tokens.len(), 2);
+        assert_eq!(back.tokens[1].accounts, ["c1", "c2"]);
+        assert_eq!(back.listen, DEFAULT_LISTEN);
+        let _ = fs::remove_dir_all(&dir);
     }
 }

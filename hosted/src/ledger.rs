@@ -61,6 +61,11 @@ pub fn token_digest(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
+/// A new bearer token (`lfs_` and 192 random bits in hex); only its digest is stored.
+pub fn new_token() -> String {
+    format!("lfs_{}", hex(&random_bytes::<24>()))
+}
+
 /// Creates a new store in `dir`.
 pub fn init(dir: &Path, origin: Option<String>) -> Result<Initialised> {
     let log = dir.join(LOG_DIR);
@@ -74,7 +79,7 @@ pub fn init(dir: &Path, origin: Option<String>) -> Result<Initialised> {
     let vkey = key.verifier().encode();
     fsutil::write_secret(&dir.join(KEY_FILE), format!("{}\n", key.encode()).as_bytes())?;
     fsutil::write_atomic(&dir.join(VKEY_FILE), format!("{vkey}\n").as_bytes(), 0o644)?;
-    let token = format!("lfs_{}", hex(&random_bytes::<24>()));
+    let token = new_token();
     let admin_token_path = dir.join(ADMIN_TOKEN_FILE);
     fsutil::write_secret(&admin_token_path, format!("{token}\n").as_bytes())?;
     let mut config = Config::new(origin.clone());

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use ledgerfs_hosted::client::{segment, Client};
+use ledgerfs_hosted::config::{Config, Role, TokenConfig};
 use ledgerfs_hosted::error::{Error, Result};
 use ledgerfs_hosted::{appliance, image, ledger, serve, verify};
 
@@ -153,6 +154,9 @@ enum Command {
     /// Inclusion and consistency proofs.
     #[command(subcommand)]
     Proof(ProofCommand),
+    /// Bearer tokens in DIR/ledgerfs.toml (a running daemon picks changes up within a second).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Appliance disk images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -205,6 +209,53 @@ impl TransferSpec {
     fn json(&self) -> Value {
         json!({"id": self.id, "debit": self.debit, "credit": self.credit, "amount": self.amount, "currency": self.currency, "reference": self.reference})
     }
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token: prints it once; the config stores only its SHA-256 digest.
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// Who holds it (unique; shown in audit records).
+        #[arg(long)]
+        name: String,
+        /// admin, operator, auditor, regulator or customer.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// An account a customer owns (repeatable; at least one for a customer).
+        #[arg(long = "account")]
+        accounts: Vec<String>,
+        /// A local user who acts with this role in the FUSE mount (repeatable).
+        #[arg(long = "uid")]
+        uids: Vec<u32>,
+    },
+    /// List the tokens: names, roles, accounts and uids (never digests).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Remove a token; requests with it are refused (401) within a second.
+    Revoke {
+        #[command(flatten)]
+        data: DataArg,
+        /// The token's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn parse_role(text: &str) -> std::result::Result<Role, String> {
+    [
+        Role::Admin,
+        Role::Operator,
+        Role::Auditor,
+        Role::Regulator,
+        Role::Customer,
+    ]
+    .into_iter()
+    .find(|r| r.as_str() == text)
+    .ok_or_else(|| "one of admin, operator, auditor, regulator, customer".to_string())
 }
 
 #[derive(Subcommand)]
@@ -447,6 +498,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             print(&client.client()?.get(&path)?);
         }
+        Command::Token(command) => run_token(command)?,
         Command::Image(ImageCommand::Export { disk, out, vkey }) => {
             let key = vkey.as_deref().map(image::read_vkey_arg).transpose()?;
             let summary = image::export(&disk, &out, key.as_ref())?;
@@ -484,6 +536,63 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Appliance(args) => run_appliance(args)?,
+    }
+    Ok(())
+}
+
+/// `ledgerfs token add|list|revoke`: edits DIR/ledgerfs.toml (atomically, under its lock).
+fn run_token(command: TokenCommand) -> Result<()> {
+    match command {
+        TokenCommand::Add {
+            data,
+            name,
+            role,
+            accounts,
+            uids,
+        } => {
+            let token = ledger::new_token();
+            Config::edit(&data.data, |config| {
+                config.add_token(TokenConfig {
+                    name: name.clone(),
+                    sha256: ledger::token_digest(&token),
+                    role,
+                    accounts,
+                    uids,
+                })
+            })?;
+            eprintln!(
+                "added {} token {name:?} to {}; it is shown only now:",
+                role.as_str(),
+                Config::path(&data.data).display()
+            );
+            println!("{token}");
+        }
+        TokenCommand::List { data } => {
+            let config = Config::read_file(&data.data)?;
+            println!("{:<24} {:<10} {:<30} uids", "name", "role", "accounts");
+            for t in &config.tokens {
+                let uids: Vec<String> = t.uids.iter().map(u32::to_string).collect();
+                println!(
+                    "{:<24} {:<10} {:<30} {}",
+                    t.name,
+                    t.role.as_str(),
+                    if t.accounts.is_empty() {
+                        "-".to_string()
+                    } else {
+                        t.accounts.join(",")
+                    },
+                    if uids.is_empty() {
+                        "-".to_string()
+                    } else {
+                        uids.join(",")
+                    }
+                );
+            }
+        }
+        TokenCommand::Revoke { data, name } => {
+            let removed = Config::edit(&data.data, |config| config.revoke_token(&name))?;
+            println!("revoked {} token {:?}", removed.role.as_str(), removed.name);
+        }
     }
     Ok(())
 }

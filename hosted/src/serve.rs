@@ -71,7 +71,7 @@ pub fn serve(dir: &Path, options: ServeOptions) -> Result<()> {
     let reader = Arc::new(LogReader::new(
         PosixStore::new(dir.join(ledger::LOG_DIR)).with_edge(engine.edge.clone()),
     ));
-    let tokens = Arc::new(Tokens::from_config(&config));
+    let tokens = Arc::new(Tokens::watching(dir.to_path_buf(), &config));
     let session = match &options.mount {
         Some(mountpoint) => {
             let fs = LedgerFs::new(engine.clone(), reader.clone(), tokens.clone());
