@@ -505,9 +505,14 @@ fn every_read_is_in_the_verifiable_audit_trail() {
         .unwrap()
         .unwrap()
         .path();
+    // A partial bundle directory may hold several widths: read the widest.
     let text = String::from_utf8_lossy(
         &std::fs::read(if bundle.is_dir() {
-            std::fs::read_dir(&bundle).unwrap().next().unwrap().unwrap().path()
+            std::fs::read_dir(&bundle)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .max_by_key(|p| p.file_name().unwrap().to_string_lossy().parse::<u32>().unwrap_or(0))
+                .unwrap()
         } else {
             bundle
         })
