@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use ledgerfs_model::entry::{Entry, EntryBody};
+use ledgerfs_model::entry::Entry;
 use ledgerfs_model::limits::MAX_REQUEST_BYTES;
 use ledgerfs_model::request::{parse_accounts, parse_transfers};
 use ledgerfs_model::time::parse_timestamp;
@@ -633,10 +633,8 @@ async fn get_transfer(
         .await?
         .ok_or_else(|| ApiError::not_found("transfer"))?;
     let (entry, value) = read_entry(&state, index)?;
-    if let EntryBody::Transfer(t) = &entry.body {
-        if !(caller.may_read_account(&t.debit) || caller.may_read_account(&t.credit)) {
-            return Err(ApiError::forbidden("the transfer touches none of your accounts"));
-        }
+    if !caller.may_read_entry(&entry.body) {
+        return Err(ApiError::forbidden("the transfer touches none of your accounts"));
     }
     Ok(Json(json!({"index": index, "entry": value})))
 }
@@ -652,13 +650,6 @@ fn read_entry(state: &AppState, index: u64) -> ApiResult<(Entry, Value)> {
     Ok((entry, value))
 }
 
-fn may_read_entry(caller: &Caller, entry: &Entry) -> bool {
-    match &entry.body {
-        EntryBody::Transfer(t) => caller.may_read_account(&t.debit) || caller.may_read_account(&t.credit),
-        EntryBody::Account(a) => caller.may_read_account(&a.id),
-    }
-}
-
 async fn get_entry(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -666,7 +657,7 @@ async fn get_entry(
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
     let (entry, value) = read_entry(&state, index)?;
-    if !may_read_entry(&caller, &entry) {
+    if !caller.may_read_entry(&entry.body) {
         return Err(ApiError::forbidden("the entry touches none of your accounts"));
     }
     Ok(Json(value))
@@ -698,7 +689,7 @@ async fn inclusion(
         ));
     }
     let (entry, _) = read_entry(&state, q.index)?;
-    if !may_read_entry(&caller, &entry) {
+    if !caller.may_read_entry(&entry.body) {
         return Err(ApiError::forbidden("the entry touches none of your accounts"));
     }
     let mut proof = render::inclusion_json(&state.reader, q.index, size, committed.size)?;

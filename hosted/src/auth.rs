@@ -47,6 +47,16 @@ impl Caller {
         self.reads_everything() || self.accounts.iter().any(|a| a == id)
     }
 
+    /// May read this log entry: an account entry with the account, a transfer with
+    /// either of its accounts. The one visibility rule of the API and the FUSE view.
+    pub fn may_read_entry(&self, body: &ledgerfs_model::entry::EntryBody) -> bool {
+        use ledgerfs_model::entry::EntryBody;
+        match body {
+            EntryBody::Transfer(t) => self.may_read_account(&t.debit) || self.may_read_account(&t.credit),
+            EntryBody::Account(a) => self.may_read_account(&a.id),
+        }
+    }
+
     /// May open accounts.
     pub fn may_open_accounts(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Operator)

@@ -295,7 +295,7 @@ impl LedgerFs {
             return false;
         };
         match self.reader.decoded(index, self.committed().size).map(|e| e.body) {
-            Ok(EntryBody::Transfer(t)) => caller.may_read_account(&t.debit) || caller.may_read_account(&t.credit),
+            Ok(body @ EntryBody::Transfer(_)) => caller.may_read_entry(&body),
             _ => false,
         }
     }

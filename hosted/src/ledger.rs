@@ -405,7 +405,7 @@ pub fn replay_log(
 
 fn corrupt_entry(index: u64, reason: String) -> Error {
     Error::Corrupt {
-        path: format!("log/tile/entries/{} (entry {index})", index / TILE_WIDTH),
+        path: format!("log/{} (entry {index})", crate::logread::bundle_path(index)),
         reason,
     }
 }

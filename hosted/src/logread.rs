@@ -42,7 +42,7 @@ impl LogReader {
     pub fn bundle(&self, index: u64, size: u64) -> Result<Arc<Vec<u8>>> {
         if index >= size {
             return Err(Error::Io {
-                path: format!("log/tile/entries/{}", index / TILE_WIDTH),
+                path: format!("log/{}", crate::logread::bundle_path(index)),
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     format!("entry {index} is beyond the tree of size {size}"),
@@ -93,7 +93,7 @@ impl LogReader {
         match entry {
             Some(Ok(bytes)) => Ok(bytes.to_vec()),
             _ => Err(Error::Corrupt {
-                path: format!("log/tile/entries/{}", index / TILE_WIDTH),
+                path: format!("log/{}", crate::logread::bundle_path(index)),
                 reason: format!("entry {index} missing or truncated"),
             }),
         }
@@ -116,7 +116,7 @@ impl LogReader {
                     break;
                 }
                 let bytes = item.map_err(|e| Error::Corrupt {
-                    path: format!("log/tile/entries/{}", index / TILE_WIDTH),
+                    path: format!("log/{}", crate::logread::bundle_path(index)),
                     reason: e.to_string(),
                 })?;
                 f(index, bytes)?;
@@ -181,16 +181,29 @@ impl TileReader for PrefixReader<'_> {
     }
 }
 
+/// The spec's path of the full bundle holding `index` (`tile/entries/x001/000` from
+/// bundle 1,000 on), for messages naming a damaged bundle.
+pub fn bundle_path(index: u64) -> String {
+    TilePath::entries(index / TILE_WIDTH, TILE_WIDTH as u16).to_path()
+}
+
 /// Decodes entry bytes read from the bundle holding `index`.
 pub fn decode_at(index: u64, bytes: &[u8]) -> Result<Entry> {
     Entry::decode(bytes).map_err(|e| Error::Corrupt {
-        path: format!("log/tile/entries/{} (entry {index})", index / TILE_WIDTH),
+        path: format!("log/{} (entry {index})", crate::logread::bundle_path(index)),
         reason: e.to_string(),
     })
 }
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn bundle_paths_use_the_spec_encoding_from_bundle_1000_on() {
+        assert_eq!(bundle_path(255), "tile/entries/000");
+        assert_eq!(bundle_path(1_000 * 256 + 3), "tile/entries/x001/000");
+    }
+
     use super::*;
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 
 use ledgerfs_attest::{SignReply, SignRequest};
-use ledgerfs_tiles::{CommitError, SignedHead, TileLog};
+use ledgerfs_tiles::{CommitError, TileLog};
 
 use crate::error::{Error, Result};
 use crate::journal::Journal;
@@ -78,14 +78,9 @@ impl LogWriter {
         committed: Committed,
         sign: SyncSender<SignMessage>,
     ) -> Self {
-        let head = SignedHead {
-            size: committed.size,
-            root: committed.root,
-            note: committed.note.clone(),
-        };
         LogWriter {
             log,
-            core: ledgerfs_tiles::LogWriter::new(tiles, store, head),
+            core: ledgerfs_tiles::LogWriter::new(tiles, store, committed.clone()),
             committed: Arc::new(committed),
             sign,
         }
@@ -171,12 +166,7 @@ impl LogWriter {
     }
 
     fn refresh(&mut self) {
-        let head = self.core.head();
-        self.committed = Arc::new(Committed {
-            size: head.size,
-            root: head.root,
-            note: head.note.clone(),
-        });
+        self.committed = Arc::new(self.core.head().clone());
     }
 }
 

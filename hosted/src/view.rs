@@ -9,16 +9,9 @@ use std::sync::{Arc, RwLock};
 use ledgerfs_model::entry::{AccountRecord, Entry, EntryBody};
 use ledgerfs_sequencer::{EntryBuffer, Posting};
 
-/// A signed checkpoint the store holds on stable storage.
-#[derive(Clone, Debug)]
-pub struct Committed {
-    /// Tree size.
-    pub size: u64,
-    /// Root hash.
-    pub root: [u8; 32],
-    /// The signed note, byte-identical to `DIR/log/checkpoint`.
-    pub note: String,
-}
+/// A signed checkpoint that is durable: the tiles core's [`ledgerfs_tiles::SignedHead`]
+/// (size, root, the signed note), under the name the daemon's readers use.
+pub use ledgerfs_tiles::SignedHead as Committed;
 
 /// An account as readers see it.
 #[derive(Clone, Debug)]
