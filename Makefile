@@ -6,6 +6,8 @@ DATA ?= $(CURDIR)/build/data
 MOUNT ?= $(CURDIR)/build/mnt
 LISTEN ?= 127.0.0.1:8080
 MICROKIT_SDK ?=
+# `make fuzz`: seconds per fuzz target.
+FUZZ_SECONDS ?= 60
 MICROKIT_CONFIG ?= debug
 MICROKIT_BOARD ?= qemu_virt_aarch64
 RUST_SEL4_GIT ?= https://github.com/seL4/rust-sel4
@@ -30,7 +32,7 @@ endif
 # The cores: each must build for a bare-metal target (proof they are no_std).
 CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest -p ledgerfs-blockstore -p ledgerfs-blkring -p ledgerfs-journal -p ledgerfs-snapshot
 
-.PHONY: setup build run test lint nostd unit loom pinned soak image qemu test-image sel4-image sel4-qemu sel4-test-image bench bench-quick clean
+.PHONY: setup build run test lint nostd unit loom pinned soak fuzz image qemu test-image sel4-image sel4-qemu sel4-test-image bench bench-quick clean
 
 build/.setup: scripts/setup.sh rust-toolchain.toml
 	./scripts/setup.sh
@@ -73,6 +75,12 @@ soak:
 ## pinned: the hand-off tests 100 times on one CPU (taskset -c 0), each with a deadline.
 pinned:
 	./scripts/pinned-tests.sh 100
+
+## fuzz: every cargo-fuzz target (fuzz/, nightly + cargo-fuzz, installed when missing)
+## for FUZZ_SECONDS each, printing executions per target; FUZZ_TARGETS="a b" picks some,
+## FUZZ_HOSTED=1 adds the hosted config target. `make test` replays the corpora on stable.
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
 
 ## image: the seL4 Microkit image (pds/sel4, system.xml) in build/image/loader.img;
 ## KEY=<attest.key> is compiled into the attest PD only (generated into build/ if absent).

@@ -187,10 +187,12 @@ pub fn validate(req: &BlkRequest, device_blocks: u64, window_len: usize) -> Resu
     if window_offset % BLOCK_SIZE != 0 || window_offset.checked_add(len).is_none_or(|end| end > window_len) {
         return Err(Status::Invalid);
     }
+    // The byte range must exist on the device and be addressable: a peer may claim a
+    // device (or name blocks) past 2^64 bytes, where `block * BLOCK_SIZE` overflows.
     if req
         .block
         .checked_add(u64::from(req.count))
-        .is_none_or(|end| end > device_blocks)
+        .is_none_or(|end| end > device_blocks || end.checked_mul(BLOCK_SIZE as u64).is_none())
     {
         return Err(Status::OutOfRange);
     }

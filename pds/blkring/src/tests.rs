@@ -24,6 +24,31 @@ fn requests_inside_the_device_and_window_pass() {
     );
 }
 
+/// Found by fuzzing (fuzz target `blkring`): with a device of more than 2^52 blocks
+/// (a size the peer reports), a block number past 2^64 bytes overflowed
+/// `block * BLOCK_SIZE` (a panic in the driver, a wrapped offset in release builds).
+#[test]
+fn blocks_past_two_to_the_64_bytes_are_out_of_range() {
+    let huge = u64::MAX;
+    let r = BlkRequest::new(Op::Read, 1, 1 << 60, 1, 0);
+    assert_eq!(validate(&r, huge, WINDOW), Err(Status::OutOfRange));
+    // The last block whose end byte still fits in u64 is served.
+    let last = u64::MAX / BLOCK_SIZE as u64 - 1;
+    let r = BlkRequest::new(Op::Write, 1, last, 1, 0);
+    assert_eq!(
+        validate(&r, huge, WINDOW),
+        Ok(Checked::Write {
+            device_offset: last * BLOCK_SIZE as u64,
+            window_offset: 0,
+            len: BLOCK_SIZE
+        })
+    );
+    assert_eq!(
+        validate(&BlkRequest::new(Op::Write, 1, last + 1, 1, 0), huge, WINDOW),
+        Err(Status::OutOfRange)
+    );
+}
+
 #[test]
 fn malformed_descriptors_are_refused_with_a_status() {
     let ok = BlkRequest::new(Op::Read, 1, 0, 1, 0);

@@ -41,8 +41,11 @@ impl Amount {
         }
         // rust_decimal holds a 96-bit mantissa: anything larger is too large for us too.
         let decimal = Decimal::from_str(text).map_err(|_| ResultCode::AmountTooLarge)?;
-        assert!(decimal.scale() as usize == scale);
-        assert!(decimal.is_sign_positive());
+        // Past 96 bits of digits rust_decimal rounds the fraction away instead of failing
+        // ("7922816251426433759354395033.6" parses at scale 0): that too is too large.
+        if decimal.scale() as usize != scale || !decimal.is_sign_positive() {
+            return Err(ResultCode::AmountTooLarge);
+        }
         let mantissa = u128::try_from(decimal.mantissa()).map_err(|_| ResultCode::AmountInvalid)?;
         if mantissa == 0 {
             return Err(ResultCode::AmountInvalid);
@@ -118,6 +121,26 @@ mod tests {
         assert_eq!(
             Amount::parse("99999999999999999999999999999999", eur()),
             Err(ResultCode::AmountTooLarge)
+        );
+    }
+
+    /// Found by fuzzing (fuzz target `request_json`/`entry`): one digit past rust_decimal's
+    /// 96-bit mantissa used to trip an assertion (a panic in the sequencer on an API
+    /// request); it is too large, like every amount past 96 bits.
+    #[test]
+    fn mantissa_overflow_in_the_fraction_is_too_large() {
+        assert_eq!(
+            Amount::parse("7922816251426433759354395033.6", eur()),
+            Err(ResultCode::AmountTooLarge)
+        );
+        assert_eq!(
+            Amount::parse("7922816251426433759354395033.65", eur()),
+            Err(ResultCode::AmountTooLarge)
+        );
+        // The largest 96-bit mantissa is still exact.
+        assert_eq!(
+            Amount::parse("7922816251426433759354395033.5", eur()),
+            Ok(Amount(792_281_625_142_643_375_935_439_503_350))
         );
     }
 

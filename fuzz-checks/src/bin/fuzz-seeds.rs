@@ -1,0 +1,395 @@
+//! Writes the seed corpora `fuzz/corpus/<target>/seed-*`: a few valid (and a few
+//! nearly valid) inputs per target, built with the cores' own encoders so they stay in
+//! step with the formats. Run from anywhere: `cargo run -p ledgerfs-fuzz-checks --bin
+//! fuzz-seeds`. Existing seed files are replaced; other files (fuzzer finds) are kept.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ledgerfs_attest::{sign_checkpoint, Checkpoint, SignReply, SignRequest, SignerKey};
+use ledgerfs_blockstore::BlockStore;
+use ledgerfs_fuzz_checks::{note_key, RamDisk, TARGETS, VOLUME_BLOCK, VOLUME_BLOCKS};
+use ledgerfs_journal::{encode_record, SegmentHeader};
+use ledgerfs_model::entry::{AccountRecord, TransferRecord};
+use ledgerfs_model::event::{AccountFlags, AccountKind, NewTransfer};
+use ledgerfs_model::{Amount, Currency, Entry, EntryBody, Event};
+use ledgerfs_proto::{
+    encode_vec, CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, SequencerReply, SequencerRequest,
+    WireResult,
+};
+use ledgerfs_tiles::{bundle_push, TileLog, TilePath, TileStore};
+
+struct Corpus {
+    root: PathBuf,
+}
+
+impl Corpus {
+    fn put(&self, target: &str, name: &str, bytes: impl AsRef<[u8]>) {
+        let dir = self.root.join(target);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(format!("seed-{name}")), bytes).unwrap();
+    }
+}
+
+fn with_mode(mode: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![mode];
+    out.extend_from_slice(bytes);
+    out
+}
+
+fn entries() -> Vec<Entry> {
+    let eur = Currency::from_code("EUR").unwrap();
+    let jpy = Currency::from_code("JPY").unwrap();
+    let kwd = Currency::from_code("KWD").unwrap();
+    vec![
+        Entry {
+            index: 0,
+            time: 1_795_000_000_000_000_000,
+            body: EntryBody::Account(AccountRecord {
+                id: "acc_1".into(),
+                currency: eur,
+                kind: AccountKind::Customer,
+                flags: AccountFlags {
+                    debits_must_not_exceed_credits: true,
+                    credits_must_not_exceed_debits: false,
+                },
+                metadata: "{}".into(),
+            }),
+        },
+        Entry {
+            index: 1,
+            time: 1_795_000_000_000_000_001,
+            body: EntryBody::Transfer(TransferRecord {
+                id: "tx_1".into(),
+                debit: "acc_0".into(),
+                credit: "acc_1".into(),
+                amount: Amount(1050),
+                currency: eur,
+                reference: "inv \"7\"\n\u{e9}".into(),
+                metadata: r#"{"doc":{"sha256":"ab"},"n":[1,-2,3]}"#.into(),
+                linked: true,
+            }),
+        },
+        Entry {
+            index: u64::MAX,
+            time: 0,
+            body: EntryBody::Transfer(TransferRecord {
+                id: "t".into(),
+                debit: "a".into(),
+                credit: "b".into(),
+                amount: Amount(7),
+                currency: jpy,
+                reference: String::new(),
+                metadata: "{}".into(),
+                linked: false,
+            }),
+        },
+        Entry {
+            index: 42,
+            time: 1_000_000_000,
+            body: EntryBody::Transfer(TransferRecord {
+                id: "x".into(),
+                debit: "a".into(),
+                credit: "b".into(),
+                amount: Amount(u128::from(u64::MAX)),
+                currency: kwd,
+                reference: "r".into(),
+                metadata: r#"{"a":"\u0001"}"#.into(),
+                linked: false,
+            }),
+        },
+    ]
+}
+
+fn checkpoints() -> Vec<Checkpoint> {
+    vec![
+        Checkpoint {
+            origin: "fuzz.ledgerfs.example/log".into(),
+            size: 0,
+            root: ledgerfs_tiles::empty_root(),
+            extensions: vec![],
+        },
+        Checkpoint {
+            origin: "fuzz.ledgerfs.example/log".into(),
+            size: 70_000,
+            root: [0xab; 32],
+            extensions: vec!["ext one".into(), "— not a signature".into()],
+        },
+    ]
+}
+
+/// A formatted volume with two commits (the second leaves a partial bundle and tile).
+fn volume() -> Vec<u8> {
+    let disk = RamDisk {
+        bytes: vec![0u8; VOLUME_BLOCK * VOLUME_BLOCKS as usize],
+    };
+    let mut store = BlockStore::format(disk, [9; 16]).expect("format");
+    let mut log = TileLog::new();
+    let key = note_key();
+    for (gen, n) in [(0u8, 3u64), (1, 5)] {
+        for i in 0..n {
+            log.append(format!("entry {gen} {i}").as_bytes()).unwrap();
+        }
+        let mut writes = Vec::new();
+        let root = log.commit(&mut writes);
+        let size = log.size();
+        for w in &writes {
+            store.put(&w.path, &w.bytes).expect("put");
+        }
+        store.sync().expect("sync");
+        let cp = Checkpoint {
+            origin: "fuzz.ledgerfs.example/log".into(),
+            size,
+            root,
+            extensions: vec![],
+        };
+        store
+            .swap_checkpoint(sign_checkpoint(&key, &cp).unwrap().as_bytes())
+            .expect("checkpoint");
+        log.mark_durable(size);
+    }
+    let mut bytes = store.into_device().bytes;
+    while bytes.last() == Some(&0) {
+        bytes.pop();
+    }
+    bytes
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+    let c = Corpus { root: root.clone() };
+    let key = note_key();
+
+    // request_json
+    c.put(
+        "request_json",
+        "account",
+        r#"{"id":"acc_1","currency":"EUR","kind":"customer","flags":["debits_must_not_exceed_credits"],"metadata":{"b":1,"a":"x"}}"#,
+    );
+    c.put(
+        "request_json",
+        "transfers",
+        r#"[{"id":"tx_1","debit":"acc_0","credit":"acc_1","amount":"10.50","currency":"EUR","reference":"inv 7","linked":true},
+ {"id":"tx_2","debit":"acc_1","credit":"acc_0","amount":"3","currency":"JPY","metadata":{"doc":{"sha256":"ab"}}}]"#,
+    );
+    c.put(
+        "request_json",
+        "bad-field",
+        r#"[{"id":"t","debit":"a","credit":"b","amount":10.5,"currency":"EUR"}]"#,
+    );
+    c.put("request_json", "empty", "[]");
+
+    // entry
+    for (i, e) in entries().iter().enumerate() {
+        c.put("entry", &format!("{i}"), e.encode());
+    }
+
+    // tile_path
+    for (i, p) in [
+        TilePath::hash(0, 1_234_067, 256),
+        TilePath::hash(1, 1, 17),
+        TilePath::entries(273, 112),
+        TilePath::hash(63, u64::MAX, 255),
+    ]
+    .iter()
+    .enumerate()
+    {
+        c.put("tile_path", &format!("{i}"), p.to_path());
+    }
+    let mut raw = 1_000_005u64.to_le_bytes().to_vec();
+    raw.extend_from_slice(&[4, 0, 1, 2]);
+    c.put("tile_path", "struct", raw);
+
+    // bundle
+    let mut b = Vec::new();
+    for e in entries() {
+        bundle_push(&mut b, e.encode().as_bytes()).unwrap();
+    }
+    c.put("bundle", "four", with_mode(3, &b));
+    let mut full = Vec::new();
+    for i in 0..256u32 {
+        bundle_push(&mut full, &i.to_be_bytes()[..(i % 4) as usize]).unwrap();
+    }
+    c.put("bundle", "full", with_mode(200, &full));
+    c.put("bundle", "truncated", with_mode(0, &b[..b.len() - 3]));
+
+    // note
+    for (i, cp) in checkpoints().iter().enumerate() {
+        c.put("note", &format!("signed-{i}"), sign_checkpoint(&key, cp).unwrap());
+    }
+    let other = SignerKey::from_seed("other.example/key", [1; 32]).unwrap();
+    let mut two = sign_checkpoint(&other, &checkpoints()[1]).unwrap();
+    let ours = sign_checkpoint(&key, &checkpoints()[1]).unwrap();
+    two.push_str(ours.rsplit_once("\n\n").unwrap().1);
+    c.put("note", "two-signatures", two);
+    c.put("note", "body", checkpoints()[1].body());
+
+    // keys
+    c.put("keys", "signer", key.encode());
+    c.put("keys", "verifier", key.verifier().encode());
+    c.put(
+        "keys",
+        "both",
+        format!("{}\n{}\n", key.encode(), other.verifier().encode()),
+    );
+    let mut seeded = vec![5u8; 32];
+    seeded.extend_from_slice(b"example.com/log");
+    c.put("keys", "seed-and-name", seeded);
+
+    // proto
+    let events = vec![Event::Transfer(NewTransfer {
+        id: "t1".into(),
+        debit: "a".into(),
+        credit: "b".into(),
+        amount: "10.50".into(),
+        currency: "EUR".into(),
+        reference: String::new(),
+        metadata: "{}".into(),
+        linked: true,
+    })];
+    let msgs: Vec<(u8, Vec<u8>)> = vec![
+        (
+            0,
+            encode_vec(&SequencerRequest::Submit {
+                request_id: 7,
+                now: 1_795_000_000_000_000_000,
+                events,
+            })
+            .unwrap(),
+        ),
+        (
+            0,
+            encode_vec(&SequencerRequest::LookupTransfer {
+                request_id: 8,
+                id: "t1".into(),
+            })
+            .unwrap(),
+        ),
+        (
+            1,
+            encode_vec(&SequencerReply::Results {
+                request_id: 7,
+                results: vec![
+                    WireResult {
+                        code: 0,
+                        index: Some(3),
+                        field: 0,
+                    },
+                    WireResult {
+                        code: 5,
+                        index: None,
+                        field: 2,
+                    },
+                ],
+                size: 4,
+            })
+            .unwrap(),
+        ),
+        (
+            1,
+            encode_vec(&SequencerReply::Refused {
+                request_id: 9,
+                code: "storage_full".into(),
+            })
+            .unwrap(),
+        ),
+        (
+            2,
+            encode_vec(&DurabilityNotice::Failed { size: 10, full: true }).unwrap(),
+        ),
+        (
+            3,
+            encode_vec(&CommitRequest {
+                epoch: 1,
+                first_index: 10,
+                entries: vec![b"one".to_vec(), Vec::new(), b"three".to_vec()],
+            })
+            .unwrap(),
+        ),
+        (4, encode_vec(&ReplayRequest { from: 300 }).unwrap()),
+        (
+            5,
+            encode_vec(&ReplayReply::Entries {
+                first_index: 0,
+                size: 2,
+                entries: vec![b"a".to_vec(), b"b".to_vec()],
+            })
+            .unwrap(),
+        ),
+        (
+            6,
+            encode_vec(&SignRequest {
+                size: 10,
+                root: [1; 32],
+            })
+            .unwrap(),
+        ),
+        (
+            7,
+            encode_vec(&SignReply::Signed {
+                note: sign_checkpoint(&key, &checkpoints()[0]).unwrap(),
+            })
+            .unwrap(),
+        ),
+    ];
+    for (i, (which, bytes)) in msgs.iter().enumerate() {
+        c.put("proto", &format!("{i}"), with_mode(*which, bytes));
+    }
+
+    // blkring: descriptor (32 bytes), device blocks, window length, chunking inputs
+    let desc = |op: u32, count: u32, block: u64, offset: u64, dev: u64, window: u64| {
+        let mut v = Vec::new();
+        v.extend_from_slice(&op.to_le_bytes());
+        v.extend_from_slice(&1i32.to_le_bytes());
+        v.extend_from_slice(&5u32.to_le_bytes());
+        v.extend_from_slice(&count.to_le_bytes());
+        v.extend_from_slice(&block.to_le_bytes());
+        v.extend_from_slice(&offset.to_le_bytes());
+        v.extend_from_slice(&dev.to_le_bytes());
+        v.extend_from_slice(&window.to_le_bytes());
+        v.extend_from_slice(&300u32.to_le_bytes());
+        v.extend_from_slice(&(256u32 * 1024).to_le_bytes());
+        v
+    };
+    c.put("blkring", "read", desc(0, 8, 100, 4096, 65_536, 1 << 20));
+    c.put("blkring", "write-edge", desc(1, 256, 65_280, 0, 65_536, 1 << 20));
+    c.put("blkring", "flush", desc(2, 0, 0, 0, 65_536, 1 << 20));
+    c.put(
+        "blkring",
+        "huge-device",
+        desc(0, 1, u64::MAX / 4096, 0, u64::MAX, 1 << 20),
+    );
+
+    // blockstore
+    let vol = volume();
+    c.put("blockstore", "volume", with_mode(0, &vol));
+    c.put("blockstore", "volume-resealed", with_mode(1, &vol));
+
+    // journal: header then two records
+    let mut seg = SegmentHeader { seq: 3 }.encode().to_vec();
+    let note = sign_checkpoint(&key, &checkpoints()[0]).unwrap();
+    encode_record(0, [&b"e0"[..], &b"e1"[..]].into_iter(), note.as_bytes(), &mut seg);
+    encode_record(2, [&b"e2"[..]].into_iter(), b"note", &mut seg);
+    c.put("journal", "segment", with_mode(0, &seg));
+    c.put("journal", "segment-resealed", with_mode(1 | (1 << 1), &seg));
+
+    // hosted_config
+    c.put(
+        "hosted_config",
+        "init",
+        "# LedgerFS configuration.\norigin = \"ledgerfs.example/log\"\nlisten = \"127.0.0.1:8080\"\n\
+         max_accounts = 1000000\nmax_transfers = 100000000\nreserve_transfers = 1000000\njournal_segment_kib = 65536\n",
+    );
+    c.put(
+        "hosted_config",
+        "tokens",
+        "origin = \"o\"\n\n[[tokens]]\nname = \"alice\"\nsha256 = \"2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90\"\n\
+         role = \"customer\"\naccounts = [\"acc_1\", \"acc_2\"]\nuids = [1000]\n\n[[tokens]]\nname = \"root\"\n\
+         sha256 = \"00\"\nrole = \"admin\"\n",
+    );
+
+    for (name, _) in TARGETS {
+        assert!(root.join(name).is_dir(), "no seeds written for {name}");
+    }
+    println!("seed corpora written under {}", root.display());
+}
