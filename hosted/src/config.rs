@@ -153,13 +153,7 @@ impl Config {
     /// Parses `DIR/ledgerfs.toml` as written: no environment overrides, not validated.
     pub fn read_file(dir: &Path) -> Result<Config> {
         let path = Config::path(dir);
-        let text = fs::read_to_string(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NotInitialised(dir.display().to_string())
-            } else {
-                Error::io(&path, e)
-            }
-        })?;
+        let text = crate::fsutil::read_store_file(dir, &path)?;
         toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))
     }
 

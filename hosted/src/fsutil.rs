@@ -80,3 +80,14 @@ pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(path, e))?;
     sync_dir(path.parent().expect("a file has a parent"))
 }
+
+/// Reads a file of the store in `dir`; a missing one means there is no store there.
+pub fn read_store_file(dir: &Path, path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::NotInitialised(dir.display().to_string())
+        } else {
+            Error::io(path, e)
+        }
+    })
+}

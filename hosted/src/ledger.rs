@@ -109,14 +109,7 @@ pub fn init(dir: &Path, origin: Option<String>) -> Result<Initialised> {
 
 /// Reads the verifier key of a store.
 pub fn read_vkey(dir: &Path) -> Result<VerifierKey> {
-    let path = dir.join(VKEY_FILE);
-    let text = fs::read_to_string(&path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::NotInitialised(dir.display().to_string())
-        } else {
-            Error::io(&path, e)
-        }
-    })?;
+    let text = fsutil::read_store_file(dir, &dir.join(VKEY_FILE))?;
     VerifierKey::parse(text.trim()).map_err(|e| Error::Corrupt {
         path: VKEY_FILE.into(),
         reason: e.to_string(),

@@ -88,6 +88,13 @@ pub enum PendingStep {
     Reveal,
 }
 
+/// Which durability discipline a commit follows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Discipline {
+    Barriers,
+    Journal,
+}
+
 /// One log's writer.
 pub struct LogWriter<S: TileStore> {
     tiles: TileLog,
@@ -195,18 +202,7 @@ impl<S: TileStore> LogWriter<S> {
         sign: impl FnOnce(u64, Hash) -> Result<String, String>,
     ) -> Result<(), CommitFailure<S::Error>> {
         assert!(self.pending.is_none(), "retry_pending first");
-        let signed = self
-            .write_tiles(entries)
-            .and_then(|(size, root)| Ok((size, root, sign(size, root).map_err(CommitError::Sign)?)));
-        let (size, root, note) = match signed {
-            Ok(signed) => signed,
-            Err(e) => {
-                self.tiles.rollback();
-                self.store.abandon();
-                assert_eq!(self.tiles.size(), self.head.size, "rolled back to the durable size");
-                return Err(CommitFailure::NotWritten(e));
-            }
-        };
+        let (size, root, note) = self.stage_and_sign(entries, Discipline::Barriers, sign)?;
         // The files are synced and the checkpoint signed: this size is never rolled back.
         self.tiles.mark_durable(size);
         self.pending = Some((PendingStep::Swap, SignedHead { size, root, note }));
@@ -225,30 +221,36 @@ impl<S: TileStore> LogWriter<S> {
         journal: impl FnOnce(u64, &str) -> Result<(), S::Error>,
     ) -> Result<(), CommitFailure<S::Error>> {
         assert!(self.pending.is_none(), "retry_pending_with first");
-        let signed = self
-            .stage_tiles(entries, true)
-            .and_then(|(size, root)| Ok((size, root, sign(size, root).map_err(CommitError::Sign)?)));
-        let (size, root, note) = match signed {
-            Ok(signed) => signed,
-            Err(e) => {
-                self.tiles.rollback();
-                self.store.abandon();
-                assert_eq!(self.tiles.size(), self.head.size, "rolled back to the durable size");
-                return Err(CommitFailure::NotWritten(e));
-            }
-        };
+        let (size, root, note) = self.stage_and_sign(entries, Discipline::Journal, sign)?;
         // Signed: from here on the commit is only ever finished, never undone.
         self.pending = Some((PendingStep::Journal, SignedHead { size, root, note }));
         self.retry_pending_with(journal).map(|_| ())
     }
 
-    fn write_tiles<'a>(
+    /// The steps both disciplines share: append, put the files (barriers: all of them,
+    /// then `sync`; journal: the full ones, staged), have the checkpoint signed. Any
+    /// failure rolls the log and the store back to the durable size.
+    fn stage_and_sign<'a>(
         &mut self,
         entries: impl Iterator<Item = &'a [u8]>,
-    ) -> Result<(u64, Hash), CommitError<S::Error>> {
-        let staged = self.stage_tiles(entries, false)?;
-        self.store.sync().map_err(CommitError::Store)?;
-        Ok(staged)
+        discipline: Discipline,
+        sign: impl FnOnce(u64, Hash) -> Result<String, String>,
+    ) -> Result<(u64, Hash, String), CommitFailure<S::Error>> {
+        let signed = self
+            .stage_tiles(entries, discipline == Discipline::Journal)
+            .and_then(|staged| {
+                if discipline == Discipline::Barriers {
+                    self.store.sync().map_err(CommitError::Store)?;
+                }
+                Ok(staged)
+            })
+            .and_then(|(size, root)| Ok((size, root, sign(size, root).map_err(CommitError::Sign)?)));
+        signed.map_err(|e| {
+            self.tiles.rollback();
+            self.store.abandon();
+            assert_eq!(self.tiles.size(), self.head.size, "rolled back to the durable size");
+            CommitFailure::NotWritten(e)
+        })
     }
 
     /// Appends, commits the tiles core and puts its files (only the full ones when
