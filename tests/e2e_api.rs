@@ -398,13 +398,7 @@ fn full_or_read_only_disk_refuses_writes_and_loses_nothing() {
     let data = dir.join("data");
     init(&data);
     // A disk this small gets a small journal (segments of 128 KiB instead of 64 MiB).
-    let config = data.join("ledgerfs.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        text.replace("journal_segment_kib = 65536", "journal_segment_kib = 128"),
-    )
-    .unwrap();
+    set_config(&data, "journal_segment_kib", "128");
     let d = Daemon::start(&data);
     d.post(
         "/v1/accounts",

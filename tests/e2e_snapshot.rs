@@ -35,13 +35,7 @@ fn snapshots(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn restart_from_a_snapshot_equals_a_full_replay_and_damage_is_ignored() {
     let dir = temp_dir("snapshot");
     init(&dir);
-    let config = dir.join("ledgerfs.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        text.replace("snapshot_every = 1000000", "snapshot_every = 100"),
-    )
-    .unwrap();
+    set_config(&dir, "snapshot_every", "100");
     let d = Daemon::start(&dir);
     let accounts: Vec<String> = (0..4).map(|i| format!(r#"{{"id":"s{i}","currency":"EUR"}}"#)).collect();
     assert_eq!(d.post("/v1/accounts", &format!("[{}]", accounts.join(","))).0, 200);

@@ -271,17 +271,16 @@ impl Engine {
         let vkey = ledger::read_vkey(&dir)?;
         let audit = audit::start(&dir, &vkey, &audit_origin, sign_tx.clone())?;
         let publication = Arc::new(Mailbox::<Publication>::new());
-        let published = Arc::new(AtomicU64::new(committed.size));
         let published_head = Arc::new(Published {
             head: std::sync::RwLock::new(Arc::new(committed.clone())),
         });
         let edge = Arc::new(RightEdge::default());
         {
-            let (publication, published, head) = (publication.clone(), published.clone(), published_head.clone());
+            let (publication, head) = (publication.clone(), published_head.clone());
             let root = dir.join(ledger::LOG_DIR);
             thread::Builder::new()
                 .name("publisher".into())
-                .spawn(move || publish_loop(&root, &publication, &published, &head))
+                .spawn(move || publish_loop(&root, &publication, &head))
                 .map_err(|e| Error::Storage(e.to_string()))?;
         }
         let committer = Committer {
@@ -294,7 +293,7 @@ impl Engine {
             ),
             journal,
             publication,
-            published,
+            published: published_head.clone(),
             edge: edge.clone(),
             pending_entries: Vec::new(),
             view: view.clone(),
@@ -528,11 +527,10 @@ struct Publication {
 /// its tiles are durable (one `syncfs`), at most every [`PUBLISH_INTERVAL`], and lets the
 /// committer recycle journal segments the published checkpoint covers. On failure it
 /// keeps the work and tries again; writes go on meanwhile (the journal holds them).
-fn publish_loop(root: &std::path::Path, publication: &Mailbox<Publication>, published: &AtomicU64, head: &Published) {
+fn publish_loop(root: &std::path::Path, publication: &Mailbox<Publication>, head: &Published) {
     while let Some(job) = publication.take() {
         match crate::store::publish_checkpoint(root, job.head.note.as_bytes(), &job.partials, &job.full) {
             Ok(()) => {
-                published.store(job.head.size, Ordering::Release);
                 head.set(job.head);
             }
             Err(e) => {
@@ -552,7 +550,8 @@ struct Committer {
     writer: LogWriter,
     journal: Journal,
     publication: Arc<Mailbox<Publication>>,
-    published: Arc<AtomicU64>,
+    /// The published checkpoint: journal segments below it may be recycled.
+    published: Arc<Published>,
     edge: Arc<RightEdge>,
     /// Entries under a checkpoint that is signed and synced but not yet swapped in.
     pending_entries: Vec<EntryBuffer>,
@@ -653,7 +652,7 @@ impl Committer {
         // Room in the journal first: nothing after the signature may fail for space.
         let entries = buffers.iter().flat_map(|b| b.iter());
         let note_len = self.writer.committed().note.len() + NOTE_MARGIN;
-        self.journal.release(self.published.load(Ordering::Acquire));
+        self.journal.release(self.published.get().size);
         self.journal
             .make_room(entries.clone(), note_len)
             .map_err(CommitFailure::NotWritten)?;

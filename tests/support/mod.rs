@@ -78,6 +78,25 @@ pub fn init(dir: &Path) {
     assert!(ok, "init failed: {err}");
 }
 
+/// Sets a top-level `key = value` line of the store's config (the key must be there).
+pub fn set_config(dir: &Path, key: &str, value: &str) {
+    let path = dir.join("ledgerfs.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let prefix = format!("{key} = ");
+    assert!(text.lines().any(|l| l.starts_with(&prefix)), "no {key} in the config");
+    let edited: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with(&prefix) {
+                format!("{prefix}{value}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&path, edited.join("\n") + "\n").unwrap();
+}
+
 /// Appends tokens to the config: (name, token, role, accounts).
 pub fn add_token(dir: &Path, name: &str, token: &str, role: &str, accounts: &[&str]) {
     use sha2::{Digest, Sha256};
