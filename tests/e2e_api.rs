@@ -734,3 +734,52 @@ fn verify_dir_reads_full_tiles_for_partials_deleted_mid_read() {
     assert!(ok, "{out}{err}");
     assert!(out.contains("verified: size 4"), "{out}");
 }
+
+/// A full batch is sequenced and committed in pieces (pipelining): linked chains stay
+/// whole across piece boundaries, the answer covers every event, and `results=failures`
+/// lists only the refusals, numbering the new entries from `first_index`.
+#[test]
+fn big_batches_are_pipelined_without_splitting_chains() {
+    let d = setup("pipelined");
+    let mut events = Vec::new();
+    for i in 0..3000 {
+        // Events 1020..1030 are one linked chain whose last transfer overdraws bob.
+        let linked = (1020..1029).contains(&i);
+        let (debit, amount) = if i == 1029 { ("bob", "1.00") } else { ("bank", "0.01") };
+        events.push(format!(
+            r#"{{"id":"p{i}","debit":"{debit}","credit":"alice","amount":"{amount}","currency":"EUR","linked":{linked}}}"#
+        ));
+    }
+    let body = format!("[{}]", events.join(","));
+    let (s, all) = d.post("/v1/transfers", &body);
+    assert_eq!(s, 200, "{all}");
+    let codes = codes(&all);
+    assert_eq!(codes.len(), 3000);
+    assert!(codes[..1020].iter().all(|c| c == "ok"));
+    assert!(
+        codes[1020..1029].iter().all(|c| c == "linked_event_failed"),
+        "{:?}",
+        &codes[1015..1035]
+    );
+    assert_eq!(codes[1029], "insufficient_funds");
+    assert!(codes[1030..].iter().all(|c| c == "ok"));
+    assert_eq!(all["accepted"], 2990);
+    let (_, alice) = d.get("/v1/accounts/alice");
+    assert_eq!(alice["balance"]["net"], "29.90");
+
+    let failing = r#"[{"id":"f0","debit":"bank","credit":"bob","amount":"1.00","currency":"EUR"},
+        {"id":"f1","debit":"nobody","credit":"bob","amount":"1.00","currency":"EUR"},
+        {"id":"f2","debit":"bank","credit":"bob","amount":"2.00","currency":"EUR"}]"#;
+    let (s, compact) = d.post("/v1/transfers?results=failures", failing);
+    assert_eq!(s, 200, "{compact}");
+    let results = compact["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{compact}");
+    assert_eq!(results[0]["event"], 1);
+    assert_eq!(results[0]["code"], "account_not_found");
+    assert_eq!(compact["accepted"], 2);
+    let first = compact["first_index"].as_u64().unwrap();
+    let (_, f2) = d.get("/v1/transfers/f2");
+    assert_eq!(f2["index"].as_u64(), Some(first + 1), "{f2}");
+    let (s, bad) = d.post("/v1/transfers?results=some", failing);
+    assert_eq!((s, bad["error"]["code"].as_str()), (400, Some("request_invalid")));
+}

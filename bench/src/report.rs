@@ -459,9 +459,12 @@ fn profile(w: &mut String, r: &Results) {
     }
     let _ = writeln!(
         w,
-        "\nA commit writes the group's tiles and bundle as temporaries, `syncfs`, renames, `syncfs` again, has the \
-         checkpoint signed and swaps it in (tmp, fsync, rename, fsync of the directory). Clients wait for their \
-         group's commit; one client never overlaps its own batches.\n"
+        "\nA commit stages the group's full tiles and bundles as temporaries, has the checkpoint signed, appends \
+         one journal record (entries + signed note) with one `fdatasync`, and renames the staged files into place; \
+         a publisher thread replaces `log/checkpoint` in the background. A big batch is committed in pieces of about \
+         1,024 events while the next piece is sequenced, so one request can take several commits (requests per \
+         commit below 1). Clients wait for their batch's last commit; one client never overlaps its own batches. \
+         LedgerFS answers with `?results=failures` (refused events only, as TigerBeetle's client does).\n"
     );
     for p in &r.profiles {
         profile_one(w, p);

@@ -62,7 +62,8 @@ pub fn request_json(data: &[u8]) {
             let Ok(metadata) = canonical_metadata(match event {
                 Event::Account(a) => &a.metadata,
                 Event::Transfer(t) => &t.metadata,
-            }) else {
+            })
+            .map(|m| m.into_owned()) else {
                 continue;
             };
             assert_eq!(

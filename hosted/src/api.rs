@@ -25,6 +25,7 @@ use ledgerfs_model::limits::MAX_REQUEST_BYTES;
 use ledgerfs_model::request::{parse_accounts, parse_transfers};
 use ledgerfs_model::time::parse_timestamp;
 use ledgerfs_model::Event;
+use ledgerfs_sequencer::ResultsShape;
 use ledgerfs_tiles::TilePath;
 
 use crate::audit::{AuditRecord, AuditStatus, AuditUnavailable, TryRecordError};
@@ -346,6 +347,21 @@ async fn metrics(State(state): State<AppState>) -> Response {
 struct SubmitQuery {
     #[serde(default)]
     receipt: bool,
+    /// `all` (default) or `failures`.
+    results: Option<String>,
+}
+
+impl SubmitQuery {
+    fn shape(&self) -> ApiResult<ResultsShape> {
+        match self.results.as_deref() {
+            None | Some("all") => Ok(ResultsShape::All),
+            Some("failures") => Ok(ResultsShape::Failures),
+            Some(other) => Err(ApiError::bad_request(
+                "request_invalid",
+                format!("results must be `all` or `failures`, not {other:?}"),
+            )),
+        }
+    }
 }
 
 async fn read_json_body(headers: &HeaderMap, body: Body) -> ApiResult<Bytes> {
@@ -390,7 +406,7 @@ async fn create_accounts(
     }
     let body = read_json_body(&headers, body).await?;
     let events = parse_accounts(&body).map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
-    submit(&state, events, body.len(), query.receipt).await
+    submit(&state, events, body.len(), &query).await
 }
 
 async fn create_transfers(
@@ -412,19 +428,28 @@ async fn create_transfers(
             }
         }
     }
-    submit(&state, events, body.len(), query.receipt).await
+    submit(&state, events, body.len(), &query).await
 }
 
 /// Submits a batch and writes the response directly as JSON text: a batch of 8,189
 /// results is on the hot path, where building a `Value` per result costs more than the
 /// ledger work.
-async fn submit(state: &AppState, events: Vec<Event>, bytes: usize, receipt: bool) -> ApiResult<Response> {
+async fn submit(state: &AppState, events: Vec<Event>, bytes: usize, query: &SubmitQuery) -> ApiResult<Response> {
     use std::fmt::Write as _;
-    let ids: Vec<String> = events.iter().map(|e| e.id().to_string()).collect();
-    let BatchOutcome { results, committed } = state.engine.submit(events, bytes).await?;
+    let shape = query.shape()?;
+    let BatchOutcome {
+        results,
+        events,
+        committed,
+    } = state.engine.submit(events, bytes).await?;
     let mut out = String::with_capacity(64 * results.len() + 512);
     out.push_str("{\"results\":");
-    let accepted = ledgerfs_sequencer::write_results_json(&mut out, ids.iter().map(String::as_str), &results);
+    let accepted = ledgerfs_sequencer::write_results_json(&mut out, events.iter().map(Event::id), &results, shape);
+    if shape == ResultsShape::Failures {
+        if let Some(first) = ledgerfs_sequencer::first_new_index(&results) {
+            write!(out, ",\"first_index\":{first}").expect("String write");
+        }
+    }
     write!(
         out,
         ",\"accepted\":{accepted},\"rejected\":{},\"checkpoint\":{}",
@@ -432,7 +457,7 @@ async fn submit(state: &AppState, events: Vec<Event>, bytes: usize, receipt: boo
         checkpoint_json(&committed)
     )
     .expect("String write");
-    if receipt {
+    if query.receipt {
         let mut proofs = Vec::new();
         for r in results.iter().filter(|r| r.code.is_success()) {
             let index = r.index.expect("successes carry an index");

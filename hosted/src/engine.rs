@@ -54,6 +54,9 @@ const GROUP_DEPTH: usize = 64;
 const COMMIT_MAX_ENTRIES: usize = 8 * ledgerfs_model::limits::MAX_BATCH_EVENTS;
 /// Most events gathered into one commit group.
 const GROUP_MAX_EVENTS: usize = 4 * ledgerfs_model::limits::MAX_BATCH_EVENTS;
+/// Events a big batch is cut into for pipelining (at linked-chain boundaries): each
+/// piece is sequenced, then handed to the committer while the next one is sequenced.
+const PIECE_EVENTS: usize = 1_024;
 /// Least time between two publications of the checkpoint file (each costs a `syncfs`);
 /// readers of the API and FUSE see every durable checkpoint at once regardless.
 const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(25);
@@ -65,6 +68,9 @@ const NOTE_MARGIN: usize = 256;
 pub struct BatchOutcome {
     /// One result per event.
     pub results: Vec<EventResult>,
+    /// The events as submitted, handed back so the handler that parsed them renders
+    /// their ids and frees them on its own thread (not the sequencer's hot path).
+    pub events: Vec<Event>,
     /// The checkpoint covering every accepted event.
     pub committed: Arc<Committed>,
 }
@@ -84,12 +90,23 @@ enum Command {
 struct Waiter {
     reply: oneshot::Sender<Result<BatchOutcome>>,
     results: Vec<EventResult>,
+    events: Vec<Event>,
 }
 
 struct Group {
     epoch: u64,
     entries: EntryBuffer,
     waiters: Vec<Waiter>,
+}
+
+impl Group {
+    fn new(epoch: u64) -> Group {
+        Group {
+            epoch,
+            entries: EntryBuffer::new(),
+            waiters: Vec::new(),
+        }
+    }
 }
 
 /// Counters for `/metrics`.
@@ -461,11 +478,7 @@ fn sequencer_loop(
             sequencer.roll_back_to(size);
             epoch += 1;
         }
-        let mut group = Group {
-            epoch,
-            entries: EntryBuffer::new(),
-            waiters: Vec::new(),
-        };
+        let mut group = Group::new(epoch);
         let mut events_in_group = 0;
         let mut command = Some(first);
         while let Some(c) = command.take() {
@@ -480,11 +493,25 @@ fn sequencer_loop(
                         next = Some(Command::Submit { events, reply });
                         break;
                     }
-                    events_in_group += events.len();
                     metrics.events.fetch_add(events.len() as u64, Ordering::Relaxed);
                     let mut results = Vec::with_capacity(events.len());
-                    sequencer.execute(&events, now_nanos(), &mut results, &mut group.entries);
-                    group.waiters.push(Waiter { reply, results });
+                    // Pipelining: a big batch goes to the committer piece by piece, so
+                    // the committer hashes and writes one piece while the next is
+                    // sequenced. Its reply rides with the last piece (groups commit in
+                    // order, so that commit covers every piece before it).
+                    let mut pieces = ledgerfs_sequencer::chain_chunks(&events, PIECE_EVENTS).peekable();
+                    while let Some(piece) = pieces.next() {
+                        events_in_group += piece.len();
+                        sequencer.execute(&events[piece], now_nanos(), &mut results, &mut group.entries);
+                        if pieces.peek().is_some() && group.entries.len() >= PIECE_EVENTS {
+                            let full = std::mem::replace(&mut group, Group::new(epoch));
+                            if groups.send(full).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    drop(pieces);
+                    group.waiters.push(Waiter { reply, results, events });
                 }
             }
             command = match ingress.try_recv() {
@@ -493,7 +520,7 @@ fn sequencer_loop(
                 Err(TryRecvError::Disconnected) => None,
             };
         }
-        if group.waiters.is_empty() {
+        if group.waiters.is_empty() && group.entries.is_empty() {
             continue;
         }
         if groups.send(group).is_err() {
@@ -615,6 +642,7 @@ impl Committer {
                         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
                         let outcome = BatchOutcome {
                             results: waiter.results,
+                            events: waiter.events,
                             committed: self.writer.committed().clone(),
                         };
                         let _ = waiter.reply.send(Ok(outcome));

@@ -3,7 +3,6 @@
 //! in EUR is exactly 1050 cents. Floating point never appears.
 
 use alloc::string::String;
-use core::fmt::Write;
 use core::str::FromStr;
 
 use rust_decimal::Decimal;
@@ -70,9 +69,10 @@ impl Amount {
         let scale = 10u128.pow(exponent);
         let whole = self.0 / scale;
         let fraction = self.0 % scale;
-        write!(out, "{whole}").expect("writing to a String cannot fail");
+        crate::json::write_u128(out, whole);
         if exponent > 0 {
-            write!(out, ".{fraction:0width$}", width = exponent as usize).expect("writing to a String cannot fail");
+            out.push('.');
+            crate::json::write_u128_padded(out, fraction, exponent as usize);
         }
     }
 }

@@ -64,9 +64,13 @@ impl Currency {
         if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_uppercase) {
             return None;
         }
-        let exponent = if let Some((_, e)) = EXCEPTIONS.iter().find(|(c, _)| *c == code) {
+        let exponent = if let Some((_, e)) = EXCEPTIONS
+            .binary_search_by(|(c, _)| (*c).cmp(code))
+            .ok()
+            .map(|i| &EXCEPTIONS[i])
+        {
             *e
-        } else if TWO_DECIMALS.contains(&code) {
+        } else if TWO_DECIMALS.binary_search(&code).is_ok() {
             2
         } else {
             return None;
@@ -113,6 +117,15 @@ mod tests {
     fn rejects_unknown_and_malformed() {
         for bad in ["", "eur", "EURO", "XXX", "E1R", "ZZZ"] {
             assert!(Currency::from_code(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tables_are_sorted_for_binary_search() {
+        assert!(TWO_DECIMALS.windows(2).all(|w| w[0] < w[1]));
+        assert!(EXCEPTIONS.windows(2).all(|w| w[0].0 < w[1].0));
+        for code in TWO_DECIMALS.iter().chain(EXCEPTIONS.iter().map(|(c, _)| c)) {
+            assert!(Currency::from_code(code).is_some(), "{code}");
         }
     }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::amount::Amount;
 use crate::currency::Currency;
 use crate::event::{AccountFlags, AccountKind};
-use crate::json::write_string;
+use crate::json::{write_string, write_u128};
 use crate::limits::{ENTRY_VERSION, MAX_ENTRY_LEN};
 use crate::time::{parse_timestamp, write_timestamp, UnixNanos};
 
@@ -116,8 +116,11 @@ impl fmt::Display for EntryError {
 impl<S: AsRef<str>> Entry<S> {
     /// Appends the canonical encoding to `out` (no trailing newline).
     pub fn write(&self, out: &mut String) {
-        write!(out, "{{\"v\":{ENTRY_VERSION},\"index\":{},\"time\":\"", self.index)
-            .expect("writing to a String cannot fail");
+        out.push_str("{\"v\":");
+        write_u128(out, u128::from(ENTRY_VERSION));
+        out.push_str(",\"index\":");
+        write_u128(out, u128::from(self.index));
+        out.push_str(",\"time\":\"");
         write_timestamp(self.time, out);
         out.push('"');
         match &self.body {
@@ -149,12 +152,17 @@ impl<S: AsRef<str>> Entry<S> {
                 write_string(out, t.credit.as_ref());
                 out.push_str(",\"amount\":\"");
                 t.amount.write(t.currency, out);
-                write!(out, "\",\"currency\":\"{}\",\"reference\":", t.currency)
-                    .expect("writing to a String cannot fail");
+                out.push_str("\",\"currency\":\"");
+                out.push_str(t.currency.code());
+                out.push_str("\",\"reference\":");
                 write_string(out, t.reference.as_ref());
                 out.push_str(",\"metadata\":");
                 out.push_str(t.metadata.as_ref());
-                write!(out, ",\"linked\":{}", t.linked).expect("writing to a String cannot fail");
+                out.push_str(if t.linked {
+                    ",\"linked\":true"
+                } else {
+                    ",\"linked\":false"
+                });
             }
         }
         out.push('}');

@@ -2,11 +2,44 @@
 //! `serde_json`'s (so canonical text is the same whichever writes it) and canonical
 //! metadata (sorted keys, compact, integers only, bounded size and depth).
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use serde_json::Value;
 
 use crate::code::ResultCode;
 use crate::limits::{MAX_METADATA_DEPTH, MAX_METADATA_LEN};
+
+/// Appends `value` in decimal. The hot path of entry encoding: `core::fmt` costs several
+/// times more per integer (and a `u128` division per digit).
+pub fn write_u128(out: &mut String, mut value: u128) {
+    let mut digits = [0u8; 39];
+    let mut at = digits.len();
+    while value > u128::from(u64::MAX) {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    let mut small = value as u64;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (small % 10) as u8;
+        small /= 10;
+        if small == 0 {
+            break;
+        }
+    }
+    out.push_str(core::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+}
+
+/// Appends `value` in decimal, left-padded with zeros to `width` digits.
+pub fn write_u128_padded(out: &mut String, value: u128, width: usize) {
+    let start = out.len();
+    write_u128(out, value);
+    let len = out.len() - start;
+    if len < width {
+        out.insert_str(start, &"0000000000000000000000000000000000000000"[..width - len]);
+    }
+}
 
 /// Appends `text` as a JSON string literal, escaping exactly as `serde_json` does:
 /// `"` `\\` and the named control escapes, other control bytes as `\u00xx`, and
@@ -43,9 +76,9 @@ pub fn write_string(out: &mut String, text: &str) {
 
 /// Validates raw metadata JSON text and returns its canonical form: an object with keys
 /// sorted, no insignificant white space, no floating-point numbers.
-pub fn canonical_metadata(raw: &str) -> Result<String, ResultCode> {
+pub fn canonical_metadata(raw: &str) -> Result<Cow<'_, str>, ResultCode> {
     if raw == "{}" {
-        return Ok(String::from("{}"));
+        return Ok(Cow::Borrowed("{}"));
     }
     if raw.len() > 4 * MAX_METADATA_LEN {
         return Err(ResultCode::MetadataTooLarge);
@@ -59,7 +92,7 @@ pub fn canonical_metadata(raw: &str) -> Result<String, ResultCode> {
     if text.len() > MAX_METADATA_LEN {
         return Err(ResultCode::MetadataTooLarge);
     }
-    Ok(text)
+    Ok(Cow::Owned(text))
 }
 
 fn check_value(value: &Value, depth: usize) -> Result<(), ResultCode> {
@@ -78,6 +111,30 @@ fn check_value(value: &Value, depth: usize) -> Result<(), ResultCode> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn integers_are_written_as_core_fmt_writes_them() {
+        for v in [
+            0u128,
+            1,
+            9,
+            10,
+            99,
+            12345,
+            u64::MAX as u128,
+            u64::MAX as u128 + 1,
+            u128::MAX,
+        ] {
+            let mut out = String::new();
+            write_u128(&mut out, v);
+            assert_eq!(out, alloc::format!("{v}"));
+            for width in [0usize, 1, 2, 4, 40] {
+                let mut padded = String::from("x");
+                write_u128_padded(&mut padded, v, width);
+                assert_eq!(padded, alloc::format!("x{v:0width$}"));
+            }
+        }
+    }
 
     #[test]
     fn canonicalises_metadata() {

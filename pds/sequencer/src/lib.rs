@@ -13,12 +13,14 @@
 
 extern crate alloc;
 
+mod chunks;
 mod entries;
 mod fingerprint;
 mod render;
 mod snapshot;
 mod state;
 
+pub use chunks::chain_chunks;
 pub use entries::{EntryBuffer, Posting};
-pub use render::write_results_json;
+pub use render::{first_new_index, write_results_json, ResultsShape};
 pub use state::{Account, EventResult, Limits, ReplayError, Sequencer};

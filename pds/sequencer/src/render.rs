@@ -2,42 +2,122 @@
 //! and the seL4 sequencer PD's serial replies, so a result reads the same either way.
 
 use alloc::string::String;
-use core::fmt::Write as _;
 
-use ledgerfs_model::json::write_string;
+use ledgerfs_model::json::{write_string, write_u128};
+use ledgerfs_model::ResultCode;
 
 use crate::state::EventResult;
 
+/// Which results a batch's answer lists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResultsShape {
+    /// One result per event (the default).
+    #[default]
+    All,
+    /// Only the refused events, as TigerBeetle answers: a batch that is all accepted
+    /// answers `[]`, and its new entries are numbered from `first_index` in event order.
+    Failures,
+}
+
 /// Appends `[{"event":i,"id":…,"code":…,"index":…|"message":…,"field":…},…]` for the
-/// events named by `ids` and their `results`, and returns how many were accepted.
+/// events named by `ids` and their `results` (all, or the refused ones only), and
+/// returns how many were accepted.
 pub fn write_results_json<'a>(
     out: &mut String,
     ids: impl IntoIterator<Item = &'a str>,
     results: &[EventResult],
+    shape: ResultsShape,
 ) -> usize {
     let mut accepted = 0;
+    let mut first = true;
     out.push('[');
     for (i, (r, id)) in results.iter().zip(ids).enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write!(out, "{{\"event\":{i},\"id\":").expect("String write");
-        write_string(out, id);
-        write!(out, ",\"code\":\"{}\"", r.code.as_str()).expect("String write");
-        if let Some(index) = r.index {
-            write!(out, ",\"index\":{index}").expect("String write");
-        }
         if r.code.is_success() {
             accepted += 1;
-        } else {
+            if shape == ResultsShape::Failures {
+                continue;
+            }
+        }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push_str("{\"event\":");
+        write_u128(out, i as u128);
+        out.push_str(",\"id\":");
+        write_string(out, id);
+        out.push_str(",\"code\":\"");
+        out.push_str(r.code.as_str());
+        out.push('"');
+        if let Some(index) = r.index {
+            out.push_str(",\"index\":");
+            write_u128(out, u128::from(index));
+        }
+        if !r.code.is_success() {
             out.push_str(",\"message\":");
             write_string(out, r.code.description());
         }
         if let Some(field) = r.field {
-            write!(out, ",\"field\":\"{field}\"").expect("String write");
+            out.push_str(",\"field\":\"");
+            out.push_str(field);
+            out.push('"');
         }
         out.push('}');
     }
     out.push(']');
     accepted
+}
+
+/// The log index of the batch's first new entry (`ok`), if any: with
+/// [`ResultsShape::Failures`] the new entries are `first_index`, `first_index + 1`, …
+/// in event order.
+pub fn first_new_index(results: &[EventResult]) -> Option<u64> {
+    results.iter().find(|r| r.code == ResultCode::Ok).and_then(|r| r.index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn ok(index: u64) -> EventResult {
+        EventResult {
+            code: ResultCode::Ok,
+            index: Some(index),
+            field: None,
+        }
+    }
+
+    #[test]
+    fn failures_only_lists_refusals_with_their_event_numbers() {
+        let refused = EventResult {
+            code: ResultCode::AccountNotFound,
+            index: None,
+            field: Some("debit"),
+        };
+        let results = vec![ok(7), refused, ok(8)];
+        let mut all = String::new();
+        assert_eq!(
+            write_results_json(&mut all, ["a", "b", "c"], &results, ResultsShape::All),
+            2
+        );
+        assert!(
+            all.starts_with("[{\"event\":0,\"id\":\"a\",\"code\":\"ok\",\"index\":7}"),
+            "{all}"
+        );
+        let mut failures = String::new();
+        assert_eq!(
+            write_results_json(&mut failures, ["a", "b", "c"], &results, ResultsShape::Failures),
+            2
+        );
+        assert!(
+            failures.starts_with("[{\"event\":1,\"id\":\"b\",\"code\":\"account_not_found\""),
+            "{failures}"
+        );
+        assert!(failures.ends_with("\"field\":\"debit\"}]"), "{failures}");
+        assert_eq!(first_new_index(&results), Some(7));
+        let mut none = String::new();
+        write_results_json(&mut none, ["a"], &[ok(1)], ResultsShape::Failures);
+        assert_eq!(none, "[]");
+    }
 }

@@ -402,7 +402,7 @@ impl Sequencer {
             Err(code) => return EventResult::rejected(code),
         };
         let metadata = match canonical_metadata(&a.metadata) {
-            Ok(m) => m,
+            Ok(m) => m.into_owned(),
             Err(code) => return EventResult::rejected(code),
         };
         let record = AccountRecord {
@@ -476,7 +476,7 @@ impl Sequencer {
             amount,
             currency,
             reference: t.reference.as_str(),
-            metadata: metadata.as_str(),
+            metadata: &metadata,
             linked: t.linked,
         };
         let fingerprint = id_fingerprint(&t.id);

@@ -16,7 +16,7 @@ use ledgerfs_model::amount::{Amount, format_signed};
 use ledgerfs_model::json::write_string;
 use ledgerfs_model::request::{parse_accounts, parse_transfers};
 use ledgerfs_model::time::UnixNanos;
-use ledgerfs_sequencer::{EntryBuffer, Sequencer, write_results_json};
+use ledgerfs_sequencer::{write_results_json, EntryBuffer, ResultsShape, Sequencer};
 
 /// What a command line asks of the PD.
 pub enum Outcome {
@@ -66,7 +66,7 @@ pub fn run(seq: &mut Sequencer, entries: &mut EntryBuffer, line: &[u8], now: Uni
     entries.clear();
     seq.execute(&events, now, &mut results, entries);
     let mut out = String::from("{\"results\":");
-    let accepted = write_results_json(&mut out, events.iter().map(|e| e.id()), &results);
+    let accepted = write_results_json(&mut out, events.iter().map(|e| e.id()), &results, ResultsShape::All);
     let rejected = results.len() - accepted;
     write!(
         out,
