@@ -32,7 +32,7 @@ endif
 # The cores: each must build for a bare-metal target (proof they are no_std).
 CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest -p ledgerfs-blockstore -p ledgerfs-blkring -p ledgerfs-journal -p ledgerfs-snapshot
 
-.PHONY: setup build run test lint nostd unit loom pinned soak fuzz image qemu test-image sel4-image sel4-qemu sel4-test-image bench bench-quick clean
+.PHONY: setup build run test lint nostd unit loom pinned api-check soak fuzz image qemu test-image sel4-image sel4-qemu sel4-test-image bench bench-quick clean
 
 build/.setup: scripts/setup.sh rust-toolchain.toml
 	./scripts/setup.sh
@@ -50,8 +50,9 @@ run: build
 	./target/release/ledgerfs serve --data $(DATA) --listen $(LISTEN) --mount $(MOUNT)
 
 ## test: formatting, lints, the no_std build of every core, all unit/property/e2e tests,
-## loom models of the hand-offs, the hand-off tests pinned to one CPU, image tests.
-test: setup lint nostd unit loom pinned test-image
+## loom models of the hand-offs, the hand-off tests pinned to one CPU, the API against
+## its OpenAPI document (schemathesis), image tests.
+test: setup lint nostd unit loom pinned api-check test-image
 
 lint:
 	cargo fmt --all -- --check
@@ -66,6 +67,12 @@ unit:
 ## loom: model checks of every wake-up and hand-off protocol (rings with their close paths, mailbox).
 loom:
 	RUSTFLAGS="--cfg loom" cargo test -p ledgerfs-ring --release --lib --target-dir target/loom
+
+## api-check: schemathesis `--checks all` against docs/openapi.yaml and a fresh daemon
+## (bounded: API_CHECK_EXAMPLES per operation, default 30, fixed seed).
+api-check:
+	cargo build -p ledgerfs
+	./scripts/api-check.sh target/debug/ledgerfs
 
 ## soak: the SIGKILL-under-load crash trials in long mode (SOAK_ROUNDS, default 2,000).
 SOAK_ROUNDS ?= 2000

@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # build-essential: the linker; fuse3: /dev/fuse tools (fusermount3) for the mount;
-# util-linux: setpriv, which the FUSE tests use to act as other users.
-./scripts/apt-install-missing.sh build-essential ca-certificates curl fuse3 util-linux
+# util-linux: setpriv, which the FUSE tests use to act as other users; python3-venv:
+# the schemathesis environment of `make api-check` (scripts/api-check.sh).
+./scripts/apt-install-missing.sh build-essential ca-certificates curl fuse3 util-linux python3 python3-venv
 
 if ! command -v rustup >/dev/null 2>&1; then
   echo "setup: rustup is required (https://rustup.rs); Debian's rustc is too old for this workspace" >&2

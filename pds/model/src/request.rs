@@ -55,8 +55,8 @@ fn default_kind() -> String {
     "customer".to_string()
 }
 
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(serde_json::Map::new())
+fn empty_object() -> serde_json::Map<String, serde_json::Value> {
+    serde_json::Map::new()
 }
 
 #[derive(Deserialize)]
@@ -69,7 +69,7 @@ struct AccountJson {
     #[serde(default)]
     flags: Vec<String>,
     #[serde(default = "empty_object")]
-    metadata: serde_json::Value,
+    metadata: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     linked: bool,
 }
@@ -85,12 +85,12 @@ struct TransferJson {
     #[serde(default)]
     reference: String,
     #[serde(default = "empty_object")]
-    metadata: serde_json::Value,
+    metadata: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     linked: bool,
 }
 
-fn metadata_text(value: &serde_json::Value) -> String {
+fn metadata_text(value: &serde_json::Map<String, serde_json::Value>) -> String {
     serde_json::to_string(value).expect("a parsed JSON value serialises")
 }
 
@@ -203,6 +203,7 @@ fn clean_message(message: &str, what: &str) -> String {
     message
         .replace("struct AccountJson", object)
         .replace("struct TransferJson", object)
+        .replace("expected a map", "expected a JSON object (metadata is an object)")
 }
 
 fn strip_position(message: &str) -> String {
@@ -215,6 +216,18 @@ fn strip_position(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_must_be_an_object_or_the_request_is_invalid() {
+        let err =
+            parse_transfers(br#"{"id":"t","debit":"a","credit":"b","amount":"1","currency":"EUR","metadata":[1]}"#)
+                .unwrap_err();
+        assert_eq!(err.code(), "request_invalid");
+        assert!(err.to_string().contains("metadata is an object"), "{err}");
+        let ok = parse_accounts(br#"{"id":"a","currency":"EUR","metadata":{"b":1,"a":2}}"#).unwrap();
+        let Event::Account(a) = &ok[0] else { panic!() };
+        assert_eq!(a.metadata, r#"{"a":2,"b":1}"#);
+    }
 
     #[test]
     fn one_or_many() {
