@@ -65,10 +65,15 @@ fn restart_from_a_snapshot_equals_a_full_replay_and_damage_is_ignored() {
     let (_, checkpoint) = d.get("/v1/checkpoint");
     d.stop();
 
-    // Restart: loads the newest snapshot, replays the tail, same state.
+    // A clean stop wrote a snapshot of the final state: the restart loads it and
+    // replays nothing; same state.
     let d = Daemon::start(&dir);
     let log = std::fs::read_to_string(daemon_log(&dir)).unwrap();
-    assert!(log.contains("from the snapshot at size"), "{log}");
+    let size = checkpoint["size"].as_u64().unwrap();
+    assert!(
+        log.contains(&format!("from the snapshot at size {size}, replaying 0")),
+        "{log}"
+    );
     assert_eq!(balances(&d), before);
     let (_, again) = d.get("/v1/checkpoint");
     assert_eq!(again["size"], checkpoint["size"]);

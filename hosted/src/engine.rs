@@ -85,6 +85,9 @@ enum Command {
         id: String,
         reply: oneshot::Sender<Option<u64>>,
     },
+    /// Clean shutdown: take a snapshot now (if anything is new since the last one),
+    /// written before the reply, so the next start replays nothing.
+    SnapshotNow { reply: oneshot::Sender<()> },
 }
 
 struct Waiter {
@@ -373,6 +376,22 @@ impl Engine {
             .map_err(|_| Error::Storage("the sequencer stopped".into()))
     }
 
+    /// At clean shutdown (no more writes coming): has the sequencer write a snapshot of
+    /// everything durable, waiting at most `grace`, so the next start replays nothing.
+    pub fn snapshot_for_shutdown(&self, grace: std::time::Duration) {
+        let (reply, rx) = oneshot::channel();
+        if self.ingress.send(Command::SnapshotNow { reply }).is_err() {
+            return;
+        }
+        let (done, finished) = mpsc::channel();
+        let _ = thread::Builder::new().name("snapshot-wait".into()).spawn(move || {
+            let _ = done.send(rx.blocking_recv());
+        });
+        if finished.recv_timeout(grace).is_err() {
+            eprintln!("ledgerfs: the shutdown snapshot did not finish in {grace:?}; the next start replays the tail");
+        }
+    }
+
     /// The durable index of a transfer id, asked of the sequencer domain.
     pub async fn transfer_index(&self, id: String) -> Result<Option<u64>> {
         let (reply, rx) = oneshot::channel();
@@ -413,19 +432,41 @@ impl Snapshots {
         if self.every == 0 || size < self.last + self.every {
             return;
         }
+        if let Some((size, bytes)) = self.encode(sequencer, shared) {
+            let data = self.data.clone();
+            let _ = thread::Builder::new()
+                .name("snapshot".into())
+                .spawn(move || write_snapshot(&data, size, &bytes));
+        }
+    }
+
+    /// At clean shutdown: a snapshot of whatever is new since the last one, written
+    /// before returning.
+    fn take_now(&mut self, sequencer: &mut Sequencer, shared: &Shared) {
+        if self.every == 0 || sequencer.next_index() == self.last {
+            return;
+        }
+        if let Some((size, bytes)) = self.encode(sequencer, shared) {
+            write_snapshot(&self.data, size, &bytes);
+        }
+    }
+
+    /// Once everything sequenced is durable (nothing is in flight then, so the read
+    /// model stands still at the same size), encodes the sequencer and the read model
+    /// together, bound to the checkpoint at that size.
+    fn encode(&mut self, sequencer: &mut Sequencer, shared: &Shared) -> Option<(u64, Vec<u8>)> {
+        let size = sequencer.next_index();
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         while shared.durable.load(Ordering::Acquire) < size {
             if Instant::now() > deadline || shared.failure.lock().expect("failure lock").is_some() {
-                return; // try again after the next batch
+                return None; // try again after the next batch
             }
             thread::sleep(std::time::Duration::from_micros(200));
         }
         sequencer.mark_durable(size);
         let bytes = {
             let state = self.view.state.read().expect("view lock");
-            let Some(committed) = state.committed.clone().filter(|c| c.size == size && state.size == size) else {
-                return;
-            };
+            let committed = state.committed.clone().filter(|c| c.size == size && state.size == size)?;
             let binding = ledgerfs_snapshot::Binding {
                 size,
                 root: committed.root,
@@ -433,17 +474,18 @@ impl Snapshots {
             crate::snapshot::encode(binding, sequencer, &state)
         };
         self.last = size;
-        let data = self.data.clone();
-        let _ = thread::Builder::new().name("snapshot".into()).spawn(move || {
-            match crate::snapshot::write(&data, size, &bytes) {
-                Ok(path) => eprintln!(
-                    "ledgerfs: snapshot at size {size}: {} ({} bytes)",
-                    path.display(),
-                    bytes.len()
-                ),
-                Err(e) => eprintln!("ledgerfs: writing the snapshot at size {size} failed: {e}"),
-            }
-        });
+        Some((size, bytes))
+    }
+}
+
+fn write_snapshot(data: &std::path::Path, size: u64, bytes: &[u8]) {
+    match crate::snapshot::write(data, size, bytes) {
+        Ok(path) => eprintln!(
+            "ledgerfs: snapshot at size {size}: {} ({} bytes)",
+            path.display(),
+            bytes.len()
+        ),
+        Err(e) => eprintln!("ledgerfs: writing the snapshot at size {size} failed: {e}"),
     }
 }
 
@@ -487,6 +529,17 @@ fn sequencer_loop(
                     let durable = shared.durable.load(Ordering::Acquire);
                     let index = sequencer.transfer_index(&id).filter(|&i| i < durable);
                     let _ = reply.send(index);
+                }
+                Command::SnapshotNow { reply } => {
+                    // Everything queued before it is in this group or already sent.
+                    if !group.waiters.is_empty() || !group.entries.is_empty() {
+                        let full = std::mem::replace(&mut group, Group::new(epoch));
+                        if groups.send(full).is_err() {
+                            return;
+                        }
+                    }
+                    snapshots.take_now(&mut sequencer, &shared);
+                    let _ = reply.send(());
                 }
                 Command::Submit { events, reply } => {
                     if events_in_group > 0 && events_in_group + events.len() > GROUP_MAX_EVENTS {

@@ -68,6 +68,7 @@ pub fn serve(dir: &Path, options: ServeOptions) -> Result<()> {
         started.elapsed()
     );
     let engine = Engine::start(dir.to_path_buf(), opened)?;
+    let stopping_engine = engine.clone();
     let reader = Arc::new(LogReader::new(
         PosixStore::new(dir.join(ledger::LOG_DIR)).with_edge(engine.edge.clone()),
     ));
@@ -132,6 +133,8 @@ pub fn serve(dir: &Path, options: ServeOptions) -> Result<()> {
     // Tasks still running (a request abandoned above, a blocked audit write) must not
     // keep the process alive: dropping a runtime would wait for them without a bound.
     runtime.shutdown_timeout(Duration::from_secs(1));
+    // No more writes: a snapshot of the final state makes the next start replay nothing.
+    stopping_engine.snapshot_for_shutdown(SNAPSHOT_GRACE);
     if let (Some(session), Some(mountpoint)) = (session, &options.mount) {
         unmount(session, mountpoint);
     }
@@ -143,6 +146,10 @@ pub fn serve(dir: &Path, options: ServeOptions) -> Result<()> {
 /// How long a stopping daemon waits for open HTTP requests before it stops anyway
 /// (entry streams end at once; this bounds slow reads and writes in flight).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How long a stopping daemon waits for its final snapshot (10M transfers take a few
+/// seconds); past it the daemon stops anyway and the next start replays the tail.
+const SNAPSHOT_GRACE: Duration = Duration::from_secs(60);
 
 /// How long unmounting may take before the mount is detached lazily.
 const UNMOUNT_GRACE: Duration = Duration::from_secs(5);
