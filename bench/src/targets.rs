@@ -158,12 +158,12 @@ pub fn checks(r: &Results) -> Vec<Check> {
     let how = |measured: bool| if measured { "measured" } else { "extrapolated" };
     let restart = r.restart.as_ref();
     row(
-        "restart of a 10M-entry store < 10 s",
+        "restart of a 10M-entry store < 3 s",
         restart.map(|x| x.seconds_10m),
         restart
             .map(|x| format!("{:.1} s ({})", x.seconds_10m, how(x.measured_10m)))
             .unwrap_or_default(),
-        10.0,
+        3.0,
         Better::Lower,
     );
     let res = &r.resources;
