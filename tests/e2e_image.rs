@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use ledgerfs_attest::{Attestor, SignReply, SignRequest};
 use ledgerfs_blockstore::BlockStore;
-use ledgerfs_hosted::diskfile::{DiskFile, BLOCK_SIZE};
-use ledgerfs_hosted::ledger::read_signer_key;
+use ledgerfs_hosted::appliance::diskfile::{DiskFile, BLOCK_SIZE};
+use ledgerfs_hosted::storage::ledger::read_signer_key;
 use ledgerfs_model::request::{parse_accounts, parse_transfers};
 use ledgerfs_sequencer::{EntryBuffer, Limits, Sequencer};
 use ledgerfs_tiles::{empty_root, LogWriter, SignedHead, TileLog, TileStore};

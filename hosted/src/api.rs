@@ -28,14 +28,14 @@ use ledgerfs_model::Event;
 use ledgerfs_sequencer::ResultsShape;
 use ledgerfs_tiles::TilePath;
 
-use crate::audit::{AuditRecord, AuditStatus, AuditUnavailable, TryRecordError};
-use crate::auth::{Caller, Tokens};
+use crate::access::audit::{AuditRecord, AuditStatus, AuditUnavailable, TryRecordError};
+use crate::access::auth::{Caller, Tokens};
 use crate::config::Role;
-use crate::engine::{BatchOutcome, Engine};
 use crate::error::Error;
-use crate::logread::LogReader;
-use crate::render::{self, account_json, b64_hashes, checkpoint_json};
-use crate::view::Committed;
+use crate::pipeline::engine::{BatchOutcome, Engine};
+use crate::read::logread::LogReader;
+use crate::read::render::{self, account_json, b64_hashes, checkpoint_json};
+use crate::read::view::Committed;
 
 /// Most entries one history page or stream catch-up read returns.
 const MAX_PAGE: usize = 1_000;
@@ -670,7 +670,7 @@ fn read_entry(state: &AppState, index: u64) -> ApiResult<(Entry, Value)> {
         return Err(ApiError::not_found("entry"));
     }
     let bytes = state.reader.entry(index, size)?;
-    let entry = crate::logread::decode_at(index, &bytes)?;
+    let entry = crate::read::logread::decode_at(index, &bytes)?;
     let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Ok((entry, value))
 }
@@ -718,7 +718,7 @@ async fn inclusion(
         return Err(ApiError::forbidden("the entry touches none of your accounts"));
     }
     let mut proof = render::inclusion_json(&state.reader, q.index, size, committed.size)?;
-    let tiles = crate::logread::PrefixReader::new(state.reader.store(), committed.size);
+    let tiles = crate::read::logread::PrefixReader::new(state.reader.store(), committed.size);
     let root = ledgerfs_tiles::tree_root_from_tiles(&tiles, size).map_err(|e| ApiError::from(Error::log_tiles(e)))?;
     proof["root"] = json!(B64.encode(root));
     proof["checkpoint"] = checkpoint_json(&committed);
@@ -745,7 +745,7 @@ async fn consistency(
             format!("need from <= to <= {}", committed.size),
         ));
     }
-    let store = &crate::logread::PrefixReader::new(state.reader.store(), committed.size);
+    let store = &crate::read::logread::PrefixReader::new(state.reader.store(), committed.size);
     let tile_error = |e| ApiError::from(Error::log_tiles(e));
     let proof = ledgerfs_tiles::consistency_proof(store, q.from, to).map_err(tile_error)?;
     let from_root = ledgerfs_tiles::tree_root_from_tiles(store, q.from).map_err(tile_error)?;
@@ -880,7 +880,7 @@ async fn audit_file(
         .root()
         .parent()
         .expect("log has a parent")
-        .join(crate::audit::AUDIT_DIR)
+        .join(crate::access::audit::AUDIT_DIR)
         .join("log");
     let (file, content_type, cache) = if path == "checkpoint" {
         (root.join("checkpoint"), "text/plain; charset=utf-8", "no-cache")
@@ -908,22 +908,23 @@ mod tests {
 
     /// A daemon's router over a fresh store, served on a loopback port the kernel picks,
     /// with `audit` replacing the real trail: (runtime, base URL, admin token).
-    fn serve_with(name: &str, audit: Option<crate::audit::Audit>) -> (tokio::runtime::Runtime, String, String) {
+    fn serve_with(name: &str, audit: Option<crate::access::audit::Audit>) -> (tokio::runtime::Runtime, String, String) {
         let dir = std::env::temp_dir().join(format!("ledgerfs-api-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let init = crate::ledger::init(&dir, Some("api.test/log".into())).unwrap();
+        let init = crate::storage::ledger::init(&dir, Some("api.test/log".into())).unwrap();
         let token = std::fs::read_to_string(&init.admin_token_path)
             .unwrap()
             .trim()
             .to_string();
-        let opened = crate::ledger::open(&dir, &mut |_, _| {}).unwrap();
+        let opened =
+            crate::storage::ledger::open(&dir, crate::storage::ledger::Start::NewestSnapshot, &mut |_, _| {}).unwrap();
         let tokens = Arc::new(Tokens::from_config(&opened.config));
         let mut engine = Engine::start(dir.clone(), opened).unwrap();
         if let Some(audit) = audit {
             engine.audit = audit;
         }
-        let reader = Arc::new(LogReader::new(crate::store::PosixStore::new(
-            dir.join(crate::ledger::LOG_DIR),
+        let reader = Arc::new(LogReader::new(crate::storage::tiles::PosixStore::new(
+            dir.join(crate::storage::ledger::LOG_DIR),
         )));
         let (_stopping, shutdown) = tokio::sync::watch::channel(false);
         let state = AppState {
@@ -966,7 +967,7 @@ mod tests {
         assert_eq!((status, &health["status"]), (200, &json!("ok")), "{health}");
         assert_eq!(get(&base, "/v1/checkpoint", &token).0, 200);
 
-        let (_runtime, base, token) = serve_with("audit-gone", Some(crate::audit::Audit::stopped()));
+        let (_runtime, base, token) = serve_with("audit-gone", Some(crate::access::audit::Audit::stopped()));
         for path in ["/v1/checkpoint", "/v1/accounts", "/log/checkpoint", "/v1/entries/0"] {
             let (status, body) = get(&base, path, &token);
             assert_eq!(status, 503, "{path}: {body}");

@@ -2,7 +2,7 @@
 //! environment overrides (`LEDGERFS_LISTEN`). Tokens are stored as SHA-256 digests, so
 //! the config file holds no secret; roles and customer account lists live here too.
 //! `ledgerfs token add|revoke` change the tokens through [`Config::edit`]; a running
-//! daemon reloads them (see [`crate::auth`]).
+//! daemon reloads them (see [`crate::access::auth`]).
 
 use std::fs;
 use std::net::SocketAddr;
@@ -153,14 +153,14 @@ impl Config {
     /// Parses `DIR/ledgerfs.toml` as written: no environment overrides, not validated.
     pub fn read_file(dir: &Path) -> Result<Config> {
         let path = Config::path(dir);
-        let text = crate::fsutil::read_store_file(dir, &path)?;
+        let text = crate::storage::fsutil::read_store_file(dir, &path)?;
         toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))
     }
 
     /// Changes the config file under `DIR/config.lock` (so concurrent `token`
     /// commands never lose each other's changes): reads it as written, applies `change`,
     /// validates and saves it atomically. A running daemon picks up token changes
-    /// within [`crate::auth::RELOAD_INTERVAL`].
+    /// within [`crate::access::auth::RELOAD_INTERVAL`].
     pub fn edit<T>(dir: &Path, change: impl FnOnce(&mut Config) -> Result<T>) -> Result<T> {
         let _lock = lock_config(dir)?;
         let mut config = Config::read_file(dir)?;
@@ -249,7 +249,7 @@ impl Config {
             "# LedgerFS configuration. Tokens are stored as SHA-256 digests; see README.md.\n{}",
             toml::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))?
         );
-        crate::fsutil::write_atomic(&Config::path(dir), text.as_bytes(), 0o644)
+        crate::storage::fsutil::write_atomic(&Config::path(dir), text.as_bytes(), 0o644)
     }
 }
 

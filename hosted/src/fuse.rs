@@ -37,13 +37,13 @@ use sha2::{Digest, Sha256};
 use ledgerfs_model::entry::EntryBody;
 use ledgerfs_tiles::{TileKind, TilePath, TILE_WIDTH};
 
-use crate::audit::AuditRecord;
-use crate::auth::{Caller, Tokens};
-use crate::engine::Engine;
+use crate::access::audit::AuditRecord;
+use crate::access::auth::{Caller, Tokens};
 use crate::error::{Error, Result};
-use crate::logread::LogReader;
-use crate::render;
-use crate::view::Committed;
+use crate::pipeline::engine::Engine;
+use crate::read::logread::LogReader;
+use crate::read::render;
+use crate::read::view::Committed;
 
 /// Entries returned per readdir call (the kernel pages through large directories).
 const DIR_PAGE: usize = 256;
@@ -357,7 +357,7 @@ impl LedgerFs {
                 _ => return None,
             },
             Node::LogTree(rel) => {
-                if name.ends_with(crate::fsutil::TMP_SUFFIX) {
+                if name.ends_with(crate::storage::fsutil::TMP_SUFFIX) {
                     return None;
                 }
                 let child = format!("{rel}/{name}");
@@ -618,7 +618,7 @@ impl LedgerFs {
                 let end = size.min(index + DIR_PAGE as u64);
                 self.reader.for_each(index, end, size, |i, bytes| {
                     if out.len() < DIR_PAGE {
-                        if let Ok(EntryBody::Transfer(t)) = crate::logread::decode_at(i, bytes).map(|e| e.body) {
+                        if let Ok(EntryBody::Transfer(t)) = crate::read::logread::decode_at(i, bytes).map(|e| e.body) {
                             out.push((i + 1, format!("{}.json", t.id), Node::Transaction(t.id)));
                         }
                     }

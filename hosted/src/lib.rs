@@ -2,26 +2,20 @@
 //! threads, with POSIX tlog-tiles storage, the HTTP API and the CLI. No ledger rule is
 //! implemented here; this crate only moves bytes between the cores, the disk and the
 //! network.
+//!
+//! Its parts: [`pipeline`] (the write path's threads), [`storage`] (log, journal,
+//! snapshots, recovery), [`read`] (the read model and renderings), [`access`] (tokens and
+//! the audit trail), [`api`] (HTTP), [`fuse`] (the mounted view), [`serve`] (composing
+//! them into the daemon), [`cli`] and [`appliance`] (host tools).
 
+pub mod access;
 pub mod api;
 pub mod appliance;
-pub mod audit;
-pub mod auth;
-pub mod client;
+pub mod cli;
 pub mod config;
-pub mod diskfile;
-pub mod engine;
 pub mod error;
-pub mod fsutil;
 pub mod fuse;
-pub mod image;
-pub mod journal;
-pub mod ledger;
-pub mod logread;
-pub mod logwriter;
-pub mod render;
+pub mod pipeline;
+pub mod read;
 pub mod serve;
-pub mod snapshot;
-pub mod store;
-pub mod verify;
-pub mod view;
+pub mod storage;

@@ -9,10 +9,13 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
-use ledgerfs_hosted::client::{segment, Client};
+use ledgerfs_hosted::appliance::{console as appliance, image};
+use ledgerfs_hosted::cli::client::{segment, Client};
+use ledgerfs_hosted::cli::verify;
 use ledgerfs_hosted::config::{Config, Role, TokenConfig};
 use ledgerfs_hosted::error::{Error, Result};
-use ledgerfs_hosted::{appliance, image, ledger, serve, verify};
+use ledgerfs_hosted::serve;
+use ledgerfs_hosted::storage::ledger;
 
 #[derive(Parser)]
 #[command(
@@ -401,7 +404,7 @@ fn run(cli: Cli) -> Result<()> {
         )?,
         Command::Key { data } => println!("{}", ledger::read_vkey(&data.data)?.encode()),
         Command::Check { data } => {
-            let opened = serve::open_with_progress(&data.data)?;
+            let opened = serve::open_with_progress(&data.data, ledger::Start::FullReplay)?;
             println!(
                 "ok: size {} with {} accounts",
                 opened.committed.size,
@@ -442,7 +445,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             if snapshots {
                 let data = data_dir.expect("--snapshots requires --dir");
-                let checked = ledgerfs_hosted::snapshot::check_all(&data, &key)?;
+                let checked = ledgerfs_hosted::storage::snapshot::check_all(&data, &key)?;
                 println!("snapshots: {checked} checked, each equal to a replay of the log");
             }
         }

@@ -10,23 +10,23 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::access::auth::Tokens;
 use crate::api::{router, AppState};
-use crate::auth::Tokens;
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::fuse::{self, LedgerFs};
-use crate::ledger;
-use crate::logread::LogReader;
-use crate::store::PosixStore;
+use crate::pipeline::engine::Engine;
+use crate::read::logread::LogReader;
+use crate::storage::ledger;
+use crate::storage::tiles::PosixStore;
 
 /// Opens the store with a progress bar on stderr.
-pub fn open_with_progress(dir: &Path) -> Result<ledger::Opened> {
+pub fn open_with_progress(dir: &Path, from: ledger::Start) -> Result<ledger::Opened> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("replaying log {bar:30} {pos}/{len} entries ({per_sec}, eta {eta})")
             .expect("valid template"),
     );
-    let opened = ledger::open(dir, &mut |done, total| {
+    let opened = ledger::open(dir, from, &mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });
@@ -47,7 +47,7 @@ pub struct ServeOptions {
 /// Runs the daemon until SIGINT/SIGTERM, then unmounts and stops.
 pub fn serve(dir: &Path, options: ServeOptions) -> Result<()> {
     let started = Instant::now();
-    let opened = open_with_progress(dir)?;
+    let opened = open_with_progress(dir, ledger::Start::NewestSnapshot)?;
     let mut config = opened.config.clone();
     if let Some(listen) = options.listen {
         config.listen = listen;

@@ -25,9 +25,9 @@ use ledgerfs_model::audit::AuditEntry;
 use ledgerfs_tiles::{empty_root, TileStore};
 
 use crate::error::{Error, Result};
-use crate::ledger;
-use crate::logwriter::{sign, LogId, LogWriter, SignMessage};
-use crate::store::PosixStore;
+use crate::pipeline::logwriter::{sign, LogId, LogWriter, SignMessage};
+use crate::storage::ledger;
+use crate::storage::tiles::PosixStore;
 
 /// Directory of the audit log inside the data directory.
 pub const AUDIT_DIR: &str = "audit";
@@ -269,7 +269,7 @@ fn audit_loop(mut writer: LogWriter, records: Receiver<AuditRecord>, durable: Ar
             Err(failure) => {
                 health.retrying.store(true, Ordering::Release);
                 eprintln!("ledgerfs: audit commit failed, retrying: {}", failure.error());
-                if matches!(failure, crate::logwriter::CommitFailure::CheckpointPending(_)) {
+                if matches!(failure, crate::pipeline::logwriter::CommitFailure::CheckpointPending(_)) {
                     // Those records are on disk under the pending checkpoint.
                     batch.clear();
                 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{Config, Role};
-use crate::ledger::token_digest;
+use crate::storage::ledger::token_digest;
 
 /// The longest a token change takes to reach a busy daemon.
 pub const RELOAD_INTERVAL: Duration = Duration::from_secs(1);

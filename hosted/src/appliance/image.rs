@@ -17,10 +17,10 @@ use ledgerfs_attest::{parse_checkpoint_unverified, verify_checkpoint, Checkpoint
 use ledgerfs_blockstore::{BlockStore, CHECKPOINT_PATH};
 use ledgerfs_tiles::{BundleIter, TileStore};
 
-use crate::diskfile::{DiskFile, LastError};
+use crate::appliance::diskfile::{DiskFile, LastError};
 use crate::error::{Error, Result};
-use crate::fsutil;
-use crate::ledger::VKEY_FILE;
+use crate::storage::fsutil;
+use crate::storage::ledger::VKEY_FILE;
 
 /// What an export wrote, for the summary the CLI prints.
 #[derive(Debug)]

@@ -14,7 +14,7 @@ use ledgerfs_sequencer::{EntryBuffer, Limits, Sequencer};
 use ledgerfs_tiles::{read_entries, verify_tree, TileKind, TilePath, TileReader, TILE_WIDTH};
 
 use crate::error::{Error, Result};
-use crate::store::PosixStore;
+use crate::storage::tiles::PosixStore;
 
 /// Where the log is read from.
 pub enum Source {

@@ -13,7 +13,7 @@
 //! Nothing is acknowledged before the group's entries and the signed checkpoint covering
 //! them are durable in the journal (one `fdatasync`); their tiles and bundles are then
 //! revealed, and a publisher thread replaces `DIR/log/checkpoint` in the background once
-//! those tiles are durable (see `crate::store`). If storage fails before the signature,
+//! those tiles are durable (see `crate::storage::tiles`). If storage fails before the signature,
 //! the group and every group sequenced after it are refused, the sequencer rolls back
 //! to the durable size, and writes resume when storage works again.
 
@@ -29,13 +29,13 @@ use ledgerfs_model::Event;
 use ledgerfs_sequencer::{EntryBuffer, EventResult, Sequencer};
 use tokio::sync::{oneshot, watch};
 
-use crate::audit::{self, Audit};
+use crate::access::audit::{self, Audit};
 use crate::error::{Error, Result};
-use crate::journal::Journal;
-use crate::ledger::{self, Opened};
-use crate::logwriter::{CommitFailure, LogId, LogWriter, SignMessage};
-use crate::store::{PosixStore, RightEdge};
-use crate::view::{Committed, View};
+use crate::pipeline::logwriter::{CommitFailure, LogId, LogWriter, SignMessage};
+use crate::read::view::{Committed, View};
+use crate::storage::journal::Journal;
+use crate::storage::ledger::{self, Opened};
+use crate::storage::tiles::{PosixStore, RightEdge};
 use ledgerfs_ring::blocking::{ring, Mailbox, RingReceiver, RingSender};
 use ledgerfs_tiles::TilePath;
 
@@ -466,12 +466,15 @@ impl Snapshots {
         sequencer.mark_durable(size);
         let bytes = {
             let state = self.view.state.read().expect("view lock");
-            let committed = state.committed.clone().filter(|c| c.size == size && state.size == size)?;
+            let committed = state
+                .committed
+                .clone()
+                .filter(|c| c.size == size && state.size == size)?;
             let binding = ledgerfs_snapshot::Binding {
                 size,
                 root: committed.root,
             };
-            crate::snapshot::encode(binding, sequencer, &state)
+            crate::storage::snapshot::encode(binding, sequencer, &state)
         };
         self.last = size;
         Some((size, bytes))
@@ -479,7 +482,7 @@ impl Snapshots {
 }
 
 fn write_snapshot(data: &std::path::Path, size: u64, bytes: &[u8]) {
-    match crate::snapshot::write(data, size, bytes) {
+    match crate::storage::snapshot::write(data, size, bytes) {
         Ok(path) => eprintln!(
             "ledgerfs: snapshot at size {size}: {} ({} bytes)",
             path.display(),
@@ -609,7 +612,7 @@ struct Publication {
 /// keeps the work and tries again; writes go on meanwhile (the journal holds them).
 fn publish_loop(root: &std::path::Path, publication: &Mailbox<Publication>, head: &Published) {
     while let Some(job) = publication.take() {
-        match crate::store::publish_checkpoint(root, job.head.note.as_bytes(), &job.partials, &job.full) {
+        match crate::storage::tiles::publish_checkpoint(root, job.head.note.as_bytes(), &job.partials, &job.full) {
             Ok(()) => {
                 head.set(job.head);
             }

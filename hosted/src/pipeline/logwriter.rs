@@ -11,9 +11,9 @@ use ledgerfs_attest::{SignReply, SignRequest};
 use ledgerfs_tiles::{CommitError, TileLog};
 
 use crate::error::{Error, Result};
-use crate::journal::Journal;
-use crate::store::PosixStore;
-use crate::view::Committed;
+use crate::read::view::Committed;
+use crate::storage::journal::Journal;
+use crate::storage::tiles::PosixStore;
 
 /// Which log a signature is for (the attestation domain keeps one attestor per origin).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use ledgerfs_tiles::{BundleIter, TileKind, TilePath, TileReader, TILE_WIDTH};
 use ledgerfs_model::Entry;
 
 use crate::error::{Error, Result};
-use crate::store::{prefix, PosixStore};
+use crate::storage::tiles::{prefix, PosixStore};
 
 /// Most full bundles kept in memory (~50 MiB at 200-byte entries).
 const MAX_CACHED_BUNDLES: usize = 1_024;
@@ -42,7 +42,7 @@ impl LogReader {
     pub fn bundle(&self, index: u64, size: u64) -> Result<Arc<Vec<u8>>> {
         if index >= size {
             return Err(Error::Io {
-                path: format!("log/{}", crate::logread::bundle_path(index)),
+                path: format!("log/{}", crate::read::logread::bundle_path(index)),
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     format!("entry {index} is beyond the tree of size {size}"),
@@ -93,7 +93,7 @@ impl LogReader {
         match entry {
             Some(Ok(bytes)) => Ok(bytes.to_vec()),
             _ => Err(Error::Corrupt {
-                path: format!("log/{}", crate::logread::bundle_path(index)),
+                path: format!("log/{}", crate::read::logread::bundle_path(index)),
                 reason: format!("entry {index} missing or truncated"),
             }),
         }
@@ -116,7 +116,7 @@ impl LogReader {
                     break;
                 }
                 let bytes = item.map_err(|e| Error::Corrupt {
-                    path: format!("log/{}", crate::logread::bundle_path(index)),
+                    path: format!("log/{}", crate::read::logread::bundle_path(index)),
                     reason: e.to_string(),
                 })?;
                 f(index, bytes)?;
@@ -190,7 +190,7 @@ pub fn bundle_path(index: u64) -> String {
 /// Decodes entry bytes read from the bundle holding `index`.
 pub fn decode_at(index: u64, bytes: &[u8]) -> Result<Entry> {
     Entry::decode(bytes).map_err(|e| Error::Corrupt {
-        path: format!("log/{} (entry {index})", crate::logread::bundle_path(index)),
+        path: format!("log/{} (entry {index})", crate::read::logread::bundle_path(index)),
         reason: e.to_string(),
     })
 }

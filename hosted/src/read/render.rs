@@ -12,8 +12,8 @@ use ledgerfs_model::time::format_timestamp;
 use ledgerfs_tiles::leaf_hash;
 
 use crate::error::{Error, Result};
-use crate::logread::LogReader;
-use crate::view::{AccountView, Committed};
+use crate::read::logread::LogReader;
+use crate::read::view::{AccountView, Committed};
 
 /// Base64 of each hash.
 pub fn b64_hashes(hashes: &[[u8; 32]]) -> Vec<String> {
@@ -60,7 +60,7 @@ fn account_fields(a: &AccountView) -> Value {
 /// current checkpoint (`current` ≥ `size`).
 pub fn inclusion_json(reader: &LogReader, index: u64, size: u64, current: u64) -> Result<Value> {
     let bytes = reader.entry(index, current)?;
-    let tiles = crate::logread::PrefixReader::new(reader.store(), current);
+    let tiles = crate::read::logread::PrefixReader::new(reader.store(), current);
     let proof = ledgerfs_tiles::inclusion_proof(&tiles, index, size).map_err(Error::log_tiles)?;
     Ok(json!({"index": index, "size": size, "leaf_hash": B64.encode(leaf_hash(&bytes)), "proof": b64_hashes(&proof)}))
 }

@@ -224,7 +224,7 @@ impl ViewState {
     fn note_documents(&mut self, index: u64, bytes: &[u8]) {
         let entry = Entry::decode(bytes).expect("the sequencer wrote a canonical entry");
         if let EntryBody::Transfer(t) = entry.body {
-            if crate::render::documents(&t.metadata).is_some() {
+            if crate::read::render::documents(&t.metadata).is_some() {
                 self.documents.push((index, t.id));
             }
         }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use ledgerfs_journal::{encode_record, record_len, RecordReader, Recovery, SegmentHeader, Verdict, SEGMENT_HEADER_LEN};
 
 use crate::error::{Error, Result};
-use crate::fsutil;
+use crate::storage::fsutil;
 
 /// Directory of the journal inside a data directory.
 pub const JOURNAL_DIR: &str = "journal";

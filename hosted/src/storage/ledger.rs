@@ -15,11 +15,11 @@ use ledgerfs_tiles::{empty_root, TileLog, TileReader, TileStore, TileWrite, TILE
 
 use crate::config::{Config, Role, TokenConfig};
 use crate::error::{Error, Result};
-use crate::fsutil;
-use crate::journal::{Journal, Recovered};
-use crate::logread::LogReader;
-use crate::store::PosixStore;
-use crate::view::{Committed, ViewState};
+use crate::read::logread::LogReader;
+use crate::read::view::{Committed, ViewState};
+use crate::storage::fsutil;
+use crate::storage::journal::{Journal, Recovered};
+use crate::storage::tiles::PosixStore;
 
 /// File holding the attestation domain's private key (mode 0600).
 pub const KEY_FILE: &str = "attest.key";
@@ -69,7 +69,7 @@ pub fn new_token() -> String {
 /// Creates a new store in `dir`.
 pub fn init(dir: &Path, origin: Option<String>) -> Result<Initialised> {
     let log = dir.join(LOG_DIR);
-    if log.join(crate::store::CHECKPOINT_FILE).exists() || Config::path(dir).exists() {
+    if log.join(crate::storage::tiles::CHECKPOINT_FILE).exists() || Config::path(dir).exists() {
         return Err(Error::AlreadyInitialised(dir.display().to_string()));
     }
     fs::create_dir_all(&log).map_err(|e| Error::io(&log, e))?;
@@ -188,8 +188,20 @@ pub fn check_checkpoint(note: &[u8], vkey: &VerifierKey, origin: &str) -> Result
     })
 }
 
-/// Opens the store in `dir`, verifying everything; `progress(done, total)` reports replay.
-pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
+/// Where opening a store starts rebuilding its projections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// From the newest snapshot that checks out (the daemon's start): only the entries
+    /// after it are replayed and their tiles re-verified.
+    NewestSnapshot,
+    /// From the first entry, ignoring snapshots (`ledgerfs check`): every entry is
+    /// replayed and every tile re-verified.
+    FullReplay,
+}
+
+/// Opens the store in `dir`, verifying the signed checkpoint, finishing the journal and
+/// replaying the log from `from`; `progress(done, total)` reports replay.
+pub fn open(dir: &Path, from: Start, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
     let config = Config::load(dir).map_err(|e| match e {
         Error::Io { .. } if !Config::path(dir).exists() => Error::NotInitialised(dir.display().to_string()),
         other => other,
@@ -219,9 +231,12 @@ pub fn open(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
     };
     // Then the projections: from the newest snapshot that checks out against the log,
     // replaying only the tail, or from the start.
-    let snapshot = crate::snapshot::load_newest(dir, limits, &store, committed.size, &mut |m| {
-        eprintln!("ledgerfs: {m}; replaying the log instead")
-    });
+    let snapshot = match from {
+        Start::NewestSnapshot => crate::storage::snapshot::load_newest(dir, limits, &store, committed.size, &mut |m| {
+            eprintln!("ledgerfs: {m}; replaying the log instead")
+        }),
+        Start::FullReplay => None,
+    };
     let from_snapshot = snapshot.as_ref().map(|s| s.size);
     let (mut sequencer, mut view, start) = match snapshot {
         Some(s) => (s.sequencer, s.view, Some((s.size, s.tiles))),
@@ -306,7 +321,7 @@ fn integrate_journal(
         tiles.mark_durable(end);
         committed = note;
     }
-    crate::store::publish_checkpoint(log_dir, committed.note.as_bytes(), &[], &full)?;
+    crate::storage::tiles::publish_checkpoint(log_dir, committed.note.as_bytes(), &[], &full)?;
     Ok(committed)
 }
 
@@ -398,7 +413,7 @@ pub fn replay_log(
 
 fn corrupt_entry(index: u64, reason: String) -> Error {
     Error::Corrupt {
-        path: format!("log/{} (entry {index})", crate::logread::bundle_path(index)),
+        path: format!("log/{} (entry {index})", crate::read::logread::bundle_path(index)),
         reason,
     }
 }

@@ -14,10 +14,10 @@ use ledgerfs_tiles::TileLog;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::fsutil;
-use crate::logread::LogReader;
-use crate::store::PosixStore;
-use crate::view::ViewState;
+use crate::read::logread::LogReader;
+use crate::read::view::ViewState;
+use crate::storage::fsutil;
+use crate::storage::tiles::PosixStore;
 
 /// Directory of the snapshots inside a data directory.
 pub const SNAPSHOT_DIR: &str = "snapshots";
@@ -150,8 +150,8 @@ pub fn check_all(data: &Path, vkey: &ledgerfs_attest::VerifierKey) -> Result<usi
         max_transfers: config.max_transfers,
         reserve_transfers: 0,
     };
-    let log_dir = data.join(crate::ledger::LOG_DIR);
-    let published = crate::ledger::read_published(&log_dir, vkey, &config.origin)?;
+    let log_dir = data.join(crate::storage::ledger::LOG_DIR);
+    let published = crate::storage::ledger::read_published(&log_dir, vkey, &config.origin)?;
     let store = PosixStore::new(log_dir.clone());
     let reader = LogReader::new(PosixStore::new(log_dir));
     let mut all = list(data);

@@ -8,7 +8,7 @@
 //!   of full tiles and bundles and `sync` renames them into place without a barrier; the
 //!   partial right edge lives in memory ([`RightEdge`], which readers consult first) and
 //!   is written to disk only when a checkpoint is published. The commit is already durable
-//!   in the journal (`crate::journal`) when `sync` runs, so every file that appears is
+//!   in the journal (`crate::storage::journal`) when `sync` runs, so every file that appears is
 //!   derived from durable entries and is final: a full tile is never rewritten with other
 //!   bytes. The `checkpoint` file is replaced by [`publish_checkpoint`] in the background,
 //!   only after one `syncfs` has made every tile it covers durable, so whatever is in
@@ -31,7 +31,7 @@ use std::sync::{Arc, RwLock};
 use ledgerfs_tiles::{BundleIter, TileKind, TilePath, TileReader, TileStore, TileWrite};
 
 use crate::error::{Error, Result};
-use crate::fsutil;
+use crate::storage::fsutil;
 
 /// Name of the checkpoint file inside the log directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint";

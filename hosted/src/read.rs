@@ -1,0 +1,6 @@
+//! The read side: the in-memory read model (balances, postings), reads of the log's
+//! tiles and bundles, and the JSON renderings the API and the FUSE view share.
+
+pub mod logread;
+pub mod render;
+pub mod view;
