@@ -74,10 +74,14 @@ api-check:
 	cargo build -p ledgerfs
 	./scripts/api-check.sh target/debug/ledgerfs
 
-## soak: the SIGKILL-under-load crash trials in long mode (SOAK_ROUNDS, default 2,000).
+## soak: the SIGKILL-under-load crash trials in long mode (SOAK_ROUNDS, default 2,000),
+## then the load-with-faults soak (SOAK_SECONDS, default 300: writers, stream and FUSE
+## readers on a filling tmpfs, SIGTERM and SIGKILL midway; prints its counts).
 SOAK_ROUNDS ?= 2000
+SOAK_SECONDS ?= 300
 soak:
 	LEDGERFS_CRASH_ROUNDS=$(SOAK_ROUNDS) cargo test -p ledgerfs --test e2e_crash -- --nocapture
+	LEDGERFS_SOAK_SECONDS=$(SOAK_SECONDS) cargo test -p ledgerfs --test e2e_soak -- --nocapture
 
 ## pinned: the hand-off tests 100 times on one CPU (taskset -c 0), each with a deadline.
 pinned:

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -59,54 +59,6 @@ fn check_immutable(seen: &mut HashMap<String, [u8; 32]>, now: HashMap<String, [u
         if let Some(before) = seen.insert(path.clone(), hash) {
             assert_eq!(before, hash, "{when}: full tile {path} was rewritten with other bytes");
         }
-    }
-}
-
-/// Net balance (credits - debits) in cents per account, and every transfer id, from the
-/// entry bundles on disk.
-fn balances_from_disk(dir: &std::path::Path) -> (HashMap<String, i128>, HashSet<String>) {
-    let note = std::fs::read_to_string(dir.join("log/checkpoint")).unwrap();
-    let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
-    let mut balances = HashMap::new();
-    let mut ids = HashSet::new();
-    let mut index = 0;
-    while index < size {
-        let n = index / 256;
-        let width = (size - n * 256).min(256);
-        let path = ledgerfs_tiles::TilePath {
-            kind: ledgerfs_tiles::TileKind::Entries,
-            index: n,
-            width: width as u16,
-        };
-        let bundle = std::fs::read(dir.join("log").join(path.to_path())).unwrap();
-        for entry in ledgerfs_tiles::BundleIter::new(&bundle) {
-            let entry: Value = serde_json::from_slice(entry.unwrap()).unwrap();
-            assert_eq!(entry["index"], index);
-            if entry["type"] == "transfer" {
-                ids.insert(entry["id"].as_str().unwrap().to_string());
-                let (whole, frac) = entry["amount"].as_str().unwrap().split_once('.').unwrap();
-                let cents: i128 = whole.parse::<i128>().unwrap() * 100 + frac.parse::<i128>().unwrap();
-                *balances
-                    .entry(entry["debit"].as_str().unwrap().to_string())
-                    .or_default() -= cents;
-                *balances
-                    .entry(entry["credit"].as_str().unwrap().to_string())
-                    .or_default() += cents;
-            }
-            index += 1;
-        }
-    }
-    (balances, ids)
-}
-
-fn cents(text: &str) -> i128 {
-    let negative = text.starts_with('-');
-    let (whole, frac) = text.trim_start_matches('-').split_once('.').unwrap();
-    let value = whole.parse::<i128>().unwrap() * 100 + frac.parse::<i128>().unwrap();
-    if negative {
-        -value
-    } else {
-        value
     }
 }
 

@@ -302,3 +302,57 @@ pub fn codes(body: &Value) -> Vec<String> {
         .map(|r| r["code"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// Net balance (credits - debits) in cents per account, and every transfer id, from the
+/// entry bundles on disk.
+pub fn balances_from_disk(
+    dir: &std::path::Path,
+) -> (
+    std::collections::HashMap<String, i128>,
+    std::collections::HashSet<String>,
+) {
+    let note = std::fs::read_to_string(dir.join("log/checkpoint")).unwrap();
+    let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+    let mut balances = std::collections::HashMap::new();
+    let mut ids = std::collections::HashSet::new();
+    let mut index = 0;
+    while index < size {
+        let n = index / 256;
+        let width = (size - n * 256).min(256);
+        let path = ledgerfs_tiles::TilePath {
+            kind: ledgerfs_tiles::TileKind::Entries,
+            index: n,
+            width: width as u16,
+        };
+        let bundle = std::fs::read(dir.join("log").join(path.to_path())).unwrap();
+        for entry in ledgerfs_tiles::BundleIter::new(&bundle) {
+            let entry: Value = serde_json::from_slice(entry.unwrap()).unwrap();
+            assert_eq!(entry["index"], index);
+            if entry["type"] == "transfer" {
+                ids.insert(entry["id"].as_str().unwrap().to_string());
+                let (whole, frac) = entry["amount"].as_str().unwrap().split_once('.').unwrap();
+                let cents: i128 = whole.parse::<i128>().unwrap() * 100 + frac.parse::<i128>().unwrap();
+                *balances
+                    .entry(entry["debit"].as_str().unwrap().to_string())
+                    .or_default() -= cents;
+                *balances
+                    .entry(entry["credit"].as_str().unwrap().to_string())
+                    .or_default() += cents;
+            }
+            index += 1;
+        }
+    }
+    (balances, ids)
+}
+
+/// Decimal text ("-12.34") in cents.
+pub fn cents(text: &str) -> i128 {
+    let negative = text.starts_with('-');
+    let (whole, frac) = text.trim_start_matches('-').split_once('.').unwrap();
+    let value = whole.parse::<i128>().unwrap() * 100 + frac.parse::<i128>().unwrap();
+    if negative {
+        -value
+    } else {
+        value
+    }
+}
