@@ -70,8 +70,10 @@ loom:
 
 ## api-check: schemathesis `--checks all` against docs/openapi.yaml and a fresh daemon
 ## (bounded: API_CHECK_EXAMPLES per operation, default 30, fixed seed).
+# The daemon binary the workspace tests built (`cargo build -p ledgerfs` would unify
+# features differently and rebuild it).
 api-check:
-	cargo build -p ledgerfs
+	cargo test --workspace --no-run
 	./scripts/api-check.sh target/debug/ledgerfs
 
 ## soak: the SIGKILL-under-load crash trials in long mode (SOAK_ROUNDS, default 2,000),
