@@ -249,7 +249,7 @@ impl Config {
             "# LedgerFS configuration. Tokens are stored as SHA-256 digests; see README.md.\n{}",
             toml::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))?
         );
-        crate::storage::fsutil::write_atomic(&Config::path(dir), text.as_bytes(), 0o644)
+        crate::storage::fsutil::write_atomic(&crate::storage::fs::Posix, &Config::path(dir), text.as_bytes(), 0o644)
     }
 }
 

@@ -25,7 +25,7 @@ use ledgerfs_model::audit::AuditEntry;
 use ledgerfs_tiles::{empty_root, TileStore};
 
 use crate::error::{Error, Result};
-use crate::pipeline::logwriter::{sign, LogId, LogWriter, SignMessage};
+use crate::pipeline::logwriter::{sign, LogId, LogWriter, SignMessage, Signer};
 use crate::storage::ledger;
 use crate::storage::tiles::PosixStore;
 
@@ -193,7 +193,13 @@ pub fn start(dir: &Path, vkey: &VerifierKey, origin: &str, signer: SyncSender<Si
             })
     })?;
     let durable = Arc::new(AtomicU64::new(committed.size));
-    let writer = LogWriter::new(LogId::Audit, tiles, PosixStore::new(log_dir), committed, signer);
+    let writer = LogWriter::new(
+        LogId::Audit,
+        tiles,
+        PosixStore::new(log_dir),
+        committed,
+        Signer::Thread(signer),
+    );
     let (queue, records) = mpsc::sync_channel(AUDIT_QUEUE);
     let counter = durable.clone();
     let health = Arc::new(Health {

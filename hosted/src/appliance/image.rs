@@ -19,6 +19,7 @@ use ledgerfs_tiles::{BundleIter, TileStore};
 
 use crate::appliance::diskfile::{DiskFile, LastError};
 use crate::error::{Error, Result};
+use crate::storage::fs::Posix;
 use crate::storage::fsutil;
 use crate::storage::ledger::VKEY_FILE;
 
@@ -153,7 +154,7 @@ pub fn export(disk: &Path, out: &Path, vkey: Option<&VerifierKey>) -> Result<Exp
     }
     summary.entries = widest.values().sum();
     // Tiles durable before the checkpoint that names them (as the POSIX store does).
-    fsutil::sync_filesystem(out)?;
+    fsutil::sync_filesystem(&Posix, out)?;
     if let Some(key) = vkey {
         written.write(VKEY_FILE, format!("{}\n", key.encode()).as_bytes(), true)?;
         summary.files += 1;
@@ -201,7 +202,7 @@ impl Written {
             fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         if atomic {
-            fsutil::write_atomic(&path, bytes, 0o644)
+            fsutil::write_atomic(&Posix, &path, bytes, 0o644)
         } else {
             fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
         }

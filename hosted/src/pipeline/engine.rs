@@ -26,18 +26,18 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ledgerfs_attest::Attestor;
 use ledgerfs_model::Event;
-use ledgerfs_sequencer::{EntryBuffer, EventResult, Sequencer};
+use ledgerfs_sequencer::{CommitGate, EntryBuffer, EventResult, Notice, Sequencer};
 use tokio::sync::{oneshot, watch};
 
 use crate::access::audit::{self, Audit};
 use crate::error::{Error, Result};
-use crate::pipeline::logwriter::{CommitFailure, LogId, LogWriter, SignMessage};
+use crate::pipeline::commit::{CommitStage, Publication};
+use crate::pipeline::logwriter::{CommitFailure, LogId, LogWriter, SignMessage, Signer};
 use crate::read::view::{Committed, View};
-use crate::storage::journal::Journal;
+use crate::storage::fs::Fs;
 use crate::storage::ledger::{self, Opened};
 use crate::storage::tiles::{PosixStore, RightEdge};
 use ledgerfs_ring::blocking::{ring, Mailbox, RingReceiver, RingSender};
-use ledgerfs_tiles::TilePath;
 
 /// Most requests queued at the sequencer; beyond it a submit is refused `overloaded`.
 const INGRESS_DEPTH: usize = 1_024;
@@ -60,8 +60,6 @@ const PIECE_EVENTS: usize = 1_024;
 /// Least time between two publications of the checkpoint file (each costs a `syncfs`);
 /// readers of the API and FUSE see every durable checkpoint at once regardless.
 const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(25);
-/// Room the next signed note may need beyond the current one's length.
-const NOTE_MARGIN: usize = 256;
 
 /// The outcome of a batch, sent once it is durable.
 #[derive(Debug)]
@@ -255,6 +253,7 @@ impl Engine {
             lock,
             journal,
             from_snapshot: _,
+            fs,
         } = opened;
         install_domain_panic_hook();
         let corrupt = |path: &str, e: ledgerfs_attest::NoteError| Error::Corrupt {
@@ -298,29 +297,29 @@ impl Engine {
         {
             let (publication, head) = (publication.clone(), published_head.clone());
             let root = dir.join(ledger::LOG_DIR);
+            let fs = fs.clone();
             thread::Builder::new()
                 .name("publisher".into())
-                .spawn(move || publish_loop(&root, &publication, &head))
+                .spawn(move || publish_loop(&fs, &root, &publication, &head))
                 .map_err(|e| Error::Storage(e.to_string()))?;
         }
+        let log_dir = dir.join(ledger::LOG_DIR);
+        let writer = LogWriter::new(
+            LogId::Ledger,
+            tiles,
+            PosixStore::journaled(log_dir.clone()).with_fs(fs.clone()),
+            committed,
+            Signer::Thread(sign_tx),
+        );
         let committer = Committer {
-            writer: LogWriter::new(
-                LogId::Ledger,
-                tiles,
-                PosixStore::journaled(dir.join(ledger::LOG_DIR)),
-                committed,
-                sign_tx,
-            ),
-            journal,
+            stage: CommitStage::new(writer, journal, edge.clone(), log_dir),
             publication,
             published: published_head.clone(),
-            edge: edge.clone(),
-            pending_entries: Vec::new(),
             view: view.clone(),
             durable: durable_tx,
             shared: shared.clone(),
             metrics: metrics.clone(),
-            failed_epoch: None,
+            gate: CommitGate::default(),
         };
         thread::Builder::new()
             .name("committer".into())
@@ -328,6 +327,7 @@ impl Engine {
             .map_err(|e| Error::Storage(e.to_string()))?;
         let seq_metrics = metrics.clone();
         let snapshots = Snapshots {
+            fs,
             data: dir.clone(),
             every: config.snapshot_every,
             last: view.state.read().expect("view lock").size,
@@ -409,12 +409,13 @@ impl Engine {
 struct Shared {
     /// Entries below this are durable.
     durable: AtomicU64,
-    /// Set by the committer when storage failed: (durable size, epoch of the failed group).
-    failure: Mutex<Option<(u64, u64)>>,
+    /// Set by the committer when storage failed (a `Notice::Failed`).
+    failure: Mutex<Option<Notice>>,
 }
 
 /// When and where the sequencer thread takes snapshots.
 struct Snapshots {
+    fs: Arc<dyn Fs>,
     data: PathBuf,
     /// Entries between snapshots (0: never).
     every: u64,
@@ -433,10 +434,10 @@ impl Snapshots {
             return;
         }
         if let Some((size, bytes)) = self.encode(sequencer, shared) {
-            let data = self.data.clone();
+            let (fs, data) = (self.fs.clone(), self.data.clone());
             let _ = thread::Builder::new()
                 .name("snapshot".into())
-                .spawn(move || write_snapshot(&data, size, &bytes));
+                .spawn(move || write_snapshot(&*fs, &data, size, &bytes));
         }
     }
 
@@ -447,7 +448,7 @@ impl Snapshots {
             return;
         }
         if let Some((size, bytes)) = self.encode(sequencer, shared) {
-            write_snapshot(&self.data, size, &bytes);
+            write_snapshot(&*self.fs, &self.data, size, &bytes);
         }
     }
 
@@ -481,8 +482,8 @@ impl Snapshots {
     }
 }
 
-fn write_snapshot(data: &std::path::Path, size: u64, bytes: &[u8]) {
-    match crate::storage::snapshot::write(data, size, bytes) {
+fn write_snapshot(fs: &dyn Fs, data: &std::path::Path, size: u64, bytes: &[u8]) {
+    match crate::storage::snapshot::write(fs, data, size, bytes) {
         Ok(path) => eprintln!(
             "ledgerfs: snapshot at size {size}: {} ({} bytes)",
             path.display(),
@@ -500,7 +501,6 @@ fn sequencer_loop(
     metrics: Arc<Metrics>,
     mut snapshots: Snapshots,
 ) {
-    let mut epoch = 0u64;
     let mut next: Option<Command> = None;
     loop {
         snapshots.maybe_take(&mut sequencer, &shared);
@@ -515,14 +515,16 @@ fn sequencer_loop(
         // marked a pending (synced, signed) checkpoint's size as durable.
         let durable = shared.durable.load(Ordering::Acquire);
         if durable > sequencer.durable_size() {
-            sequencer.mark_durable(durable);
+            let notice = Notice::Durable { size: durable };
+            sequencer
+                .apply_notice(notice)
+                .expect("the committer reports sizes it was given");
         }
-        if let Some((size, failed_epoch)) = shared.failure.lock().expect("failure lock").take() {
-            assert_eq!(failed_epoch, epoch);
-            sequencer.mark_durable(size);
-            sequencer.roll_back_to(size);
-            epoch += 1;
+        if let Some(notice) = shared.failure.lock().expect("failure lock").take() {
+            // Every group of the failed epoch is refused by the committer's gate.
+            sequencer.apply_notice(notice).expect("one failure per epoch");
         }
+        let epoch = sequencer.epoch();
         let mut group = Group::new(epoch);
         let mut events_in_group = 0;
         let mut command = Some(first);
@@ -597,22 +599,13 @@ fn attest_loop(mut ledger: Attestor, mut audit: Attestor, requests: Receiver<Sig
     }
 }
 
-/// What the publisher should make the `checkpoint` file next.
-struct Publication {
-    head: Committed,
-    /// The right edge at that size (written with the checkpoint).
-    partials: Vec<(TilePath, Arc<Vec<u8>>)>,
-    /// Full tiles revealed since the last publication (their partials go after it).
-    full: Vec<TilePath>,
-}
-
 /// The publisher: replaces `DIR/log/checkpoint` with the newest durable checkpoint once
 /// its tiles are durable (one `syncfs`), at most every [`PUBLISH_INTERVAL`], and lets the
 /// committer recycle journal segments the published checkpoint covers. On failure it
 /// keeps the work and tries again; writes go on meanwhile (the journal holds them).
-fn publish_loop(root: &std::path::Path, publication: &Mailbox<Publication>, head: &Published) {
+fn publish_loop(fs: &Arc<dyn Fs>, root: &std::path::Path, publication: &Mailbox<Publication>, head: &Published) {
     while let Some(job) = publication.take() {
-        match crate::storage::tiles::publish_checkpoint(root, job.head.note.as_bytes(), &job.partials, &job.full) {
+        match crate::pipeline::commit::publish(fs, root, &job) {
             Ok(()) => {
                 head.set(job.head);
             }
@@ -630,19 +623,15 @@ fn publish_loop(root: &std::path::Path, publication: &Mailbox<Publication>, head
 }
 
 struct Committer {
-    writer: LogWriter,
-    journal: Journal,
+    stage: CommitStage,
     publication: Arc<Mailbox<Publication>>,
     /// The published checkpoint: journal segments below it may be recycled.
     published: Arc<Published>,
-    edge: Arc<RightEdge>,
-    /// Entries under a checkpoint that is signed and synced but not yet swapped in.
-    pending_entries: Vec<EntryBuffer>,
     view: Arc<View>,
     durable: watch::Sender<u64>,
     shared: Arc<Shared>,
     metrics: Arc<Metrics>,
-    failed_epoch: Option<u64>,
+    gate: CommitGate,
 }
 
 impl Committer {
@@ -661,7 +650,7 @@ impl Committer {
             let mut entries = batch[0].entries.len();
             let mut bytes = batch[0].entries.byte_len();
             // A commit is one journal record: stop merging at a quarter of a segment.
-            let max_bytes = self.journal.max_record_bytes() / 4;
+            let max_bytes = self.stage.max_commit_bytes();
             while entries < COMMIT_MAX_ENTRIES && bytes < max_bytes {
                 let Some(group) = groups.try_recv() else { break };
                 entries += group.entries.len();
@@ -670,7 +659,7 @@ impl Committer {
             }
             let mut live = Vec::with_capacity(batch.len());
             for group in batch {
-                if self.failed_epoch.is_some_and(|failed| group.epoch <= failed) {
+                if !self.gate.admits(group.epoch) {
                     self.refuse(group, "an earlier write in the pipeline failed; retry");
                 } else {
                     live.push(group);
@@ -699,7 +688,7 @@ impl Committer {
                         let outcome = BatchOutcome {
                             results: waiter.results,
                             events: waiter.events,
-                            committed: self.writer.committed().clone(),
+                            committed: self.stage.committed().clone(),
                         };
                         let _ = waiter.reply.send(Ok(outcome));
                     }
@@ -713,61 +702,24 @@ impl Committer {
     /// Finishes a pending checkpoint (publishing its entries), then commits `buffers`
     /// (consecutive groups, in log order) under one checkpoint: one journal record.
     fn commit(&mut self, buffers: Vec<EntryBuffer>) -> std::result::Result<Vec<EntryBuffer>, CommitFailure> {
-        let pending = self.pending_entries.iter().flat_map(|b| b.iter());
-        if self
-            .writer
-            .retry_pending_journaled(&mut self.journal, pending)?
-            .is_some()
-        {
-            let pending = std::mem::take(&mut self.pending_entries);
+        if let Some((pending, publication)) = self.stage.finish_pending()? {
             for entries in &pending {
                 self.publish(entries);
             }
-            self.announce(Vec::new());
+            self.announce(publication);
         }
-        let mut next = self.writer.committed().size;
-        for entries in buffers.iter().filter(|b| !b.is_empty()) {
-            assert_eq!(entries.first_index(), Some(next), "groups arrive in log order");
-            next += entries.len() as u64;
+        let durable = self.stage.commit(buffers, self.published.get().size)?;
+        if let Some(publication) = durable.publication {
+            self.announce(publication);
         }
-        if next == self.writer.committed().size {
-            return Ok(buffers);
-        }
-        // Room in the journal first: nothing after the signature may fail for space.
-        let entries = buffers.iter().flat_map(|b| b.iter());
-        let note_len = self.writer.committed().note.len() + NOTE_MARGIN;
-        self.journal.release(self.published.get().size);
-        self.journal
-            .make_room(entries.clone(), note_len)
-            .map_err(CommitFailure::NotWritten)?;
-        let mut full = Vec::new();
-        match self.writer.commit_journaled(&mut self.journal, entries, &mut full) {
-            Ok(()) => {
-                // Before the view moves: a reader at the new size finds its partials.
-                self.edge.apply(self.writer.last_writes());
-                self.announce(full);
-                Ok(buffers)
-            }
-            Err(failure) => {
-                if matches!(failure, CommitFailure::CheckpointPending(_)) {
-                    self.pending_entries = buffers;
-                }
-                Err(failure)
-            }
-        }
+        Ok(durable.buffers)
     }
 
     /// Tells the publisher the newest durable checkpoint.
-    fn announce(&self, full: Vec<TilePath>) {
-        let head = Committed::clone(self.writer.committed());
-        let partials = self.edge.snapshot();
+    fn announce(&self, publication: Publication) {
         self.publication.put(|slot| match slot {
-            Some(job) => {
-                job.head = head;
-                job.partials = partials;
-                job.full.extend(full);
-            }
-            None => *slot = Some(Publication { head, partials, full }),
+            Some(job) => job.absorb(publication),
+            None => *slot = Some(publication),
         });
     }
 
@@ -776,10 +728,9 @@ impl Committer {
         let unknown = matches!(failure, CommitFailure::CheckpointPending(_));
         let error = failure.error();
         // Entries under a pending checkpoint stay; everything sequenced after is undone.
-        let keep_size = self.writer.size();
+        let keep_size = self.stage.size();
         eprintln!("ledgerfs: commit failed, refusing writes until storage recovers: {error}");
-        self.failed_epoch = Some(epoch);
-        *self.shared.failure.lock().expect("failure lock") = Some((keep_size, epoch));
+        *self.shared.failure.lock().expect("failure lock") = Some(self.gate.fail(keep_size, epoch));
         let full = matches!(error, Error::StorageFull(_));
         let why = if unknown {
             format!("{error}; this batch's entries are on disk but its checkpoint is not: its outcome is decided when storage recovers (retrying with the same ids is safe)")
@@ -797,7 +748,7 @@ impl Committer {
 
     /// Makes durable entries visible to readers and tells the sequencer.
     fn publish(&mut self, entries: &EntryBuffer) {
-        let committed = self.writer.committed().clone();
+        let committed = self.stage.committed().clone();
         {
             let mut state = self.view.state.write().expect("view lock");
             state.apply(entries);

@@ -27,6 +27,26 @@ pub enum LogId {
 /// A request to the attestation thread.
 pub type SignMessage = (LogId, SignRequest, SyncSender<SignReply>);
 
+/// How a log writer has its checkpoints signed.
+pub enum Signer {
+    /// By the attestation thread, the only holder of the key (the daemon).
+    Thread(SyncSender<SignMessage>),
+    /// By an attestor called in place (the deterministic simulator, which has no threads).
+    Direct(Box<dyn FnMut(SignRequest) -> SignReply + Send>),
+}
+
+impl Signer {
+    fn sign(&mut self, log: LogId, size: u64, root: [u8; 32]) -> std::result::Result<String, String> {
+        match self {
+            Signer::Thread(channel) => sign(channel, log, size, root).map_err(|e| e.to_string()),
+            Signer::Direct(attestor) => match attestor(SignRequest { size, root }) {
+                SignReply::Signed { note } => Ok(note),
+                refused => Err(Error::Attest(format!("{refused:?}")).to_string()),
+            },
+        }
+    }
+}
+
 /// How far a failed commit got, which decides what must be rolled back.
 #[derive(Debug)]
 pub enum CommitFailure {
@@ -66,18 +86,12 @@ pub struct LogWriter {
     log: LogId,
     core: ledgerfs_tiles::LogWriter<PosixStore>,
     committed: Arc<Committed>,
-    sign: SyncSender<SignMessage>,
+    sign: Signer,
 }
 
 impl LogWriter {
     /// A writer continuing an opened log.
-    pub fn new(
-        log: LogId,
-        tiles: TileLog,
-        store: PosixStore,
-        committed: Committed,
-        sign: SyncSender<SignMessage>,
-    ) -> Self {
+    pub fn new(log: LogId, tiles: TileLog, store: PosixStore, committed: Committed, sign: Signer) -> Self {
         LogWriter {
             log,
             core: ledgerfs_tiles::LogWriter::new(tiles, store, committed.clone()),
@@ -136,8 +150,8 @@ impl LogWriter {
         entries: impl Iterator<Item = &'a [u8]> + Clone,
         full: &mut Vec<ledgerfs_tiles::TilePath>,
     ) -> std::result::Result<(), CommitFailure> {
-        let (channel, log) = (&self.sign, self.log);
-        let signer = |size, root| sign(channel, log, size, root).map_err(|e| e.to_string());
+        let (signer, log) = (&mut self.sign, self.log);
+        let signer = |size, root| signer.sign(log, size, root);
         let append = |first, note: &str| journal.append(first, entries.clone(), note);
         self.core
             .commit_journaled(entries.clone(), signer, append)
@@ -155,8 +169,8 @@ impl LogWriter {
 
     /// Makes `entries` durable under a new signed checkpoint.
     pub fn commit<'a>(&mut self, entries: impl Iterator<Item = &'a [u8]>) -> std::result::Result<(), CommitFailure> {
-        let (channel, log) = (&self.sign, self.log);
-        let signer = |size, root| sign(channel, log, size, root).map_err(|e| e.to_string());
+        let (signer, log) = (&mut self.sign, self.log);
+        let signer = |size, root| signer.sign(log, size, root);
         self.core.commit(entries, signer).map_err(hosted_failure)?;
         self.refresh();
         for write in self.core.last_writes().iter().filter(|w| w.path.is_full()) {

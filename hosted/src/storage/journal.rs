@@ -7,14 +7,14 @@
 //! The file is opened for each append and closed after it, so no descriptor open for
 //! writing keeps the file system from being remounted read-only under the daemon.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::FileExt;
+use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ledgerfs_journal::{encode_record, record_len, RecordReader, Recovery, SegmentHeader, Verdict, SEGMENT_HEADER_LEN};
 
 use crate::error::{Error, Result};
+use crate::storage::fs::Fs;
 use crate::storage::fsutil;
 
 /// Directory of the journal inside a data directory.
@@ -44,6 +44,7 @@ struct Segment {
 /// The open journal: the segment being written and the ones still needed.
 #[derive(Debug)]
 pub struct Journal {
+    fs: Arc<dyn Fs>,
     dir: PathBuf,
     segment_bytes: u64,
     /// Segments holding records the published checkpoint may not cover, oldest first;
@@ -62,14 +63,24 @@ impl Journal {
     /// Opens (creating if needed) the journal of the data directory `data`, and returns
     /// every record with entries beyond `published_size`, in order. A torn or
     /// unchecksummed tail is dropped (it was never acknowledged); a gap is corruption.
-    pub fn open(data: &Path, segment_bytes: u64, published_size: u64) -> Result<(Journal, Vec<Recovered>)> {
+    pub fn open(
+        fs: Arc<dyn Fs>,
+        data: &Path,
+        segment_bytes: u64,
+        published_size: u64,
+    ) -> Result<(Journal, Vec<Recovered>)> {
         let dir = data.join(JOURNAL_DIR);
-        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        fsutil::create_dir_all(&*fs, &dir)?;
         let mut found = Vec::new();
         let mut spare = Vec::new();
         let mut next_file = 0;
+        let mut paths = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+            paths.push(entry.map_err(|e| Error::io(&dir, e))?.path());
+        }
+        // In name order, so which spare is reused next does not depend on the directory.
+        paths.sort();
+        for path in paths {
             let Some(number) = segment_number(&path) else {
                 continue;
             };
@@ -108,6 +119,7 @@ impl Journal {
             live.push(Segment { path, seq, end });
         }
         let mut journal = Journal {
+            fs,
             dir,
             segment_bytes: segment_bytes.max(MIN_SEGMENT_BYTES),
             live,
@@ -164,12 +176,8 @@ impl Journal {
         self.buf.clear();
         encode_record(first_index, entries, note.as_bytes(), &mut self.buf);
         let segment = self.live.last_mut().expect("a current segment");
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&segment.path)
-            .map_err(|e| Error::io(&segment.path, e))?;
-        file.write_all_at(&self.buf, self.offset)
-            .and_then(|()| file.sync_data())
+        self.fs
+            .write_at_synced(&segment.path, self.offset, &self.buf)
             .map_err(|e| Error::io(&segment.path, e))?;
         self.offset += len;
         segment.end = first_index + count;
@@ -198,15 +206,12 @@ impl Journal {
         };
         let mut block = vec![0u8; SEGMENT_HEADER_LEN];
         block[..24].copy_from_slice(&SegmentHeader { seq }.encode());
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
         // Durable before any record: a recovered header never names stale records as new
         // (they are recognised by index anyway), and the segment's order is known.
-        file.write_all_at(&block, 0)
-            .and_then(|()| file.sync_data())
-            .map_err(|e| Error::io(&path, e))?;
+        if let Err(e) = self.fs.write_at_synced(&path, 0, &block) {
+            self.spare.push(path.clone());
+            return Err(Error::io(&path, e));
+        }
         self.live.push(Segment { path, seq, end: 0 });
         self.offset = SEGMENT_HEADER_LEN as u64;
         Ok(())
@@ -216,22 +221,11 @@ impl Journal {
     fn preallocate(&mut self) -> Result<PathBuf> {
         let path = self.dir.join(format!("{:08}.seg", self.next_file));
         self.next_file += 1;
-        let result = (|| {
-            let mut file = File::create(&path)?;
-            let zeros = vec![0u8; 1 << 20];
-            let mut left = self.segment_bytes;
-            while left > 0 {
-                let n = left.min(zeros.len() as u64) as usize;
-                file.write_all(&zeros[..n])?;
-                left -= n as u64;
-            }
-            file.sync_all()
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&path);
+        if let Err(e) = self.fs.create_zeroed(&path, self.segment_bytes) {
+            let _ = self.fs.remove_file(&path);
             return Err(Error::io(&path, e));
         }
-        fsutil::sync_dir(&self.dir)?;
+        fsutil::sync_dir(&*self.fs, &self.dir)?;
         Ok(path)
     }
 }
@@ -254,6 +248,8 @@ fn corrupt(path: &Path, reason: String) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
+    use std::os::unix::fs::FileExt;
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("ledgerfs-journal-{name}-{}", std::process::id()));
@@ -271,7 +267,7 @@ mod tests {
     #[test]
     fn records_survive_reopen_and_segments_roll_over_and_recycle() {
         let dir = temp("roll");
-        let (mut j, rec) = Journal::open(&dir, MIN_SEGMENT_BYTES, 0).unwrap();
+        let (mut j, rec) = Journal::open(crate::storage::fs::posix(), &dir, MIN_SEGMENT_BYTES, 0).unwrap();
         assert!(rec.is_empty());
         let mut next = 0;
         for _ in 0..100 {
@@ -282,7 +278,7 @@ mod tests {
         }
         assert!(j.segments().0 > 1, "rolled over: {:?}", j.segments());
         drop(j);
-        let (mut j, rec) = Journal::open(&dir, MIN_SEGMENT_BYTES, 1_000).unwrap();
+        let (mut j, rec) = Journal::open(crate::storage::fs::posix(), &dir, MIN_SEGMENT_BYTES, 1_000).unwrap();
         assert_eq!(rec.first().map(|r| r.first_index), Some(1_000));
         assert_eq!(rec.iter().map(|r| r.entries.len() as u64).sum::<u64>(), next - 1_000);
         assert_eq!(rec.last().unwrap().note, format!("note {next}").into_bytes());
@@ -305,7 +301,7 @@ mod tests {
             "spares reused"
         );
         drop(j);
-        let (_, rec) = Journal::open(&dir, MIN_SEGMENT_BYTES, next - 50).unwrap();
+        let (_, rec) = Journal::open(crate::storage::fs::posix(), &dir, MIN_SEGMENT_BYTES, next - 50).unwrap();
         assert_eq!(rec.len(), 1, "only the last record is beyond the published size");
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -313,7 +309,7 @@ mod tests {
     #[test]
     fn a_torn_tail_is_dropped_and_writing_continues_there() {
         let dir = temp("torn");
-        let (mut j, _) = Journal::open(&dir, MIN_SEGMENT_BYTES, 0).unwrap();
+        let (mut j, _) = Journal::open(crate::storage::fs::posix(), &dir, MIN_SEGMENT_BYTES, 0).unwrap();
         let e = entries(0, 10);
         j.append(0, e.iter().map(Vec::as_slice), "n10").unwrap();
         let e2 = entries(10, 10);
@@ -324,12 +320,12 @@ mod tests {
         let seg = dir.join(JOURNAL_DIR).join("00000000.seg");
         let f = OpenOptions::new().write(true).open(&seg).unwrap();
         f.write_all_at(&[0xff; 7], at - 7).unwrap();
-        let (mut j, rec) = Journal::open(&dir, MIN_SEGMENT_BYTES, 0).unwrap();
+        let (mut j, rec) = Journal::open(crate::storage::fs::posix(), &dir, MIN_SEGMENT_BYTES, 0).unwrap();
         assert_eq!(rec.len(), 1);
         assert_eq!(rec[0].note, b"n10");
         j.append(10, e2.iter().map(Vec::as_slice), "n20 again").unwrap();
         drop(j);
-        let (_, rec) = Journal::open(&dir, MIN_SEGMENT_BYTES, 0).unwrap();
+        let (_, rec) = Journal::open(crate::storage::fs::posix(), &dir, MIN_SEGMENT_BYTES, 0).unwrap();
         assert_eq!(
             rec.iter().map(|r| r.note.clone()).collect::<Vec<_>>(),
             [b"n10".to_vec(), b"n20 again".to_vec()]
@@ -340,7 +336,7 @@ mod tests {
     #[test]
     fn a_record_larger_than_a_segment_is_refused_as_storage_full() {
         let dir = temp("large");
-        let (mut j, _) = Journal::open(&dir, MIN_SEGMENT_BYTES, 0).unwrap();
+        let (mut j, _) = Journal::open(crate::storage::fs::posix(), &dir, MIN_SEGMENT_BYTES, 0).unwrap();
         let big = [vec![7u8; 60_000], vec![8u8; 60_000]];
         assert!(!j.fits(big.iter().map(Vec::as_slice), 10));
         let err = j.append(0, big.iter().map(Vec::as_slice), "n").unwrap_err();

@@ -8,6 +8,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ledgerfs_attest::{verify_checkpoint, Checkpoint, SignerKey, VerifierKey};
 use ledgerfs_sequencer::{EntryBuffer, Limits, Sequencer};
@@ -17,6 +18,7 @@ use crate::config::{Config, Role, TokenConfig};
 use crate::error::{Error, Result};
 use crate::read::logread::LogReader;
 use crate::read::view::{Committed, ViewState};
+use crate::storage::fs::{posix, Fs, Posix};
 use crate::storage::fsutil;
 use crate::storage::journal::{Journal, Recovered};
 use crate::storage::tiles::PosixStore;
@@ -77,11 +79,12 @@ pub fn init(dir: &Path, origin: Option<String>) -> Result<Initialised> {
     let key = SignerKey::from_seed(&origin, random_bytes::<32>())
         .map_err(|e| Error::Config(format!("origin {origin:?} cannot name a key: {e}")))?;
     let vkey = key.verifier().encode();
-    fsutil::write_secret(&dir.join(KEY_FILE), format!("{}\n", key.encode()).as_bytes())?;
-    fsutil::write_atomic(&dir.join(VKEY_FILE), format!("{vkey}\n").as_bytes(), 0o644)?;
+    let fs = &Posix;
+    fsutil::write_secret(fs, &dir.join(KEY_FILE), format!("{}\n", key.encode()).as_bytes())?;
+    fsutil::write_atomic(fs, &dir.join(VKEY_FILE), format!("{vkey}\n").as_bytes(), 0o644)?;
     let token = new_token();
     let admin_token_path = dir.join(ADMIN_TOKEN_FILE);
-    fsutil::write_secret(&admin_token_path, format!("{token}\n").as_bytes())?;
+    fsutil::write_secret(fs, &admin_token_path, format!("{token}\n").as_bytes())?;
     let mut config = Config::new(origin.clone());
     config.tokens.push(TokenConfig {
         name: "admin".into(),
@@ -144,6 +147,8 @@ pub struct Opened {
     pub journal: Journal,
     /// The size of the snapshot the projections were loaded from, if one was used.
     pub from_snapshot: Option<u64>,
+    /// The file system the store writes through.
+    pub fs: Arc<dyn Fs>,
 }
 
 /// Name of the lock file: one process at a time may open a store.
@@ -202,6 +207,11 @@ pub enum Start {
 /// Opens the store in `dir`, verifying the signed checkpoint, finishing the journal and
 /// replaying the log from `from`; `progress(done, total)` reports replay.
 pub fn open(dir: &Path, from: Start, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
+    open_on(posix(), dir, from, progress)
+}
+
+/// [`open`], writing through `fs` (the simulator's file system, or the real one).
+pub fn open_on(fs: Arc<dyn Fs>, dir: &Path, from: Start, progress: &mut dyn FnMut(u64, u64)) -> Result<Opened> {
     let config = Config::load(dir).map_err(|e| match e {
         Error::Io { .. } if !Config::path(dir).exists() => Error::NotInitialised(dir.display().to_string()),
         other => other,
@@ -214,12 +224,12 @@ pub fn open(dir: &Path, from: Start, progress: &mut dyn FnMut(u64, u64)) -> Resu
         reserve_transfers: config.reserve_transfers.min(config.max_transfers),
     };
     let log_dir = dir.join(LOG_DIR);
-    let store = PosixStore::new(log_dir.clone());
+    let store = PosixStore::new(log_dir.clone()).with_fs(fs.clone());
     store.remove_temporaries()?;
     let published = read_published(&log_dir, &vkey, &config.origin)?;
     // First finish what the journal acknowledged beyond the published checkpoint (the
     // tiles and the checkpoint file), so the log on disk holds every acknowledged entry.
-    let (mut journal, recovered) = Journal::open(dir, config.journal_segment_kib * 1024, published.size)?;
+    let (mut journal, recovered) = Journal::open(fs.clone(), dir, config.journal_segment_kib * 1024, published.size)?;
     let committed = if recovered.is_empty() {
         published
     } else {
@@ -227,7 +237,7 @@ pub fn open(dir: &Path, from: Start, progress: &mut dyn FnMut(u64, u64)) -> Resu
             path: "log/checkpoint".into(),
             reason: format!("the tiles do not match the checkpoint's root: {e}"),
         })?;
-        integrate_journal(&log_dir, edge, published, &recovered, &vkey, &config.origin)?
+        integrate_journal(&fs, &log_dir, edge, published, &recovered, &vkey, &config.origin)?
     };
     // Then the projections: from the newest snapshot that checks out against the log,
     // replaying only the tail, or from the start.
@@ -264,6 +274,7 @@ pub fn open(dir: &Path, from: Start, progress: &mut dyn FnMut(u64, u64)) -> Resu
         lock,
         journal,
         from_snapshot,
+        fs,
     })
 }
 
@@ -274,6 +285,7 @@ pub fn open(dir: &Path, from: Start, progress: &mut dyn FnMut(u64, u64)) -> Resu
 /// written again), and the newest note is published as the checkpoint file. The
 /// entries are replayed afterwards with the rest of the log.
 fn integrate_journal(
+    fs: &Arc<dyn Fs>,
     log_dir: &Path,
     mut tiles: TileLog,
     published: Committed,
@@ -282,7 +294,7 @@ fn integrate_journal(
     origin: &str,
 ) -> Result<Committed> {
     let mut committed = published;
-    let mut store = PosixStore::journaled(log_dir.to_path_buf());
+    let mut store = PosixStore::journaled(log_dir.to_path_buf()).with_fs(fs.clone());
     let mut writes = Vec::new();
     let mut full = Vec::new();
     for record in records {
@@ -321,7 +333,7 @@ fn integrate_journal(
         tiles.mark_durable(end);
         committed = note;
     }
-    crate::storage::tiles::publish_checkpoint(log_dir, committed.note.as_bytes(), &[], &full)?;
+    crate::storage::tiles::publish_checkpoint(fs, log_dir, committed.note.as_bytes(), &[], &full)?;
     Ok(committed)
 }
 

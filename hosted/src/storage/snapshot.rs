@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::read::logread::LogReader;
 use crate::read::view::ViewState;
+use crate::storage::fs::Fs;
 use crate::storage::fsutil;
 use crate::storage::tiles::PosixStore;
 
@@ -38,15 +39,15 @@ pub fn encode(binding: Binding, sequencer: &Sequencer, view: &ViewState) -> Vec<
 
 /// Writes a snapshot durably (temporary file, fsync, rename, directory fsync) and
 /// deletes all but the newest few.
-pub fn write(data: &Path, size: u64, bytes: &[u8]) -> Result<PathBuf> {
+pub fn write(fs: &dyn Fs, data: &Path, size: u64, bytes: &[u8]) -> Result<PathBuf> {
     let dir = data.join(SNAPSHOT_DIR);
-    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    fsutil::create_dir_all(fs, &dir)?;
     let path = dir.join(file_name(size));
-    fsutil::write_atomic(&path, bytes, 0o644)?;
+    fsutil::write_atomic(fs, &path, bytes, 0o644)?;
     let mut all = list(data);
     all.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
     for (_, old) in all.into_iter().skip(KEEP) {
-        let _ = fs::remove_file(old);
+        let _ = fs.remove_file(&old);
     }
     Ok(path)
 }

@@ -31,6 +31,7 @@ use std::sync::{Arc, RwLock};
 use ledgerfs_tiles::{BundleIter, TileKind, TilePath, TileReader, TileStore, TileWrite};
 
 use crate::error::{Error, Result};
+use crate::storage::fs::{posix, Fs};
 use crate::storage::fsutil;
 
 /// Name of the checkpoint file inside the log directory.
@@ -40,6 +41,7 @@ pub const CHECKPOINT_FILE: &str = "checkpoint";
 #[derive(Debug)]
 pub struct PosixStore {
     root: PathBuf,
+    fs: Arc<dyn Fs>,
     pending: Vec<PathBuf>,
     barriers: bool,
     edge: Option<Arc<RightEdge>>,
@@ -112,6 +114,7 @@ impl PosixStore {
     pub fn new(root: PathBuf) -> PosixStore {
         PosixStore {
             root,
+            fs: posix(),
             pending: Vec::new(),
             barriers: true,
             edge: None,
@@ -130,10 +133,22 @@ impl PosixStore {
     pub fn journaled(root: PathBuf) -> PosixStore {
         PosixStore {
             root,
+            fs: posix(),
             pending: Vec::new(),
             barriers: false,
             edge: None,
         }
+    }
+
+    /// This store, writing through `fs` (the simulator's) instead of the real one.
+    pub fn with_fs(mut self, fs: Arc<dyn Fs>) -> PosixStore {
+        self.fs = fs;
+        self
+    }
+
+    /// The file system it writes through.
+    pub fn fs(&self) -> &Arc<dyn Fs> {
+        &self.fs
     }
 
     /// The log directory.
@@ -150,7 +165,7 @@ impl PosixStore {
     /// next commit starts clean (the tiles core re-emits what it needs).
     pub fn abandon(&mut self) {
         for file in self.pending.drain(..) {
-            let _ = fs::remove_file(fsutil::tmp_path(&file));
+            let _ = self.fs.remove_file(&fsutil::tmp_path(&file));
         }
     }
 
@@ -159,7 +174,7 @@ impl PosixStore {
         let mut dir = self.file_path(full).into_os_string();
         dir.push(".p");
         // Best effort: a leftover partial is harmless (the full tile supersedes it).
-        let _ = fs::remove_dir_all(PathBuf::from(dir));
+        let _ = self.fs.remove_dir_all(&PathBuf::from(dir));
     }
 
     /// Deletes `*.tmp` files a crash left behind (they were never referenced).
@@ -178,7 +193,7 @@ impl PosixStore {
                 if entry.file_type().map_err(|e| Error::io(&path, e))?.is_dir() {
                     stack.push(path);
                 } else if path.to_string_lossy().ends_with(fsutil::TMP_SUFFIX) {
-                    fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                    self.fs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
                     removed += 1;
                 }
             }
@@ -225,8 +240,8 @@ impl TileStore for PosixStore {
             }
         }
         let parent = file.parent().expect("tile paths have a parent");
-        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        fsutil::write_tmp(&file, bytes, 0o644, false)?;
+        fsutil::create_dir_all(&*self.fs, parent)?;
+        fsutil::write_tmp(&*self.fs, &file, bytes, 0o644, false)?;
         self.pending.push(file);
         Ok(())
     }
@@ -239,10 +254,10 @@ impl TileStore for PosixStore {
             return Ok(());
         }
         if self.barriers {
-            fsutil::sync_filesystem(&self.root)?;
+            fsutil::sync_filesystem(&*self.fs, &self.root)?;
         }
         for file in self.pending.drain(..) {
-            fsutil::rename_into_place(&file)?;
+            fsutil::rename_into_place(&*self.fs, &file)?;
         }
         Ok(())
     }
@@ -252,10 +267,11 @@ impl TileStore for PosixStore {
     fn swap_checkpoint(&mut self, note: &[u8]) -> Result<()> {
         assert!(self.pending.is_empty(), "tiles are synced before the checkpoint");
         let path = self.root.join(CHECKPOINT_FILE);
-        fsutil::write_tmp(&path, note, 0o644, false)?;
-        fsutil::sync_filesystem(&self.root)?;
-        fsutil::rename_into_place(&path)?;
-        fsutil::sync_dir(&self.root)
+        let fs = &*self.fs;
+        fsutil::write_tmp(fs, &path, note, 0o644, false)?;
+        fsutil::sync_filesystem(fs, &self.root)?;
+        fsutil::rename_into_place(fs, &path)?;
+        fsutil::sync_dir(fs, &self.root)
     }
 
     fn checkpoint(&self) -> Result<Option<Vec<u8>>> {
@@ -273,6 +289,7 @@ impl TileStore for PosixStore {
 /// and the directory fsynced (so a journal segment may be recycled after). Then the
 /// partial tiles that `full` tiles (durable now) supersede are deleted.
 pub fn publish_checkpoint(
+    fs: &Arc<dyn Fs>,
     root: &Path,
     note: &[u8],
     partials: &[(TilePath, Arc<Vec<u8>>)],
@@ -284,16 +301,16 @@ pub fn publish_checkpoint(
             continue; // a partial of one width always holds the same bytes
         }
         let parent = file.parent().expect("tile paths have a parent");
-        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        fsutil::write_tmp(&file, bytes, 0o644, false)?;
-        fsutil::rename_into_place(&file)?;
+        fsutil::create_dir_all(&**fs, parent)?;
+        fsutil::write_tmp(&**fs, &file, bytes, 0o644, false)?;
+        fsutil::rename_into_place(&**fs, &file)?;
     }
-    fsutil::sync_filesystem(root)?;
+    fsutil::sync_filesystem(&**fs, root)?;
     let path = root.join(CHECKPOINT_FILE);
-    fsutil::write_tmp(&path, note, 0o644, true)?;
-    fsutil::rename_into_place(&path)?;
-    fsutil::sync_dir(root)?;
-    let store = PosixStore::new(root.to_path_buf());
+    fsutil::write_tmp(&**fs, &path, note, 0o644, true)?;
+    fsutil::rename_into_place(&**fs, &path)?;
+    fsutil::sync_dir(&**fs, root)?;
+    let store = PosixStore::new(root.to_path_buf()).with_fs(fs.clone());
     for tile in full {
         store.remove_partials(tile);
     }

@@ -14,6 +14,7 @@
 extern crate alloc;
 
 mod chunks;
+mod durability;
 mod entries;
 mod fingerprint;
 mod render;
@@ -21,6 +22,7 @@ mod snapshot;
 mod state;
 
 pub use chunks::chain_chunks;
+pub use durability::{CommitGate, Notice, NoticeError};
 pub use entries::{EntryBuffer, Posting};
 pub use render::{first_new_index, write_results_json, ResultsShape};
 pub use state::{Account, EventResult, Limits, ReplayError, Sequencer};

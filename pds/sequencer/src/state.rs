@@ -161,6 +161,8 @@ pub struct Sequencer {
     /// Undo records for entries `durable_size..next_index`, oldest first.
     undo: VecDeque<Undo>,
     pub(crate) durable_size: u64,
+    /// Storage failures survived (see `crate::durability`).
+    pub(crate) epoch: u64,
 }
 
 impl PartialEq for Sequencer {
@@ -189,6 +191,7 @@ impl Sequencer {
             last_time: 0,
             undo: VecDeque::new(),
             durable_size: 0,
+            epoch: 0,
         }
     }
 

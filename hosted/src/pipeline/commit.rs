@@ -1,0 +1,167 @@
+//! The committer's storage step without its thread: finish a pending checkpoint, make
+//! room in the journal, journal a group commit under one signed checkpoint, reveal its
+//! tiles, and (the publisher's step) publish the checkpoint file. The daemon's committer
+//! and publisher threads call these; the deterministic simulator (`sim/`) calls the very
+//! same functions on a simulated file system, one step at a time.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ledgerfs_sequencer::EntryBuffer;
+use ledgerfs_tiles::TilePath;
+
+use crate::error::Result;
+use crate::pipeline::logwriter::{CommitFailure, LogWriter};
+use crate::read::view::Committed;
+use crate::storage::fs::Fs;
+use crate::storage::journal::Journal;
+use crate::storage::tiles::RightEdge;
+
+/// Room the next signed note may need beyond the current one's length.
+const NOTE_MARGIN: usize = 256;
+
+/// What the publisher should make the `checkpoint` file next.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    /// The newest durable checkpoint.
+    pub head: Committed,
+    /// The right edge at that size (written with the checkpoint).
+    pub partials: Vec<(TilePath, Arc<Vec<u8>>)>,
+    /// Full tiles revealed since the last publication (their partials go after it).
+    pub full: Vec<TilePath>,
+}
+
+impl Publication {
+    /// Folds a newer publication into this one (the newest head wins; full tiles add up).
+    pub fn absorb(&mut self, newer: Publication) {
+        self.head = newer.head;
+        self.partials = newer.partials;
+        self.full.extend(newer.full);
+    }
+}
+
+/// The publisher's step: the right edge, one `syncfs`, then the checkpoint file (see
+/// `crate::storage::tiles::publish_checkpoint`).
+pub fn publish(fs: &Arc<dyn Fs>, log_dir: &Path, job: &Publication) -> Result<()> {
+    crate::storage::tiles::publish_checkpoint(fs, log_dir, job.head.note.as_bytes(), &job.partials, &job.full)
+}
+
+/// The ledger's committer state: its log writer, journal and right edge, and the entries
+/// of a commit whose checkpoint is signed but not yet durable.
+pub struct CommitStage {
+    writer: LogWriter,
+    journal: Journal,
+    edge: Arc<RightEdge>,
+    log_dir: PathBuf,
+    /// Entries under a checkpoint that is signed but not yet durable.
+    pending_entries: Vec<EntryBuffer>,
+}
+
+/// A group commit that is durable.
+pub struct Durable {
+    /// The buffers given, in log order (their entries are durable now).
+    pub buffers: Vec<EntryBuffer>,
+    /// What to publish, when the commit added entries.
+    pub publication: Option<Publication>,
+}
+
+impl CommitStage {
+    /// The stage of an opened store (`log_dir` is its `DIR/log`).
+    pub fn new(writer: LogWriter, journal: Journal, edge: Arc<RightEdge>, log_dir: PathBuf) -> CommitStage {
+        CommitStage {
+            writer,
+            journal,
+            edge,
+            log_dir,
+            pending_entries: Vec::new(),
+        }
+    }
+
+    /// The durable checkpoint.
+    pub fn committed(&self) -> &Arc<Committed> {
+        self.writer.committed()
+    }
+
+    /// Size the next entry gets (a pending checkpoint's entries included): what the
+    /// sequencer keeps after a failure.
+    pub fn size(&self) -> u64 {
+        self.writer.size()
+    }
+
+    /// The log directory.
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
+    }
+
+    /// Journal segments (live, spare).
+    pub fn journal_segments(&self) -> (usize, usize) {
+        self.journal.segments()
+    }
+
+    /// Finishes a pending checkpoint, if any: its entries, durable now, to publish.
+    pub fn finish_pending(&mut self) -> std::result::Result<Option<(Vec<EntryBuffer>, Publication)>, CommitFailure> {
+        let pending = self.pending_entries.iter().flat_map(|b| b.iter());
+        if self
+            .writer
+            .retry_pending_journaled(&mut self.journal, pending)?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let entries = std::mem::take(&mut self.pending_entries);
+        Ok(Some((entries, self.publication(Vec::new()))))
+    }
+
+    /// Commits `buffers` (consecutive groups, in log order, starting at the durable size)
+    /// under one checkpoint: one journal record. `published` is the size of the
+    /// published checkpoint (journal segments below it are recycled first). Call
+    /// [`CommitStage::finish_pending`] first.
+    pub fn commit(&mut self, buffers: Vec<EntryBuffer>, published: u64) -> std::result::Result<Durable, CommitFailure> {
+        let mut next = self.writer.committed().size;
+        for entries in buffers.iter().filter(|b| !b.is_empty()) {
+            assert_eq!(entries.first_index(), Some(next), "groups arrive in log order");
+            next += entries.len() as u64;
+        }
+        if next == self.writer.committed().size {
+            return Ok(Durable {
+                buffers,
+                publication: None,
+            });
+        }
+        // Room in the journal first: nothing after the signature may fail for space.
+        let entries = buffers.iter().flat_map(|b| b.iter());
+        let note_len = self.writer.committed().note.len() + NOTE_MARGIN;
+        self.journal.release(published);
+        self.journal
+            .make_room(entries.clone(), note_len)
+            .map_err(CommitFailure::NotWritten)?;
+        let mut full = Vec::new();
+        match self.writer.commit_journaled(&mut self.journal, entries, &mut full) {
+            Ok(()) => {
+                // Before the view moves: a reader at the new size finds its partials.
+                self.edge.apply(self.writer.last_writes());
+                let publication = Some(self.publication(full));
+                Ok(Durable { buffers, publication })
+            }
+            Err(failure) => {
+                if matches!(failure, CommitFailure::CheckpointPending(_)) {
+                    self.pending_entries = buffers;
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// Most bytes of entries one commit may carry (a quarter of a journal segment).
+    pub fn max_commit_bytes(&self) -> usize {
+        self.journal.max_record_bytes() / 4
+    }
+
+    fn publication(&self, full: Vec<TilePath>) -> Publication {
+        Publication {
+            head: Committed::clone(self.writer.committed()),
+            partials: self.edge.snapshot(),
+            full,
+        }
+    }
+}
