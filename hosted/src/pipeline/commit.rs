@@ -108,8 +108,18 @@ impl CommitStage {
         {
             return Ok(None);
         }
+        // The pending commit's files are its last writes: its right edge and full tiles
+        // are revealed now, as a commit that succeeds at once reveals them.
+        self.edge.apply(self.writer.last_writes());
+        let full = self
+            .writer
+            .last_writes()
+            .iter()
+            .filter(|w| w.path.is_full())
+            .map(|w| w.path)
+            .collect();
         let entries = std::mem::take(&mut self.pending_entries);
-        Ok(Some((entries, self.publication(Vec::new()))))
+        Ok(Some((entries, self.publication(full))))
     }
 
     /// Commits `buffers` (consecutive groups, in log order, starting at the durable size)

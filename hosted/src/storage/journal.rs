@@ -71,6 +71,9 @@ impl Journal {
     ) -> Result<(Journal, Vec<Recovered>)> {
         let dir = data.join(JOURNAL_DIR);
         fsutil::create_dir_all(&*fs, &dir)?;
+        // The directory's own name must be durable before any record in it is
+        // acknowledged (a new store's first commits are in no published checkpoint).
+        fsutil::sync_dir(&*fs, data)?;
         let mut found = Vec::new();
         let mut spare = Vec::new();
         let mut next_file = 0;

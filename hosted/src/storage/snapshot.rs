@@ -42,6 +42,7 @@ pub fn encode(binding: Binding, sequencer: &Sequencer, view: &ViewState) -> Vec<
 pub fn write(fs: &dyn Fs, data: &Path, size: u64, bytes: &[u8]) -> Result<PathBuf> {
     let dir = data.join(SNAPSHOT_DIR);
     fsutil::create_dir_all(fs, &dir)?;
+    fsutil::sync_dir(fs, data)?;
     let path = dir.join(file_name(size));
     fsutil::write_atomic(fs, &path, bytes, 0o644)?;
     let mut all = list(data);

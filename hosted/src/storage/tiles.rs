@@ -222,6 +222,34 @@ impl TileReader for PosixStore {
         let file = self.file_path(path);
         match fs::read(&file) {
             Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == ErrorKind::NotFound && !path.is_full() => self.read_wider(path),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&file, e)),
+        }
+    }
+}
+
+impl PosixStore {
+    /// A partial of a width no checkpoint file was published at (a snapshot's size, an
+    /// acknowledged but unpublished checkpoint), cut from the narrowest wider partial on
+    /// disk: a partial of width `w` is the prefix of every wider one.
+    fn read_wider(&self, path: &TilePath) -> Result<Option<Vec<u8>>> {
+        let mut dir = self.file_path(&path.to_full()).into_os_string();
+        dir.push(".p");
+        let Ok(entries) = fs::read_dir(PathBuf::from(&dir)) else {
+            return Ok(None);
+        };
+        let wider = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u16>().ok())
+            .filter(|&w| w > path.width)
+            .min();
+        let Some(width) = wider else {
+            return Ok(None);
+        };
+        let file = PathBuf::from(dir).join(width.to_string());
+        match fs::read(&file) {
+            Ok(bytes) => Ok(Some(prefix(path, &bytes))),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(&file, e)),
         }
@@ -256,8 +284,16 @@ impl TileStore for PosixStore {
         if self.barriers {
             fsutil::sync_filesystem(&*self.fs, &self.root)?;
         }
-        for file in self.pending.drain(..) {
-            fsutil::rename_into_place(&*self.fs, &file)?;
+        // A file leaves the list only once it has its name: a rename that fails is
+        // retried with the rest by the next `sync` (the commit stays pending till then).
+        while let Some(file) = self.pending.first() {
+            match fsutil::rename_into_place(&*self.fs, file) {
+                Ok(()) => {}
+                // An earlier attempt renamed it and then reported a failure.
+                Err(_) if !fsutil::tmp_path(file).exists() && file.exists() => {}
+                Err(e) => return Err(e),
+            }
+            self.pending.remove(0);
         }
         Ok(())
     }
