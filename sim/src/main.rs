@@ -18,7 +18,10 @@ fn main() {
         args.iter()
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
-            .map(|v| v.parse::<u64>().unwrap_or_else(|_| die(&format!("{name} takes a number"))))
+            .map(|v| {
+                v.parse::<u64>()
+                    .unwrap_or_else(|_| die(&format!("{name} takes a number")))
+            })
     };
     let steps = flag("--steps").unwrap_or(400);
     let scratch = ledgerfs_sim::scratch_dir();

@@ -567,7 +567,10 @@ mod tests {
         let f = root.join("seg");
         fs.create_zeroed(&f, 600).unwrap();
         fs.sync_dir(&root).unwrap();
-        assert_eq!(fs.create_zeroed(&root.join("two"), 600).unwrap_err().raw_os_error(), Some(28));
+        assert_eq!(
+            fs.create_zeroed(&root.join("two"), 600).unwrap_err().raw_os_error(),
+            Some(28)
+        );
         let mut outcomes = std::collections::BTreeSet::new();
         for _ in 0..50 {
             // A write whose sync "failed": unsynced, so the cut decides.

@@ -153,7 +153,11 @@ impl Trial {
         let mut rng = Rng::new(seed);
         let faults = Faults {
             eio_ppm: [0, 2_000, 10_000, 40_000][rng.below(4) as usize],
-            capacity: if rng.chance(30) { 600_000 + rng.below(600_000) } else { 0 },
+            capacity: if rng.chance(30) {
+                600_000 + rng.below(600_000)
+            } else {
+                0
+            },
         };
         let fs = Arc::new(SimFs::adopt(&dir, rng.next(), faults).map_err(|e| e.to_string())?);
         Ok(Trial {
@@ -273,7 +277,8 @@ impl Trial {
                     linked: false,
                 }));
             } else {
-                let pick = |rng: &mut Rng, accounts: &[String]| accounts[rng.below(accounts.len() as u64) as usize].clone();
+                let pick =
+                    |rng: &mut Rng, accounts: &[String]| accounts[rng.below(accounts.len() as u64) as usize].clone();
                 let (debit, credit) = (
                     pick(&mut self.rng, &self.oracle.accounts),
                     pick(&mut self.rng, &self.oracle.accounts),
@@ -536,7 +541,9 @@ impl Trial {
                 self.refuse(group.batches);
             }
         }
-        self.fs.crash().map_err(|e| format!("the simulated power cut failed: {e}"))?;
+        self.fs
+            .crash()
+            .map_err(|e| format!("the simulated power cut failed: {e}"))?;
         let vkey = ledger::read_vkey(&self.dir).map_err(|e| e.to_string())?;
         let origin = Config::load(&self.dir).map_err(|e| e.to_string())?.origin;
         let published = ledger::read_published(&self.log_dir, &vkey, &origin)

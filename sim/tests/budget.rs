@@ -6,7 +6,10 @@ use ledgerfs_sim::trial::Trial;
 
 #[test]
 fn seeded_trials_keep_every_promise() {
-    let seeds: u64 = std::env::var("SIM_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let seeds: u64 = std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
     let scratch = ledgerfs_sim::scratch_dir();
     let (mut acked, mut crashes, mut eio) = (0, 0, 0);
     for seed in 0..seeds {
@@ -17,7 +20,9 @@ fn seeded_trials_keep_every_promise() {
         crashes += report.injected.crashes;
         eio += report.injected.eio;
     }
-    println!("{seeds} seeds: {acked} entries acknowledged, {crashes} power cuts, {eio} EIO injected, 0 promises broken");
+    println!(
+        "{seeds} seeds: {acked} entries acknowledged, {crashes} power cuts, {eio} EIO injected, 0 promises broken"
+    );
     assert!(crashes > seeds, "the trials cut the power");
 }
 

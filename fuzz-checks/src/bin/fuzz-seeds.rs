@@ -295,7 +295,12 @@ fn main() {
         ),
         (
             2,
-            encode_vec(&DurabilityNotice::Failed { size: 10, full: true }).unwrap(),
+            encode_vec(&DurabilityNotice::Failed {
+                size: 10,
+                epoch: 1,
+                full: true,
+            })
+            .unwrap(),
         ),
         (
             3,

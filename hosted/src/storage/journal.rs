@@ -71,9 +71,12 @@ impl Journal {
     ) -> Result<(Journal, Vec<Recovered>)> {
         let dir = data.join(JOURNAL_DIR);
         fsutil::create_dir_all(&*fs, &dir)?;
-        // The directory's own name must be durable before any record in it is
-        // acknowledged (a new store's first commits are in no published checkpoint).
+        // The directory's name, and the names of the segments in it (one preallocated
+        // by an attempt whose directory sync failed, say), must be durable before any
+        // record in them is acknowledged: a new store's first commits, or any not yet
+        // published, are nowhere else.
         fsutil::sync_dir(&*fs, data)?;
+        fsutil::sync_dir(&*fs, &dir)?;
         let mut found = Vec::new();
         let mut spare = Vec::new();
         let mut next_file = 0;

@@ -50,10 +50,23 @@ pub enum DurabilityNotice {
     Failed {
         /// Durable size to roll back to.
         size: u64,
+        /// The sequencer epoch of the failed request (see the sequencer core's
+        /// `durability` rule: requests of this epoch or older are refused).
+        epoch: u64,
         /// The store ran out of space (the API's `storage_full`), rather than failing
         /// (`storage_unavailable`).
         full: bool,
     },
+}
+
+impl DurabilityNotice {
+    /// The notice for the sequencer core's `apply_notice`.
+    pub fn to_core(self) -> ledgerfs_sequencer::Notice {
+        match self {
+            DurabilityNotice::Durable { size } => ledgerfs_sequencer::Notice::Durable { size },
+            DurabilityNotice::Failed { size, epoch, .. } => ledgerfs_sequencer::Notice::Failed { kept: size, epoch },
+        }
+    }
 }
 
 /// One event's result on the wire: the code's position in [`ResultCode::ALL`].

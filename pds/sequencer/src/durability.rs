@@ -107,7 +107,7 @@ impl CommitGate {
     /// Storage failed for a commit whose newest group is of `epoch`, keeping `kept`
     /// entries: the notice to send the sequencer.
     pub fn fail(&mut self, kept: u64, epoch: u64) -> Notice {
-        self.failed = Some(epoch);
+        self.failed = Some(self.failed.map_or(epoch, |failed| failed.max(epoch)));
         Notice::Failed { kept, epoch }
     }
 }

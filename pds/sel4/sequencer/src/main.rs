@@ -6,9 +6,12 @@
 //!
 //! Durability: the entries of each command go to the tiles PD (`seq_to_tiles`, a
 //! `CommitRequest`); the reply is sent only when tiles reports them durable under a signed
-//! checkpoint (`tiles_to_seq`, a `DurabilityNotice`), and `mark_durable` is called then. A
-//! `Failed` notice rolls the core back to the durable size. One command is in flight at a
-//! time: serial's next line waits in its queue meanwhile.
+//! checkpoint (`tiles_to_seq`, a `DurabilityNotice`). The core applies every notice
+//! (`Sequencer::apply_notice`, the rule the hosted daemon follows too): a `Durable` one
+//! marks entries durable, a `Failed` one rolls back to the size tiles kept and starts a
+//! new epoch, which every `CommitRequest` carries (tiles' `CommitGate` refuses older
+//! ones). One command is in flight at a time: serial's next line waits in its queue
+//! meanwhile.
 //!
 //! Time: each command asks the timer PD for wall-clock "now" (a protected call); the
 //! sequencer core keeps entry times strictly increasing from it.
@@ -323,14 +326,24 @@ impl SequencerPd {
     /// Hands the last command's entries to tiles; `then` waits for their durability.
     fn commit(&mut self, then: Then) {
         let request = CommitRequest {
-            epoch: 0,
+            epoch: self.seq.epoch(),
             first_index: self.entries.first_index().expect("a commit has entries"),
             entries: self.entries.iter().map(<[u8]>::to_vec).collect(),
         };
         let size = self.seq.next_index();
         match encode_vec(&request) {
             Ok(bytes) => self.ask_tiles(&bytes, tiles_tag::COMMIT, Waiting::Durable { size, then }),
-            Err(_) => self.storage_failed(self.seq.durable_size(), false),
+            Err(_) => self.storage_failed(self.local_failure(), false),
+        }
+    }
+
+    /// A failure noticed here (a request tiles could not be sent): the notice tiles
+    /// would have sent, so the core's one roll-back rule applies.
+    fn local_failure(&self) -> DurabilityNotice {
+        DurabilityNotice::Failed {
+            size: self.seq.durable_size(),
+            epoch: self.seq.epoch(),
+            full: false,
         }
     }
 
@@ -341,16 +354,20 @@ impl SequencerPd {
             Ok(()) => self.waiting = Some(waiting),
             Err(e) => {
                 debug_println!("sequencer: seq_to_tiles: {e}");
-                let durable = self.seq.durable_size();
-                self.storage_failed(durable, false);
+                self.storage_failed(self.local_failure(), false);
             }
         }
     }
 
-    /// Entries from `size` on were not stored: undo them and fail the command with the
-    /// API's code (`storage_full` when the disk has no room, else `storage_unavailable`).
-    fn storage_failed(&mut self, size: u64, full: bool) {
-        self.seq.roll_back_to(size);
+    /// Entries from the notice's size on were not stored: the core rolls them back (and
+    /// starts a new epoch), and the command fails with the API's code (`storage_full`
+    /// when the disk has no room, else `storage_unavailable`). An impossible notice is
+    /// reported and changes nothing.
+    fn storage_failed(&mut self, notice: DurabilityNotice, full: bool) {
+        if let Err(e) = self.seq.apply_notice(notice.to_core()) {
+            debug_println!("sequencer: impossible failure notice from tiles ({e:?}); ignored");
+            return;
+        }
         self.waiting = None;
         self.pending = Some(match full {
             true => command::error(
@@ -374,22 +391,22 @@ impl SequencerPd {
                 (tiles_tag::CHECKPOINT, Some(Waiting::Checkpoint)) => self.pending = Some(command::checkpoint(bytes)),
                 (tiles_tag::REPLAY, Some(Waiting::Replay { started })) => self.replayed(len, started),
                 (tiles_tag::COMMIT, waiting) => match decode::<DurabilityNotice>(bytes) {
-                    Ok(DurabilityNotice::Durable { size })
-                        if (self.seq.durable_size()..=self.seq.next_index()).contains(&size) =>
-                    {
-                        self.seq.mark_durable(size);
-                        match waiting {
+                    Ok(notice @ DurabilityNotice::Durable { size }) => match self.seq.apply_notice(notice.to_core()) {
+                        Ok(()) => match waiting {
                             Some(Waiting::Durable { size: want, then }) if size >= want => match then {
                                 Then::Reply(reply) => self.pending = Some(reply),
                                 Then::Bench(run) => self.bench_step(run),
                             },
                             other => self.waiting = other,
+                        },
+                        Err(e) => {
+                            debug_println!("sequencer: impossible notice from tiles ({e:?}); ignored");
+                            self.waiting = waiting;
                         }
-                    }
-                    Ok(DurabilityNotice::Failed { size, full })
-                        if (self.seq.durable_size()..=self.seq.next_index()).contains(&size) =>
-                    {
-                        self.storage_failed(size, full)
+                    },
+                    Ok(notice @ DurabilityNotice::Failed { full, .. }) => {
+                        self.waiting = waiting;
+                        self.storage_failed(notice, full)
                     }
                     _ => {
                         debug_println!("sequencer: impossible notice from tiles; ignored");

@@ -33,6 +33,7 @@ use ledgerfs_proto::{
 };
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
 use ledgerfs_sel4_clock::counter;
+use ledgerfs_sequencer::{CommitGate, Notice};
 use ledgerfs_tiles::{CommitError, CommitFailure, LogWriter, SignedHead, TileLog, TileStore, empty_root, read_entries};
 use ringdisk::RingDisk;
 use sel4_microkit::{
@@ -96,6 +97,7 @@ fn init() -> TilesPd {
     let mut pd = TilesPd {
         writer,
         signer,
+        gate: CommitGate::default(),
         from_seq: from_seq.expect("seq_to_tiles"),
         to_seq: to_seq.expect("tiles_to_seq"),
         buf: alloc::vec![0; RegionLayout::new(SEQ_TO_TILES_SIZE).expect("queue region fits").buffer_size],
@@ -155,6 +157,8 @@ struct TilesPd {
     /// The log, or why the disk could not be recovered.
     writer: Result<LogWriter<Store>, String>,
     signer: Signer,
+    /// Refuses requests sequenced on top of a failed commit (the sequencer core's rule).
+    gate: CommitGate,
     from_seq: MessageReceiver<'static>,
     to_seq: MessageSender<'static>,
     buf: Vec<u8>,
@@ -287,20 +291,16 @@ impl TilesPd {
     /// Makes one batch durable under a new signed checkpoint. `None`: signed but the swap
     /// failed (pending; the notice follows when a retry succeeds).
     fn commit(&mut self, req: &CommitRequest) -> Option<DurabilityNotice> {
-        let failed = DurabilityNotice::Failed {
-            size: req.first_index,
-            full: false,
-        };
         let Ok(writer) = &mut self.writer else {
-            return Some(failed);
+            return Some(failed(&mut self.gate, req, false));
         };
-        if writer.has_pending() || req.first_index != writer.size() {
+        if !self.gate.admits(req.epoch) || writer.has_pending() || req.first_index != writer.size() {
             debug_println!(
                 "tiles: commit at {} refused (log size {})",
                 req.first_index,
                 writer.size()
             );
-            return Some(failed);
+            return Some(failed(&mut self.gate, req, false));
         }
         let signer = &mut self.signer;
         let entries = req.entries.iter().map(Vec::as_slice);
@@ -318,12 +318,22 @@ impl TilesPd {
                     e,
                     CommitError::Store(StoreError::DeviceFull { .. } | StoreError::Device(DeviceError::NoSpace))
                 );
-                Some(DurabilityNotice::Failed {
-                    size: req.first_index,
-                    full,
-                })
+                Some(failed(&mut self.gate, req, full))
             }
         }
+    }
+}
+
+/// The notice for a request whose entries were not stored: the gate records the failure
+/// (the sequencer core rolls back to the request's first index and starts a new epoch).
+fn failed(gate: &mut CommitGate, req: &CommitRequest, full: bool) -> DurabilityNotice {
+    match gate.fail(req.first_index, req.epoch) {
+        Notice::Failed { kept, epoch } => DurabilityNotice::Failed {
+            size: kept,
+            epoch,
+            full,
+        },
+        Notice::Durable { .. } => unreachable!("the gate reports failures"),
     }
 }
 
