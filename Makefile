@@ -32,7 +32,7 @@ endif
 # The cores: each must build for a bare-metal target (proof they are no_std).
 CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest -p ledgerfs-blockstore -p ledgerfs-blkring -p ledgerfs-journal -p ledgerfs-snapshot
 
-.PHONY: setup build run test lint nostd unit loom pinned api-check soak fuzz image qemu test-image sel4-image sel4-qemu sel4-test-image bench bench-quick clean
+.PHONY: setup build run test lint nostd unit loom pinned api-check soak sim fuzz image qemu test-image sel4-image sel4-qemu sel4-test-image bench bench-quick clean
 
 build/.setup: scripts/setup.sh rust-toolchain.toml
 	./scripts/setup.sh
@@ -84,6 +84,14 @@ SOAK_SECONDS ?= 300
 soak:
 	LEDGERFS_CRASH_ROUNDS=$(SOAK_ROUNDS) cargo test -p ledgerfs --test e2e_crash -- --nocapture
 	LEDGERFS_SOAK_SECONDS=$(SOAK_SECONDS) cargo test -p ledgerfs --test e2e_soak -- --nocapture
+
+## sim: the deterministic pipeline simulator (sim/) on new seeds until stopped, printing
+## seeds/s and the faults it injected; SIM_STEPS per trial (default 400). `make test`
+## runs seeds 0..100 (sim/tests/budget.rs). SEED=<n> make sim replays one seed exactly.
+SIM_STEPS ?= 400
+sim:
+	cargo build --release -p ledgerfs-sim
+	./target/release/ledgerfs-sim --steps $(SIM_STEPS)
 
 ## pinned: the hand-off tests 100 times on one CPU (taskset -c 0), each with a deadline.
 pinned:

@@ -789,3 +789,96 @@ fn big_batches_are_pipelined_without_splitting_chains() {
     let (s, bad) = d.post("/v1/transfers?results=some", failing);
     assert_eq!((s, bad["error"]["code"].as_str()), (400, Some("request_invalid")));
 }
+
+#[test]
+fn two_phase_transfers_reserve_post_and_void_and_survive_restart() {
+    let d = setup("two-phase");
+    let (_, body) = d.post(
+        "/v1/transfers",
+        r#"{"id":"fund","debit":"bank","credit":"alice","amount":"100.00","currency":"EUR"}"#,
+    );
+    assert_eq!(codes(&body), ["ok"]);
+    // Authorise 60.00 (reserved: the limit counts it), then a second 60.00 is refused.
+    let (s, body) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"auth1","debit":"alice","credit":"bob","amount":"60.00","currency":"EUR","flags":["pending"]},
+            {"id":"auth2","debit":"alice","credit":"bob","amount":"60.00","currency":"EUR","flags":["pending"]}]"#,
+    );
+    assert_eq!(
+        (s, codes(&body)),
+        (200, vec!["ok".to_string(), "insufficient_funds".into()])
+    );
+    let (_, alice) = d.get("/v1/accounts/alice/balance");
+    let b = &alice["balance"];
+    assert_eq!(
+        (&b["debits"], &b["debits_pending"], &b["available"], &b["net"]),
+        (&"0.00".into(), &"60.00".into(), &"40.00".into(), &"100.00".into()),
+        "{alice}"
+    );
+    // Capture 45.00 of it (accounts and currency omitted: the pending transfer's); the
+    // rest is released; a void afterwards is refused; a retry is idempotent.
+    let capture = r#"{"id":"cap1","pending_id":"auth1","flags":["post_pending"],"amount":"45.00"}"#;
+    let (s, body) = d.post("/v1/transfers", capture);
+    assert_eq!((s, codes(&body)), (200, vec!["ok".to_string()]), "{body}");
+    let cap_index = body["results"][0]["index"].as_u64().unwrap();
+    let (_, again) = d.post("/v1/transfers", capture);
+    assert_eq!(codes(&again), ["exists"]);
+    let (_, body) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"void1","pending_id":"auth1","flags":["void_pending"]},
+            {"id":"cap2","pending_id":"nope","flags":["post_pending"]},
+            {"id":"cap3","pending_id":"fund","flags":["post_pending"]},
+            {"id":"x","debit":"alice","credit":"bob","amount":"1.00","currency":"EUR","flags":["pending"],"pending_id":"auth1"}]"#,
+    );
+    assert_eq!(
+        codes(&body),
+        [
+            "pending_transfer_already_posted",
+            "pending_transfer_not_found",
+            "pending_transfer_not_pending",
+            "pending_id_must_be_empty"
+        ]
+    );
+    // A void releases everything.
+    let (_, body) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"auth3","debit":"alice","credit":"bob","amount":"5.00","currency":"EUR","flags":["pending"]},
+            {"id":"void3","pending_id":"auth3","flags":["void_pending"]}]"#,
+    );
+    assert_eq!(codes(&body), ["ok", "ok"]);
+    let check = |d: &Daemon| {
+        let (_, alice) = d.get("/v1/accounts/alice/balance");
+        let b = &alice["balance"];
+        assert_eq!(
+            (&b["debits"], &b["debits_pending"], &b["available"], &b["net"]),
+            (&"45.00".into(), &"0.00".into(), &"55.00".into(), &"55.00".into()),
+            "{alice}"
+        );
+        let (_, bob) = d.get("/v1/accounts/bob");
+        assert_eq!(bob["balance"]["credits"], "45.00", "{bob}");
+        assert_eq!(bob["balance"]["credits_pending"], "0.00", "{bob}");
+        // The capture's entry names the pending transfer, its accounts and what it posted.
+        let (_, t) = d.get("/v1/transfers/cap1");
+        let e = &t["entry"];
+        assert_eq!(
+            (e["v"].as_u64(), &e["flags"], &e["pending_id"]),
+            (Some(2), &serde_json::json!(["post_pending"]), &"auth1".into())
+        );
+        assert_eq!(
+            (&e["debit"], &e["credit"], &e["amount"]),
+            (&"alice".into(), &"bob".into(), &"45.00".into())
+        );
+        // Balance at an index replays the same rule: right after the capture.
+        let (_, at) = d.get(&format!("/v1/accounts/alice/balance?at={cap_index}"));
+        assert_eq!(at["balance"]["debits"], "45.00", "{at}");
+        assert_eq!(at["balance"]["debits_pending"], "0.00", "{at}");
+    };
+    check(&d);
+    // After a restart (replay, or the shutdown snapshot) the state is the same.
+    let dir = d.dir.clone();
+    d.stop();
+    let d = Daemon::start(&dir);
+    check(&d);
+    let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+}

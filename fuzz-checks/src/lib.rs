@@ -95,7 +95,11 @@ pub fn request_json(data: &[u8]) {
                     let Ok(amount) = Amount::parse(&t.amount, currency) else {
                         continue;
                     };
+                    let Ok(phase) = ledgerfs_model::Phase::parse(&t.flags, &t.pending_id) else {
+                        continue;
+                    };
                     EntryBody::Transfer(TransferRecord {
+                        phase: phase.to_owned(),
                         id: t.id.clone(),
                         debit: t.debit.clone(),
                         credit: t.credit.clone(),

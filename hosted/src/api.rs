@@ -595,7 +595,7 @@ async fn get_balance(
         .account_snapshot(&id)
         .ok_or_else(|| ApiError::not_found("account"))?;
     let Some(at) = q.at else {
-        let balance = render::balance_json(&a.record, a.debits, a.credits);
+        let balance = render::balance_json(&a.record, &a.balance);
         return Ok(Json(
             json!({"id": id, "balance": balance, "as_of_size": committed.size}),
         ));

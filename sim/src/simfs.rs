@@ -264,7 +264,7 @@ impl State {
                             self.injected.torn_writes += 1;
                             let keep = self.rng.below(w.len() as u64 + 1) as usize;
                             let mut torn = w[..keep].to_vec();
-                            torn.extend((keep..w.len()).map(|_| self.rng.next() as u8));
+                            torn.extend((keep..w.len()).map(|_| self.rng.next_u64() as u8));
                             put(&mut bytes, at, &torn);
                         }
                     },

@@ -159,7 +159,7 @@ impl Trial {
                 0
             },
         };
-        let fs = Arc::new(SimFs::adopt(&dir, rng.next(), faults).map_err(|e| e.to_string())?);
+        let fs = Arc::new(SimFs::adopt(&dir, rng.next_u64(), faults).map_err(|e| e.to_string())?);
         Ok(Trial {
             seed,
             rng,
@@ -293,6 +293,8 @@ impl Trial {
                     reference: String::new(),
                     metadata: "{}".into(),
                     linked: self.rng.chance(15),
+                    flags: Vec::new(),
+                    pending_id: String::new(),
                 }));
             }
         }
@@ -696,8 +698,8 @@ impl Trial {
         let mut sums: BTreeMap<&str, (u128, u128)> = BTreeMap::new();
         for account in live.sequencer.accounts() {
             let sum = sums.entry(account.record.currency.code()).or_default();
-            sum.0 += account.debits_posted;
-            sum.1 += account.credits_posted;
+            sum.0 += account.balance.debits_posted;
+            sum.1 += account.balance.credits_posted;
         }
         for (currency, (debits, credits)) in sums {
             if debits != credits {

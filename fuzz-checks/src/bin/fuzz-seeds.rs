@@ -12,7 +12,7 @@ use ledgerfs_fuzz_checks::{note_key, RamDisk, TARGETS, VOLUME_BLOCK, VOLUME_BLOC
 use ledgerfs_journal::{encode_record, SegmentHeader};
 use ledgerfs_model::entry::{AccountRecord, TransferRecord};
 use ledgerfs_model::event::{AccountFlags, AccountKind, NewTransfer};
-use ledgerfs_model::{Amount, Currency, Entry, EntryBody, Event};
+use ledgerfs_model::{Amount, Currency, Entry, EntryBody, Event, Phase};
 use ledgerfs_proto::{
     encode_vec, CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, SequencerReply, SequencerRequest,
     WireResult,
@@ -68,6 +68,7 @@ fn entries() -> Vec<Entry> {
                 reference: "inv \"7\"\n\u{e9}".into(),
                 metadata: r#"{"doc":{"sha256":"ab"},"n":[1,-2,3]}"#.into(),
                 linked: true,
+                phase: Phase::Single,
             }),
         },
         Entry {
@@ -82,6 +83,7 @@ fn entries() -> Vec<Entry> {
                 reference: String::new(),
                 metadata: "{}".into(),
                 linked: false,
+                phase: Phase::Pending,
             }),
         },
         Entry {
@@ -96,6 +98,7 @@ fn entries() -> Vec<Entry> {
                 reference: "r".into(),
                 metadata: r#"{"a":"\u0001"}"#.into(),
                 linked: false,
+                phase: Phase::Post { pending_id: "t".into() },
             }),
         },
     ]
@@ -246,6 +249,8 @@ fn main() {
         reference: String::new(),
         metadata: "{}".into(),
         linked: true,
+        flags: Vec::new(),
+        pending_id: String::new(),
     })];
     let msgs: Vec<(u8, Vec<u8>)> = vec![
         (

@@ -193,13 +193,15 @@ fn replay(reader: &AnyReader, size: u64, show_progress: bool) -> Result<usize> {
         Ok(())
     })?;
     bar.finish_and_clear();
-    let mut totals: BTreeMap<&str, (u128, u128)> = BTreeMap::new();
+    let mut totals: BTreeMap<&str, (u128, u128, u128, u128)> = BTreeMap::new();
     for account in sequencer.accounts() {
         let t = totals.entry(account.record.currency.code()).or_default();
-        t.0 += account.debits_posted;
-        t.1 += account.credits_posted;
+        t.0 += account.balance.debits_posted;
+        t.1 += account.balance.credits_posted;
+        t.2 += account.balance.debits_pending;
+        t.3 += account.balance.credits_pending;
     }
-    if let Some((currency, _)) = totals.iter().find(|(_, (d, c))| d != c) {
+    if let Some((currency, _)) = totals.iter().find(|(_, (d, c, dp, cp))| d != c || dp != cp) {
         return Err(Error::Corrupt {
             path: "log".into(),
             reason: format!("{currency} debits and credits differ"),

@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 use ledgerfs_model::amount::{format_signed, Amount};
 use ledgerfs_model::entry::{AccountRecord, EntryBody};
 use ledgerfs_model::time::format_timestamp;
+use ledgerfs_model::Phase;
+use ledgerfs_sequencer::{Balance, Posting};
 use ledgerfs_tiles::leaf_hash;
+use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::read::logread::LogReader;
@@ -25,21 +28,28 @@ pub fn checkpoint_json(c: &Committed) -> Value {
     json!({"size": c.size, "root": B64.encode(c.root), "note": c.note})
 }
 
-/// Debits, credits and net balance as decimal strings.
-pub fn balance_json(record: &AccountRecord, debits: u128, credits: u128) -> Value {
+/// Posted debits and credits, their net, what pending transfers reserve, and (for a
+/// limited account) what is available, as decimal strings.
+pub fn balance_json(record: &AccountRecord, b: &Balance) -> Value {
     let c = record.currency;
-    json!({
-        "debits": Amount(debits).format(c),
-        "credits": Amount(credits).format(c),
-        "net": format_signed(credits, debits, c),
-    })
+    let mut value = json!({
+        "debits": Amount(b.debits_posted).format(c),
+        "credits": Amount(b.credits_posted).format(c),
+        "net": format_signed(b.credits_posted, b.debits_posted, c),
+        "debits_pending": Amount(b.debits_pending).format(c),
+        "credits_pending": Amount(b.credits_pending).format(c),
+    });
+    if let Some(available) = b.available(record.flags) {
+        value["available"] = json!(Amount(available).format(c));
+    }
+    value
 }
 
 /// An account, its balance and what it is consistent with.
 pub fn account_json(a: &AccountView, size: u64) -> Value {
     let mut value = account_fields(a);
     value["index"] = json!(a.index);
-    value["balance"] = balance_json(&a.record, a.debits, a.credits);
+    value["balance"] = balance_json(&a.record, &a.balance);
     value["postings"] = json!(a.postings.len());
     value["as_of_size"] = json!(size);
     value
@@ -73,7 +83,7 @@ pub fn balance_file(reader: &LogReader, a: &AccountView, committed: &Committed) 
         "id": a.record.id,
         "currency": a.record.currency.code(),
         "kind": a.record.kind.as_str(),
-        "balance": balance_json(&a.record, a.debits, a.credits),
+        "balance": balance_json(&a.record, &a.balance),
         "as_of": checkpoint_json(committed),
         "last_entry": inclusion_json(reader, last, committed.size, committed.size)?,
     }))
@@ -123,14 +133,21 @@ pub fn balance_at(
     if last < opened {
         return Ok(None);
     }
-    let (mut debits, mut credits) = (0u128, 0u128);
+    let mut balance = Balance::default();
+    // What each pending transfer of the account reserved (a resolution names only it).
+    let mut reserved: HashMap<String, u128> = HashMap::new();
     for &index in postings.iter().take_while(|&&i| i <= last) {
         if let EntryBody::Transfer(t) = reader.decoded(index, size)?.body {
+            if t.phase == Phase::Pending {
+                reserved.insert(t.id.clone(), t.amount.0);
+            }
+            let held = t.phase.pending_id().and_then(|id| reserved.get(id)).copied();
+            let posting = Posting::for_transfer(&t.phase, 0, 1, t.amount.0, held.unwrap_or(0), false);
             if t.debit == record.id {
-                debits += t.amount.0;
+                posting.apply_debit(&mut balance);
             }
             if t.credit == record.id {
-                credits += t.amount.0;
+                posting.apply_credit(&mut balance);
             }
         }
     }
@@ -140,7 +157,7 @@ pub fn balance_at(
         "currency": record.currency.code(),
         "at_index": last,
         "at_time": format_timestamp(at.time),
-        "balance": balance_json(record, debits, credits),
+        "balance": balance_json(record, &balance),
     })))
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use ledgerfs_model::entry::{AccountRecord, Entry, EntryBody};
-use ledgerfs_sequencer::{EntryBuffer, Posting};
+use ledgerfs_sequencer::{two_mut, Balance, EntryBuffer, Posting};
 
 /// A signed checkpoint that is durable: the tiles core's [`ledgerfs_tiles::SignedHead`]
 /// (size, root, the signed note), under the name the daemon's readers use.
@@ -20,10 +20,9 @@ pub struct AccountView {
     pub record: AccountRecord<String>,
     /// Index of its opening entry.
     pub index: u64,
-    /// Posted debits (minor units).
-    pub debits: u128,
-    /// Posted credits (minor units).
-    pub credits: u128,
+    /// Posted and pending debits and credits (minor units), changed only by the
+    /// sequencer core's `Posting::apply`.
+    pub balance: Balance,
     /// Indices of the transfers touching it, oldest first.
     pub postings: Vec<u64>,
 }
@@ -103,8 +102,7 @@ impl ViewState {
             view.accounts.push(AccountView {
                 record: account.record.clone(),
                 index: account.index,
-                debits: account.debits_posted,
-                credits: account.credits_posted,
+                balance: account.balance,
                 postings,
             });
         }
@@ -161,8 +159,7 @@ impl ViewState {
         let account = AccountView {
             record: a.record.clone(),
             index: a.index,
-            debits: a.debits,
-            credits: a.credits,
+            balance: a.balance,
             postings: a.postings_below(committed.size).to_vec(),
         };
         Some((committed, account))
@@ -194,25 +191,18 @@ impl ViewState {
                 self.accounts.push(AccountView {
                     record,
                     index,
-                    debits: 0,
-                    credits: 0,
+                    balance: Balance::default(),
                     postings: Vec::new(),
                 });
             }
-            Posting::Transfer {
-                debit,
-                credit,
-                amount,
-                has_metadata,
-            } => {
-                let d = &mut self.accounts[debit as usize];
-                d.debits += amount;
+            transfer => {
+                let (debit, credit) = transfer.accounts().expect("a transfer's posting");
+                let (d, c) = two_mut(&mut self.accounts, debit, credit);
+                transfer.apply(&mut d.balance, &mut c.balance);
                 d.postings.push(index);
-                let c = &mut self.accounts[credit as usize];
-                c.credits += amount;
                 c.postings.push(index);
                 self.transfers += 1;
-                if has_metadata && contains(bytes, b"\"documents\":") {
+                if transfer.has_metadata() && contains(bytes, b"\"documents\":") {
                     self.note_documents(index, bytes);
                 }
             }
@@ -273,8 +263,7 @@ mod tests {
         AccountView {
             record,
             index: 0,
-            debits: 0,
-            credits: 0,
+            balance: Balance::default(),
             postings,
         }
     }

@@ -23,6 +23,7 @@ fn transfer_entry(index: u64) -> Entry<String> {
             reference: String::new(),
             metadata: "{}".into(),
             linked: false,
+            phase: ledgerfs_model::Phase::Single,
         }),
     }
 }

@@ -57,11 +57,37 @@ pub enum ResultCode {
     AccountLimitReached,
     /// The ledger holds as many transfers as it was configured for.
     TransferLimitReached,
+    /// A transfer flag is unknown, or more than one two-phase flag is set.
+    TransferFlagsInvalid,
+    /// `post_pending`/`void_pending` without a `pending_id`.
+    PendingIdRequired,
+    /// A `pending_id` on a transfer that resolves nothing.
+    PendingIdMustBeEmpty,
+    /// The `pending_id` is the transfer's own id.
+    PendingIdMustBeDifferent,
+    /// No transfer has the `pending_id`.
+    PendingTransferNotFound,
+    /// The transfer named by `pending_id` is not a pending one.
+    PendingTransferNotPending,
+    /// The pending transfer was already posted.
+    PendingTransferAlreadyPosted,
+    /// The pending transfer was already voided.
+    PendingTransferAlreadyVoided,
+    /// A given `debit` differs from the pending transfer's.
+    PendingTransferHasDifferentDebit,
+    /// A given `credit` differs from the pending transfer's.
+    PendingTransferHasDifferentCredit,
+    /// A given `currency` differs from the pending transfer's.
+    PendingTransferHasDifferentCurrency,
+    /// A post's `amount` is larger than the pending amount.
+    ExceedsPendingAmount,
+    /// A `void_pending` with an `amount`.
+    AmountMustBeEmpty,
 }
 
 impl ResultCode {
     /// Every code, in documentation order (used by docs and tests).
-    pub const ALL: [ResultCode; 25] = [
+    pub const ALL: [ResultCode; 38] = [
         ResultCode::Ok,
         ResultCode::Exists,
         ResultCode::IdExistsWithDifferentFields,
@@ -87,6 +113,19 @@ impl ResultCode {
         ResultCode::LinkedEventChainOpen,
         ResultCode::AccountLimitReached,
         ResultCode::TransferLimitReached,
+        ResultCode::TransferFlagsInvalid,
+        ResultCode::PendingIdRequired,
+        ResultCode::PendingIdMustBeEmpty,
+        ResultCode::PendingIdMustBeDifferent,
+        ResultCode::PendingTransferNotFound,
+        ResultCode::PendingTransferNotPending,
+        ResultCode::PendingTransferAlreadyPosted,
+        ResultCode::PendingTransferAlreadyVoided,
+        ResultCode::PendingTransferHasDifferentDebit,
+        ResultCode::PendingTransferHasDifferentCredit,
+        ResultCode::PendingTransferHasDifferentCurrency,
+        ResultCode::ExceedsPendingAmount,
+        ResultCode::AmountMustBeEmpty,
     ];
 
     /// The stable snake_case code users and scripts match on.
@@ -117,6 +156,19 @@ impl ResultCode {
             ResultCode::LinkedEventChainOpen => "linked_event_chain_open",
             ResultCode::AccountLimitReached => "account_limit_reached",
             ResultCode::TransferLimitReached => "transfer_limit_reached",
+            ResultCode::TransferFlagsInvalid => "transfer_flags_invalid",
+            ResultCode::PendingIdRequired => "pending_id_required",
+            ResultCode::PendingIdMustBeEmpty => "pending_id_must_be_empty",
+            ResultCode::PendingIdMustBeDifferent => "pending_id_must_be_different",
+            ResultCode::PendingTransferNotFound => "pending_transfer_not_found",
+            ResultCode::PendingTransferNotPending => "pending_transfer_not_pending",
+            ResultCode::PendingTransferAlreadyPosted => "pending_transfer_already_posted",
+            ResultCode::PendingTransferAlreadyVoided => "pending_transfer_already_voided",
+            ResultCode::PendingTransferHasDifferentDebit => "pending_transfer_has_different_debit",
+            ResultCode::PendingTransferHasDifferentCredit => "pending_transfer_has_different_credit",
+            ResultCode::PendingTransferHasDifferentCurrency => "pending_transfer_has_different_currency",
+            ResultCode::ExceedsPendingAmount => "exceeds_pending_amount",
+            ResultCode::AmountMustBeEmpty => "amount_must_be_empty",
         }
     }
 
@@ -140,14 +192,27 @@ impl ResultCode {
             ResultCode::AmountInvalid => "amount must be a positive decimal string such as \"10.50\"",
             ResultCode::AmountTooPrecise => "amount has more decimal places than the currency's minor unit",
             ResultCode::AmountTooLarge => "amount is too large",
-            ResultCode::InsufficientFunds => "the debit account's debits would exceed its credits",
-            ResultCode::ExceedsCredits => "the credit account's credits would exceed its debits",
+            ResultCode::InsufficientFunds => "the debit account's debits (posted and pending) would exceed its posted credits",
+            ResultCode::ExceedsCredits => "the credit account's credits (posted and pending) would exceed its posted debits",
             ResultCode::OverflowsDebits => "the debit account's total debits would overflow",
             ResultCode::OverflowsCredits => "the credit account's total credits would overflow",
             ResultCode::LinkedEventFailed => "another event of the linked chain failed",
             ResultCode::LinkedEventChainOpen => "the batch ends inside a linked chain",
             ResultCode::AccountLimitReached => "the ledger's account capacity is full",
             ResultCode::TransferLimitReached => "the ledger's transfer capacity is full",
+            ResultCode::TransferFlagsInvalid => "transfer flags may only be one of pending, post_pending or void_pending",
+            ResultCode::PendingIdRequired => "post_pending and void_pending need the pending_id of the transfer they resolve",
+            ResultCode::PendingIdMustBeEmpty => "only post_pending and void_pending take a pending_id",
+            ResultCode::PendingIdMustBeDifferent => "a transfer cannot resolve itself",
+            ResultCode::PendingTransferNotFound => "no transfer has that pending_id",
+            ResultCode::PendingTransferNotPending => "the transfer named by pending_id was not a pending transfer",
+            ResultCode::PendingTransferAlreadyPosted => "the pending transfer was already posted",
+            ResultCode::PendingTransferAlreadyVoided => "the pending transfer was already voided",
+            ResultCode::PendingTransferHasDifferentDebit => "debit differs from the pending transfer's (omit it, or repeat it)",
+            ResultCode::PendingTransferHasDifferentCredit => "credit differs from the pending transfer's (omit it, or repeat it)",
+            ResultCode::PendingTransferHasDifferentCurrency => "currency differs from the pending transfer's (omit it, or repeat it)",
+            ResultCode::ExceedsPendingAmount => "a post may move at most the pending amount",
+            ResultCode::AmountMustBeEmpty => "void_pending releases the whole pending amount: omit amount",
         }
     }
 

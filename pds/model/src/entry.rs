@@ -6,7 +6,13 @@
 //! ```text
 //! {"v":1,"index":0,"time":"2026-11-21T10:00:00.000000000Z","type":"account","id":"acc_1","currency":"EUR","kind":"customer","flags":["debits_must_not_exceed_credits"],"metadata":{}}
 //! {"v":1,"index":1,"time":"2026-11-21T10:00:00.000000001Z","type":"transfer","id":"tx_1","debit":"acc_0","credit":"acc_1","amount":"10.50","currency":"EUR","reference":"","metadata":{},"linked":false}
+//! {"v":2,"index":2,"time":"2026-11-21T10:00:00.000000002Z","type":"transfer","id":"auth_1","debit":"acc_1","credit":"acc_0","amount":"5.00","currency":"EUR","reference":"","metadata":{},"linked":false,"flags":["pending"]}
+//! {"v":2,"index":3,"time":"2026-11-21T10:00:00.000000003Z","type":"transfer","id":"cap_1","debit":"acc_1","credit":"acc_0","amount":"4.00","currency":"EUR","reference":"","metadata":{},"linked":false,"flags":["post_pending"],"pending_id":"auth_1"}
 //! ```
+//!
+//! Two-phase transfers (version 2) add `flags` and, for a post or void, `pending_id`; a
+//! post's `amount` is what it posted, a void's what it released, and both name the
+//! pending transfer's accounts and currency.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -15,9 +21,9 @@ use serde::Deserialize;
 
 use crate::amount::Amount;
 use crate::currency::Currency;
-use crate::event::{AccountFlags, AccountKind};
+use crate::event::{AccountFlags, AccountKind, Phase};
 use crate::json::{write_string, write_u128};
-use crate::limits::{ENTRY_VERSION, MAX_ENTRY_LEN};
+use crate::limits::{ENTRY_VERSION, ENTRY_VERSION_TWO_PHASE, MAX_ENTRY_LEN};
 use crate::time::{parse_timestamp, write_timestamp, UnixNanos};
 
 /// One log entry: its position, its sequencing time and what happened.
@@ -74,6 +80,8 @@ pub struct TransferRecord<S = String> {
     pub metadata: S,
     /// Whether it was linked to the next event of its batch.
     pub linked: bool,
+    /// Posted at once, pending, or resolving a pending transfer.
+    pub phase: Phase<S>,
 }
 
 /// Why bytes are not a valid canonical entry.
@@ -116,8 +124,12 @@ impl fmt::Display for EntryError {
 impl<S: AsRef<str>> Entry<S> {
     /// Appends the canonical encoding to `out` (no trailing newline).
     pub fn write(&self, out: &mut String) {
+        let version = match &self.body {
+            EntryBody::Transfer(t) if t.phase.flag().is_some() => ENTRY_VERSION_TWO_PHASE,
+            _ => ENTRY_VERSION,
+        };
         out.push_str("{\"v\":");
-        write_u128(out, u128::from(ENTRY_VERSION));
+        write_u128(out, u128::from(version));
         out.push_str(",\"index\":");
         write_u128(out, u128::from(self.index));
         out.push_str(",\"time\":\"");
@@ -163,6 +175,15 @@ impl<S: AsRef<str>> Entry<S> {
                 } else {
                     ",\"linked\":false"
                 });
+                if let Some(flag) = t.phase.flag() {
+                    out.push_str(",\"flags\":[\"");
+                    out.push_str(flag);
+                    out.push_str("\"]");
+                }
+                if let Some(pending_id) = t.phase.pending_id() {
+                    out.push_str(",\"pending_id\":");
+                    write_string(out, pending_id);
+                }
             }
         }
         out.push('}');
@@ -194,6 +215,7 @@ struct RawEntry {
     amount: Option<String>,
     reference: Option<String>,
     linked: Option<bool>,
+    pending_id: Option<String>,
 }
 
 impl Entry<String> {
@@ -204,7 +226,7 @@ impl Entry<String> {
             return Err(EntryError::TooLong);
         }
         let raw: RawEntry = serde_json::from_slice(bytes).map_err(|_| EntryError::Malformed)?;
-        if raw.v != ENTRY_VERSION {
+        if raw.v != ENTRY_VERSION && raw.v != ENTRY_VERSION_TWO_PHASE {
             return Err(EntryError::UnsupportedVersion);
         }
         let time = parse_timestamp(&raw.time).ok_or(EntryError::InvalidField("time"))?;
@@ -228,7 +250,13 @@ impl Entry<String> {
             "transfer" => {
                 let amount_text = raw.amount.ok_or(EntryError::InvalidField("amount"))?;
                 let amount = Amount::parse(&amount_text, currency).map_err(|_| EntryError::InvalidField("amount"))?;
+                let flags = raw.flags.unwrap_or_default();
+                let pending_id = raw.pending_id.unwrap_or_default();
+                let phase = Phase::parse(&flags, &pending_id)
+                    .map_err(|_| EntryError::InvalidField("flags"))?
+                    .to_owned();
                 EntryBody::Transfer(TransferRecord {
+                    phase,
                     id: raw.id,
                     debit: raw.debit.ok_or(EntryError::InvalidField("debit"))?,
                     credit: raw.credit.ok_or(EntryError::InvalidField("credit"))?,
@@ -275,6 +303,7 @@ mod tests {
                 reference: "inv \"7\"".to_owned(),
                 metadata: r#"{"doc":{"sha256":"ab"}}"#.to_owned(),
                 linked: false,
+                phase: Phase::Single,
             }),
         }
     }
@@ -286,6 +315,39 @@ mod tests {
             r#"{"v":1,"index":1,"time":"2026-11-18T11:06:40.000000001Z","type":"transfer","id":"tx_1","debit":"acc_0","credit":"acc_1","amount":"10.50","currency":"EUR","reference":"inv \"7\"","metadata":{"doc":{"sha256":"ab"}},"linked":false}"#
         );
         assert_eq!(Entry::decode(transfer().encode().as_bytes()), Ok(transfer()));
+    }
+
+    #[test]
+    fn golden_two_phase_transfers_are_version_2() {
+        let mut pending = transfer();
+        let EntryBody::Transfer(t) = &mut pending.body else {
+            unreachable!()
+        };
+        t.phase = Phase::Pending;
+        let text = pending.encode();
+        assert!(
+            text.starts_with("{\"v\":2,") && text.ends_with(",\"linked\":false,\"flags\":[\"pending\"]}"),
+            "{text}"
+        );
+        assert_eq!(Entry::decode(text.as_bytes()), Ok(pending.clone()));
+        let mut post = pending.clone();
+        let EntryBody::Transfer(t) = &mut post.body else {
+            unreachable!()
+        };
+        t.phase = Phase::Post {
+            pending_id: "auth_1".to_owned(),
+        };
+        let text = post.encode();
+        assert!(
+            text.ends_with(",\"flags\":[\"post_pending\"],\"pending_id\":\"auth_1\"}"),
+            "{text}"
+        );
+        assert_eq!(Entry::decode(text.as_bytes()), Ok(post));
+        // The version follows the content: a v1 label on a two-phase entry is refused.
+        let relabelled = pending.encode().replacen("{\"v\":2", "{\"v\":1", 1);
+        assert_eq!(Entry::decode(relabelled.as_bytes()), Err(EntryError::NotCanonical));
+        let odd = pending.encode().replace("[\"pending\"]", "[\"pending\",\"pending\"]");
+        assert_eq!(Entry::decode(odd.as_bytes()), Err(EntryError::InvalidField("flags")));
     }
 
     #[test]
@@ -320,7 +382,9 @@ mod tests {
         let short_amount = text.replace("\"10.50\"", "\"10.5\"");
         assert_eq!(Entry::decode(short_amount.as_bytes()), Err(EntryError::NotCanonical));
         let v2 = text.replace("{\"v\":1", "{\"v\":2");
-        assert_eq!(Entry::decode(v2.as_bytes()), Err(EntryError::UnsupportedVersion));
+        assert_eq!(Entry::decode(v2.as_bytes()), Err(EntryError::NotCanonical));
+        let v3 = text.replace("{\"v\":1", "{\"v\":3");
+        assert_eq!(Entry::decode(v3.as_bytes()), Err(EntryError::UnsupportedVersion));
         let extra = text.replace("\"linked\":false", "\"linked\":false,\"x\":1");
         assert_eq!(Entry::decode(extra.as_bytes()), Err(EntryError::Malformed));
         assert_eq!(Entry::decode(b"\xff"), Err(EntryError::Malformed));

@@ -54,7 +54,10 @@ pub struct NewAccount {
     pub linked: bool,
 }
 
-/// A transfer as requested: `{"id", "debit", "credit", "amount", "currency", "reference", "metadata", "linked"}`.
+/// A transfer as requested: `{"id", "debit", "credit", "amount", "currency", "reference",
+/// "metadata", "linked", "flags", "pending_id"}`. A `post_pending`/`void_pending` may leave
+/// `debit`, `credit`, `currency` and (post: the full amount; void: always) `amount` empty:
+/// they are the pending transfer's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewTransfer {
     /// Client-chosen unique identifier.
@@ -73,6 +76,86 @@ pub struct NewTransfer {
     pub metadata: String,
     /// Chains this event to the next one.
     pub linked: bool,
+    /// Two-phase flags: none, or one of `pending`, `post_pending`, `void_pending`.
+    pub flags: Vec<String>,
+    /// The pending transfer a `post_pending`/`void_pending` resolves (empty otherwise).
+    pub pending_id: String,
+}
+
+/// What a transfer does in the two-phase model (TigerBeetle's): post at once, reserve,
+/// or resolve a reservation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Phase<S = String> {
+    /// Posted at once (no flag).
+    Single,
+    /// Reserves the amount: pending debits and credits, limits counting them.
+    Pending,
+    /// Posts (all or part of) the pending transfer `pending_id`; the rest is released.
+    Post {
+        /// Id of the pending transfer.
+        pending_id: S,
+    },
+    /// Releases the pending transfer `pending_id`.
+    Void {
+        /// Id of the pending transfer.
+        pending_id: S,
+    },
+}
+
+impl<S: AsRef<str>> Phase<S> {
+    /// The flag naming this phase in requests and entries (`None` for a single-phase one).
+    pub fn flag(&self) -> Option<&'static str> {
+        match self {
+            Phase::Single => None,
+            Phase::Pending => Some("pending"),
+            Phase::Post { .. } => Some("post_pending"),
+            Phase::Void { .. } => Some("void_pending"),
+        }
+    }
+
+    /// The pending transfer this one resolves.
+    pub fn pending_id(&self) -> Option<&str> {
+        match self {
+            Phase::Post { pending_id } | Phase::Void { pending_id } => Some(pending_id.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Phase<&'a str> {
+    /// The phase a request's `flags` and `pending_id` ask for, or the code refusing them.
+    pub fn parse(flags: &[String], pending_id: &'a str) -> Result<Phase<&'a str>, crate::ResultCode> {
+        use crate::ResultCode as C;
+        let phase = match flags {
+            [] => Phase::Single,
+            [one] => match one.as_str() {
+                "pending" => Phase::Pending,
+                "post_pending" => Phase::Post { pending_id },
+                "void_pending" => Phase::Void { pending_id },
+                _ => return Err(C::TransferFlagsInvalid),
+            },
+            _ => return Err(C::TransferFlagsInvalid),
+        };
+        match (&phase, pending_id.is_empty()) {
+            (Phase::Post { .. } | Phase::Void { .. }, true) => Err(C::PendingIdRequired),
+            (Phase::Single | Phase::Pending, false) => Err(C::PendingIdMustBeEmpty),
+            _ => Ok(phase),
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> Phase<String> {
+        match self {
+            Phase::Single => Phase::Single,
+            Phase::Pending => Phase::Pending,
+            Phase::Post { pending_id } => Phase::Post {
+                pending_id: (*pending_id).into(),
+            },
+            Phase::Void { pending_id } => Phase::Void {
+                pending_id: (*pending_id).into(),
+            },
+        }
+    }
 }
 
 /// What an account is for; reports group balances by kind (e.g. safeguarding).

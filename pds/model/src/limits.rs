@@ -20,3 +20,7 @@ pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_ENTRY_LEN: usize = 65_535;
 /// Version of the canonical entry format written by this code.
 pub const ENTRY_VERSION: u32 = 1;
+/// Version of a two-phase transfer's entry (one with `flags`; version 1 entries are
+/// unchanged, so older stores replay as they are and older readers refuse what they
+/// cannot interpret).
+pub const ENTRY_VERSION_TWO_PHASE: u32 = 2;

@@ -78,16 +78,20 @@ struct AccountJson {
 #[serde(deny_unknown_fields)]
 struct TransferJson {
     id: String,
-    debit: String,
-    credit: String,
-    amount: String,
-    currency: String,
+    debit: Option<String>,
+    credit: Option<String>,
+    amount: Option<String>,
+    currency: Option<String>,
     #[serde(default)]
     reference: String,
     #[serde(default = "empty_object")]
     metadata: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     linked: bool,
+    #[serde(default)]
+    flags: Vec<String>,
+    #[serde(default)]
+    pending_id: String,
 }
 
 fn metadata_text(value: &serde_json::Map<String, serde_json::Value>) -> String {
@@ -113,25 +117,37 @@ pub fn parse_accounts(body: &[u8]) -> Result<Vec<Event>, RequestError> {
     })
 }
 
-/// Parses `POST /v1/transfers`: one transfer object or an array of them.
+/// Parses `POST /v1/transfers`: one transfer object or an array of them. `debit`,
+/// `credit`, `amount` and `currency` are required, except on a `post_pending` or
+/// `void_pending`, which takes them from the pending transfer when they are omitted.
 pub fn parse_transfers(body: &[u8]) -> Result<Vec<Event>, RequestError> {
-    parse_batch::<TransferJson>(body, "transfer").map(|transfers| {
-        transfers
-            .into_iter()
-            .map(|t| {
-                Event::Transfer(NewTransfer {
-                    id: t.id,
-                    debit: t.debit,
-                    credit: t.credit,
-                    amount: t.amount,
-                    currency: t.currency,
-                    reference: t.reference,
-                    metadata: metadata_text(&t.metadata),
-                    linked: t.linked,
-                })
-            })
-            .collect()
-    })
+    let transfers = parse_batch::<TransferJson>(body, "transfer")?;
+    let count = transfers.len();
+    let mut events = Vec::with_capacity(count);
+    for (i, t) in transfers.into_iter().enumerate() {
+        let resolves = t.flags.iter().any(|f| f == "post_pending" || f == "void_pending");
+        let field = |value: Option<String>, name: &str| match value {
+            Some(v) => Ok(v),
+            None if resolves => Ok(String::new()),
+            None => Err(RequestError::Invalid(match count {
+                1 => format!("missing field `{name}`"),
+                _ => format!("transfer {i}: missing field `{name}`"),
+            })),
+        };
+        events.push(Event::Transfer(NewTransfer {
+            debit: field(t.debit, "debit")?,
+            credit: field(t.credit, "credit")?,
+            amount: field(t.amount, "amount")?,
+            currency: field(t.currency, "currency")?,
+            id: t.id,
+            reference: t.reference,
+            metadata: metadata_text(&t.metadata),
+            linked: t.linked,
+            flags: t.flags,
+            pending_id: t.pending_id,
+        }));
+    }
+    Ok(events)
 }
 
 fn parse_batch<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<Vec<T>, RequestError> {

@@ -262,6 +262,8 @@ mod tests {
                 reference: String::new(),
                 metadata: "{}".to_string(),
                 linked: true,
+                flags: Vec::new(),
+                pending_id: String::new(),
             })],
         }
     }

@@ -50,6 +50,8 @@ fn transfer(id: String, debit: String, credit: String, amount: String) -> Event 
         reference: String::new(),
         metadata: "{}".into(),
         linked: false,
+        flags: Vec::new(),
+        pending_id: String::new(),
     })
 }
 

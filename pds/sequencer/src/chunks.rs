@@ -44,6 +44,8 @@ mod tests {
             reference: String::new(),
             metadata: String::from("{}"),
             linked,
+            flags: Vec::new(),
+            pending_id: String::new(),
         })
     }
 

@@ -23,6 +23,197 @@ pub enum Posting {
         /// The transfer carries non-empty metadata (read models look inside only then).
         has_metadata: bool,
     },
+    /// A pending transfer reserved `amount`: pending debits and credits grow.
+    Reserve {
+        /// Slot of the debited account.
+        debit: u32,
+        /// Slot of the credited account.
+        credit: u32,
+        /// Minor units reserved.
+        amount: u128,
+        /// The transfer carries non-empty metadata.
+        has_metadata: bool,
+    },
+    /// A pending transfer of `pending` was resolved: `posted` of it moved (0: voided),
+    /// the rest released.
+    Resolve {
+        /// Slot of the debited account.
+        debit: u32,
+        /// Slot of the credited account.
+        credit: u32,
+        /// Minor units the pending transfer had reserved.
+        pending: u128,
+        /// Minor units posted (at most `pending`).
+        posted: u128,
+        /// The transfer carries non-empty metadata.
+        has_metadata: bool,
+    },
+}
+
+/// An account's four totals in minor units. [`Posting::apply`] is the one rule that
+/// changes them, for the sequencer and every read model alike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Balance {
+    /// Sum of posted debits.
+    pub debits_posted: u128,
+    /// Sum of posted credits.
+    pub credits_posted: u128,
+    /// Sum of debits reserved by pending transfers.
+    pub debits_pending: u128,
+    /// Sum of credits reserved by pending transfers.
+    pub credits_pending: u128,
+}
+
+impl Posting {
+    /// The debited and credited slots, for a transfer of any phase.
+    pub fn accounts(&self) -> Option<(u32, u32)> {
+        match *self {
+            Posting::Opened { .. } => None,
+            Posting::Transfer { debit, credit, .. }
+            | Posting::Reserve { debit, credit, .. }
+            | Posting::Resolve { debit, credit, .. } => Some((debit, credit)),
+        }
+    }
+
+    /// Whether the transfer carries non-empty metadata.
+    pub fn has_metadata(&self) -> bool {
+        match *self {
+            Posting::Opened { .. } => false,
+            Posting::Transfer { has_metadata, .. }
+            | Posting::Reserve { has_metadata, .. }
+            | Posting::Resolve { has_metadata, .. } => has_metadata,
+        }
+    }
+
+    /// The posting of a transfer of `phase` moving `amount` (for a resolution: posting
+    /// it, or releasing it when voided) between the slots; `reserved` is what the pending
+    /// transfer it resolves had reserved. The one place a phase becomes a balance change.
+    pub fn for_transfer<S>(
+        phase: &ledgerfs_model::Phase<S>,
+        debit: u32,
+        credit: u32,
+        amount: u128,
+        reserved: u128,
+        has_metadata: bool,
+    ) -> Posting {
+        use ledgerfs_model::Phase;
+        match phase {
+            Phase::Single => Posting::Transfer {
+                debit,
+                credit,
+                amount,
+                has_metadata,
+            },
+            Phase::Pending => Posting::Reserve {
+                debit,
+                credit,
+                amount,
+                has_metadata,
+            },
+            Phase::Post { .. } => Posting::Resolve {
+                debit,
+                credit,
+                pending: reserved,
+                posted: amount,
+                has_metadata,
+            },
+            Phase::Void { .. } => Posting::Resolve {
+                debit,
+                credit,
+                pending: reserved,
+                posted: 0,
+                has_metadata,
+            },
+        }
+    }
+
+    /// Applies the posting to its debit and credit accounts' balances (checked by the
+    /// sequencer before it is ever produced, so it cannot overflow or underflow).
+    pub fn apply(&self, debit: &mut Balance, credit: &mut Balance) {
+        self.apply_debit(debit);
+        self.apply_credit(credit);
+    }
+
+    /// Applies the posting to the debited account's balance.
+    pub fn apply_debit(&self, b: &mut Balance) {
+        match *self {
+            Posting::Opened { .. } => {}
+            Posting::Transfer { amount, .. } => b.debits_posted += amount,
+            Posting::Reserve { amount, .. } => b.debits_pending += amount,
+            Posting::Resolve { pending, posted, .. } => {
+                b.debits_pending -= pending;
+                b.debits_posted += posted;
+            }
+        }
+    }
+
+    /// Applies the posting to the credited account's balance.
+    pub fn apply_credit(&self, b: &mut Balance) {
+        match *self {
+            Posting::Opened { .. } => {}
+            Posting::Transfer { amount, .. } => b.credits_posted += amount,
+            Posting::Reserve { amount, .. } => b.credits_pending += amount,
+            Posting::Resolve { pending, posted, .. } => {
+                b.credits_pending -= pending;
+                b.credits_posted += posted;
+            }
+        }
+    }
+
+    /// Undoes [`Posting::apply`].
+    pub fn undo(&self, debit: &mut Balance, credit: &mut Balance) {
+        match *self {
+            Posting::Opened { .. } => {}
+            Posting::Transfer { amount, .. } => {
+                debit.debits_posted -= amount;
+                credit.credits_posted -= amount;
+            }
+            Posting::Reserve { amount, .. } => {
+                debit.debits_pending -= amount;
+                credit.credits_pending -= amount;
+            }
+            Posting::Resolve { pending, posted, .. } => {
+                debit.debits_pending += pending;
+                credit.credits_pending += pending;
+                debit.debits_posted -= posted;
+                credit.credits_posted -= posted;
+            }
+        }
+    }
+}
+
+impl Balance {
+    /// What the account can still be debited (a `debits_must_not_exceed_credits`
+    /// account) or credited (`credits_must_not_exceed_debits`) counting pending
+    /// amounts; `None` for an account without a limit.
+    pub fn available(&self, flags: ledgerfs_model::AccountFlags) -> Option<u128> {
+        if flags.debits_must_not_exceed_credits {
+            return Some(
+                self.credits_posted
+                    .saturating_sub(self.debits_posted + self.debits_pending),
+            );
+        }
+        if flags.credits_must_not_exceed_debits {
+            return Some(
+                self.debits_posted
+                    .saturating_sub(self.credits_posted + self.credits_pending),
+            );
+        }
+        None
+    }
+}
+
+/// Two distinct elements of a slice, mutably (a posting's two accounts).
+pub fn two_mut<T>(items: &mut [T], a: u32, b: u32) -> (&mut T, &mut T) {
+    let (a, b) = (a as usize, b as usize);
+    assert_ne!(a, b, "a posting's accounts differ");
+    if a < b {
+        let (left, right) = items.split_at_mut(b);
+        (&mut left[a], &mut right[0])
+    } else {
+        let (left, right) = items.split_at_mut(a);
+        (&mut right[0], &mut left[b])
+    }
 }
 
 /// Entries produced by one or more batches, in log order, each with its posting.

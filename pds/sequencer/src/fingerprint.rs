@@ -29,6 +29,15 @@ pub fn body_digest<S: AsRef<str>>(t: &TransferRecord<S>) -> u64 {
     }
     h.update(t.amount.0.to_le_bytes());
     h.update([u8::from(t.linked)]);
+    // Two-phase fields only when present, so single-phase digests (in snapshots and
+    // tables built before two-phase transfers) are unchanged.
+    if let Some(flag) = t.phase.flag() {
+        let pending_id = t.phase.pending_id().unwrap_or_default();
+        for field in [flag, pending_id] {
+            h.update((field.len() as u32).to_le_bytes());
+            h.update(field.as_bytes());
+        }
+    }
     let digest = h.finalize();
     u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }

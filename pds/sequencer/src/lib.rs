@@ -23,6 +23,6 @@ mod state;
 
 pub use chunks::chain_chunks;
 pub use durability::{CommitGate, Notice, NoticeError};
-pub use entries::{EntryBuffer, Posting};
+pub use entries::{two_mut, Balance, EntryBuffer, Posting};
 pub use render::{first_new_index, write_results_json, ResultsShape};
 pub use state::{Account, EventResult, Limits, ReplayError, Sequencer};

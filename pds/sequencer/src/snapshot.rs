@@ -1,5 +1,5 @@
 //! The sequencer's section of a snapshot (`ledgerfs-snapshot`): every account with its
-//! posted totals, the transfer-id table and the clock, at a durable size. Accounts are
+//! posted and pending totals, the transfer-id table, the pending transfers and the clock, at a durable size. Accounts are
 //! stored as their canonical opening entries, so the one entry encoding is reused.
 
 use alloc::string::String;
@@ -7,8 +7,9 @@ use alloc::string::String;
 use ledgerfs_model::entry::{Entry, EntryBody};
 use ledgerfs_snapshot::{Reader, SnapshotError, Writer};
 
+use crate::entries::Balance;
 use crate::fingerprint::FingerprintBuildHasher;
-use crate::state::{Account, Sequencer, TransferSeen};
+use crate::state::{Account, PendingState, PendingTransfer, Sequencer, TransferSeen};
 use crate::Limits;
 
 impl Sequencer {
@@ -26,14 +27,24 @@ impl Sequencer {
                 body: EntryBody::Account(account.record.clone()),
             };
             w.bytes(entry.encode().as_bytes());
-            w.u128(account.debits_posted);
-            w.u128(account.credits_posted);
+            let b = &account.balance;
+            for total in [b.debits_posted, b.credits_posted, b.debits_pending, b.credits_pending] {
+                w.u128(total);
+            }
         }
         w.u64(self.transfers.len() as u64);
         for (fingerprint, seen) in &self.transfers {
             w.u128(*fingerprint);
             w.u64(seen.index);
             w.u64(seen.digest);
+        }
+        w.u64(self.pending.len() as u64);
+        for (fingerprint, p) in &self.pending {
+            w.u128(*fingerprint);
+            w.u32(p.debit);
+            w.u32(p.credit);
+            w.u128(p.amount);
+            w.u32(u32::from(p.state.code()));
         }
     }
 
@@ -60,8 +71,12 @@ impl Sequencer {
             s.accounts.push(Account {
                 record,
                 index: entry.index,
-                debits_posted: r.u128()?,
-                credits_posted: r.u128()?,
+                balance: Balance {
+                    debits_posted: r.u128()?,
+                    credits_posted: r.u128()?,
+                    debits_pending: r.u128()?,
+                    credits_pending: r.u128()?,
+                },
             });
         }
         let transfers = r.len()?;
@@ -83,8 +98,33 @@ impl Sequencer {
             }
         }
         s.transfers = table;
+        let pending = r.len()?;
+        if pending > s.transfers.len() {
+            return Err(SnapshotError::Malformed("more pending transfers than transfers"));
+        }
+        for _ in 0..pending {
+            let fingerprint = r.u128()?;
+            let (debit, credit, amount) = (r.u32()?, r.u32()?, r.u128()?);
+            let state = u8::try_from(r.u32()?)
+                .ok()
+                .and_then(PendingState::from_code)
+                .ok_or(SnapshotError::Malformed("pending state"))?;
+            let slots = s.accounts.len() as u32;
+            if debit >= slots || credit >= slots || debit == credit || !s.transfers.contains_key(&fingerprint) {
+                return Err(SnapshotError::Malformed("pending table"));
+            }
+            let p = PendingTransfer {
+                debit,
+                credit,
+                amount,
+                state,
+            };
+            if s.pending.insert(fingerprint, p).is_some() {
+                return Err(SnapshotError::Malformed("a pending transfer twice"));
+            }
+        }
         if !r.is_empty() {
-            return Err(SnapshotError::Malformed("bytes after the transfer table"));
+            return Err(SnapshotError::Malformed("bytes after the pending table"));
         }
         s.durable_size = s.next_index;
         Ok(s)

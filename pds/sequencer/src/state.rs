@@ -9,9 +9,9 @@ use ledgerfs_model::entry::{AccountRecord, Entry, EntryBody, EntryError, Transfe
 use ledgerfs_model::event::{validate_id, validate_reference, AccountFlags, AccountKind};
 use ledgerfs_model::json::canonical_metadata;
 use ledgerfs_model::time::UnixNanos;
-use ledgerfs_model::{Amount, Currency, Event, NewAccount, NewTransfer, ResultCode};
+use ledgerfs_model::{Amount, Currency, Event, NewAccount, NewTransfer, Phase, ResultCode};
 
-use crate::entries::{EntryBuffer, Posting};
+use crate::entries::{two_mut, Balance, EntryBuffer, Posting};
 use crate::fingerprint::{body_digest, id_fingerprint, FingerprintBuildHasher};
 use alloc::collections::VecDeque;
 
@@ -36,17 +36,52 @@ impl Default for Limits {
     }
 }
 
-/// An account with its posted totals.
+/// An account with its totals.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
     /// The account as opened.
     pub record: AccountRecord<String>,
     /// Log index of the entry that opened it.
     pub index: u64,
-    /// Sum of posted debits, in minor units.
-    pub debits_posted: u128,
-    /// Sum of posted credits, in minor units.
-    pub credits_posted: u128,
+    /// Posted and pending debits and credits, in minor units.
+    pub balance: Balance,
+}
+
+/// A pending transfer's reservation, kept to resolve it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PendingTransfer {
+    pub(crate) debit: u32,
+    pub(crate) credit: u32,
+    pub(crate) amount: u128,
+    pub(crate) state: PendingState,
+}
+
+/// Where a pending transfer stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PendingState {
+    Pending,
+    Posted,
+    Voided,
+}
+
+impl PendingState {
+    pub(crate) fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub(crate) fn from_code(code: u8) -> Option<PendingState> {
+        [PendingState::Pending, PendingState::Posted, PendingState::Voided]
+            .get(usize::from(code))
+            .copied()
+    }
+}
+
+/// What a transfer did to the pending table, to undo it.
+#[derive(Clone, Copy, Debug)]
+enum PendingChange {
+    None,
+    Created(u128),
+    Resolved(u128),
 }
 
 /// The outcome of one event.
@@ -135,9 +170,8 @@ enum Undo {
     Transfer {
         prev_time: UnixNanos,
         fingerprint: u128,
-        debit: u32,
-        credit: u32,
-        amount: u128,
+        posting: Posting,
+        pending: PendingChange,
     },
 }
 
@@ -156,6 +190,8 @@ pub struct Sequencer {
     pub(crate) accounts: Vec<Account>,
     pub(crate) account_slots: HashMap<String, u32>,
     pub(crate) transfers: HashMap<u128, TransferSeen, FingerprintBuildHasher>,
+    /// Every pending transfer ever made, by id fingerprint, with where it stands.
+    pub(crate) pending: HashMap<u128, PendingTransfer, FingerprintBuildHasher>,
     pub(crate) next_index: u64,
     pub(crate) last_time: UnixNanos,
     /// Undo records for entries `durable_size..next_index`, oldest first.
@@ -170,6 +206,7 @@ impl PartialEq for Sequencer {
         self.accounts == other.accounts
             && self.account_slots == other.account_slots
             && self.transfers == other.transfers
+            && self.pending == other.pending
             && self.next_index == other.next_index
             && self.last_time == other.last_time
     }
@@ -187,6 +224,7 @@ impl Sequencer {
             accounts: Vec::new(),
             account_slots: HashMap::new(),
             transfers,
+            pending: HashMap::with_hasher(FingerprintBuildHasher),
             next_index: 0,
             last_time: 0,
             undo: VecDeque::new(),
@@ -345,13 +383,23 @@ impl Sequencer {
                 Undo::Transfer {
                     prev_time,
                     fingerprint,
-                    debit,
-                    credit,
-                    amount,
+                    posting,
+                    pending,
                 } => {
                     self.transfers.remove(&fingerprint);
-                    self.accounts[debit as usize].debits_posted -= amount;
-                    self.accounts[credit as usize].credits_posted -= amount;
+                    let (debit, credit) = posting.accounts().expect("a transfer's posting");
+                    let (d, c) = two_mut(&mut self.accounts, debit, credit);
+                    posting.undo(&mut d.balance, &mut c.balance);
+                    match pending {
+                        PendingChange::None => {}
+                        PendingChange::Created(key) => {
+                            self.pending.remove(&key);
+                        }
+                        PendingChange::Resolved(key) => {
+                            self.pending.get_mut(&key).expect("a resolved pending transfer").state =
+                                PendingState::Pending;
+                        }
+                    }
                     self.last_time = prev_time;
                 }
             }
@@ -440,8 +488,7 @@ impl Sequencer {
         self.accounts.push(Account {
             record,
             index,
-            debits_posted: 0,
-            credits_posted: 0,
+            balance: Balance::default(),
         });
         self.undo.push_back(Undo::Account {
             prev_time: self.last_time,
@@ -455,13 +502,13 @@ impl Sequencer {
         if let Err(code) = validate_id(&t.id) {
             return EventResult::rejected(code);
         }
-        let Some(currency) = Currency::from_code(&t.currency) else {
-            return EventResult::rejected(ResultCode::CurrencyInvalid);
-        };
-        let amount = match Amount::parse(&t.amount, currency) {
-            Ok(amount) => amount,
+        let phase = match Phase::parse(&t.flags, &t.pending_id) {
+            Ok(phase) => phase,
             Err(code) => return EventResult::rejected(code),
         };
+        if phase.pending_id() == Some(t.id.as_str()) {
+            return EventResult::rejected(ResultCode::PendingIdMustBeDifferent);
+        }
         if let Err(code) = validate_reference(&t.reference) {
             return EventResult::rejected(code);
         }
@@ -469,20 +516,32 @@ impl Sequencer {
             Ok(m) => m,
             Err(code) => return EventResult::rejected(code),
         };
-        if t.debit == t.credit {
-            return EventResult::rejected(ResultCode::SameAccount);
-        }
+        let fingerprint = id_fingerprint(&t.id);
+        // What the transfer moves, between which accounts: given (single, pending) or
+        // the pending transfer's (post, void).
+        let resolved = match phase.pending_id() {
+            None => self.resolve_new(t),
+            Some(pending_id) => self.resolve_pending(t, pending_id, matches!(phase, Phase::Post { .. })),
+        };
+        let (debit, credit, currency, amount, pending) = match resolved {
+            Ok(r) => r,
+            Err(result) => return result,
+        };
+        let (debit_id, credit_id) = (
+            self.accounts[debit as usize].record.id.as_str(),
+            self.accounts[credit as usize].record.id.as_str(),
+        );
         let record = TransferRecord {
             id: t.id.as_str(),
-            debit: t.debit.as_str(),
-            credit: t.credit.as_str(),
+            debit: debit_id,
+            credit: credit_id,
             amount,
             currency,
             reference: t.reference.as_str(),
             metadata: &metadata,
             linked: t.linked,
+            phase: phase.clone(),
         };
-        let fingerprint = id_fingerprint(&t.id);
         let digest = body_digest(&record);
         if let Some(seen) = self.transfers.get(&fingerprint) {
             if seen.digest == digest {
@@ -490,13 +549,27 @@ impl Sequencer {
             }
             return EventResult::rejected(ResultCode::IdExistsWithDifferentFields);
         }
-        let Some(&debit) = self.account_slots.get(t.debit.as_str()) else {
-            return EventResult::rejected_on(ResultCode::AccountNotFound, "debit");
+        if let Some((_, state)) = pending {
+            match state {
+                PendingState::Pending => {}
+                PendingState::Posted => return EventResult::rejected(ResultCode::PendingTransferAlreadyPosted),
+                PendingState::Voided => return EventResult::rejected(ResultCode::PendingTransferAlreadyVoided),
+            }
+        }
+        if self.transfers.len() >= self.limits.max_transfers {
+            return EventResult::rejected(ResultCode::TransferLimitReached);
+        }
+        let has_metadata = metadata != "{}";
+        let reserved = pending.map_or(0, |(reserved, _)| reserved);
+        let posting = Posting::for_transfer(&phase, debit, credit, amount.0, reserved, has_metadata);
+        let change = match &phase {
+            Phase::Single => PendingChange::None,
+            Phase::Pending => PendingChange::Created(fingerprint),
+            Phase::Post { pending_id } | Phase::Void { pending_id } => {
+                PendingChange::Resolved(id_fingerprint(pending_id))
+            }
         };
-        let Some(&credit) = self.account_slots.get(t.credit.as_str()) else {
-            return EventResult::rejected_on(ResultCode::AccountNotFound, "credit");
-        };
-        if let Err(result) = self.check_postable(debit, credit, currency, amount) {
+        if let Err(result) = self.check_limits(&posting) {
             return result;
         }
         let index = self.next_index;
@@ -506,53 +579,142 @@ impl Sequencer {
             time,
             body: EntryBody::Transfer(record),
         };
-        entries.push_with(
-            index,
-            Posting::Transfer {
-                debit,
-                credit,
-                amount: amount.0,
-                has_metadata: metadata != "{}",
-            },
-            |out| entry.write(out),
-        );
-        self.accounts[debit as usize].debits_posted += amount.0;
-        self.accounts[credit as usize].credits_posted += amount.0;
+        entries.push_with(index, posting, |out| entry.write(out));
+        let (d, c) = two_mut(&mut self.accounts, debit, credit);
+        posting.apply(&mut d.balance, &mut c.balance);
+        match change {
+            PendingChange::None => {}
+            PendingChange::Created(key) => {
+                self.pending.insert(
+                    key,
+                    PendingTransfer {
+                        debit,
+                        credit,
+                        amount: amount.0,
+                        state: PendingState::Pending,
+                    },
+                );
+            }
+            PendingChange::Resolved(key) => {
+                let p = self.pending.get_mut(&key).expect("resolved above");
+                p.state = match phase {
+                    Phase::Post { .. } => PendingState::Posted,
+                    _ => PendingState::Voided,
+                };
+            }
+        }
         self.transfers.insert(fingerprint, TransferSeen { index, digest });
         self.undo.push_back(Undo::Transfer {
             prev_time: self.last_time,
             fingerprint,
-            debit,
-            credit,
-            amount: amount.0,
+            posting,
+            pending: change,
         });
         self.next_index += 1;
         self.last_time = time;
         EventResult::accepted(ResultCode::Ok, index)
     }
 
-    /// Currency, capacity, overflow and balance-limit rules for a posting.
-    fn check_postable(&self, debit: u32, credit: u32, currency: Currency, amount: Amount) -> Result<(), EventResult> {
-        let (d, c) = (&self.accounts[debit as usize], &self.accounts[credit as usize]);
-        if d.record.currency != currency {
+    /// A single-phase or pending transfer's accounts, currency and amount, as given.
+    #[allow(clippy::type_complexity)]
+    fn resolve_new(
+        &self,
+        t: &NewTransfer,
+    ) -> Result<(u32, u32, Currency, Amount, Option<(u128, PendingState)>), EventResult> {
+        let currency = Currency::from_code(&t.currency).ok_or(EventResult::rejected(ResultCode::CurrencyInvalid))?;
+        let amount = Amount::parse(&t.amount, currency).map_err(EventResult::rejected)?;
+        if t.debit == t.credit {
+            return Err(EventResult::rejected(ResultCode::SameAccount));
+        }
+        let debit = *self
+            .account_slots
+            .get(t.debit.as_str())
+            .ok_or(EventResult::rejected_on(ResultCode::AccountNotFound, "debit"))?;
+        let credit = *self
+            .account_slots
+            .get(t.credit.as_str())
+            .ok_or(EventResult::rejected_on(ResultCode::AccountNotFound, "credit"))?;
+        if self.accounts[debit as usize].record.currency != currency {
             return Err(EventResult::rejected_on(ResultCode::CurrencyMismatch, "debit"));
         }
-        if c.record.currency != currency {
+        if self.accounts[credit as usize].record.currency != currency {
             return Err(EventResult::rejected_on(ResultCode::CurrencyMismatch, "credit"));
         }
-        if self.transfers.len() >= self.limits.max_transfers {
-            return Err(EventResult::rejected(ResultCode::TransferLimitReached));
+        Ok((debit, credit, currency, amount, None))
+    }
+
+    /// A post's or void's accounts, currency and amount: the pending transfer's, which
+    /// any given field must repeat. Returns the pending transfer's reserved amount and
+    /// state too.
+    #[allow(clippy::type_complexity)]
+    fn resolve_pending(
+        &self,
+        t: &NewTransfer,
+        pending_id: &str,
+        post: bool,
+    ) -> Result<(u32, u32, Currency, Amount, Option<(u128, PendingState)>), EventResult> {
+        let key = id_fingerprint(pending_id);
+        let Some(p) = self.pending.get(&key) else {
+            let code = match self.transfers.contains_key(&key) {
+                true => ResultCode::PendingTransferNotPending,
+                false => ResultCode::PendingTransferNotFound,
+            };
+            return Err(EventResult::rejected(code));
+        };
+        let (d, c) = (&self.accounts[p.debit as usize], &self.accounts[p.credit as usize]);
+        if !t.debit.is_empty() && t.debit != d.record.id {
+            return Err(EventResult::rejected(ResultCode::PendingTransferHasDifferentDebit));
         }
-        let Some(debits_after) = d.debits_posted.checked_add(amount.0) else {
+        if !t.credit.is_empty() && t.credit != c.record.id {
+            return Err(EventResult::rejected(ResultCode::PendingTransferHasDifferentCredit));
+        }
+        let currency = d.record.currency;
+        if !t.currency.is_empty() && t.currency != currency.code() {
+            return Err(EventResult::rejected(ResultCode::PendingTransferHasDifferentCurrency));
+        }
+        let amount = match t.amount.is_empty() {
+            true => Amount(p.amount),
+            false => Amount::parse(&t.amount, currency).map_err(EventResult::rejected)?,
+        };
+        if post && amount.0 > p.amount {
+            return Err(EventResult::rejected(ResultCode::ExceedsPendingAmount));
+        }
+        if !post && amount.0 != p.amount {
+            return Err(EventResult::rejected(ResultCode::AmountMustBeEmpty));
+        }
+        Ok((p.debit, p.credit, currency, amount, Some((p.amount, p.state))))
+    }
+
+    /// Overflow and balance-limit rules: a limited account's posted and pending debits
+    /// (credits) never exceed its posted credits (debits).
+    fn check_limits(&self, posting: &Posting) -> Result<(), EventResult> {
+        let (debit, credit) = posting.accounts().expect("a transfer's posting");
+        let (d, c) = (&self.accounts[debit as usize], &self.accounts[credit as usize]);
+        let (db, cb) = (d.balance, c.balance);
+        let amount = match *posting {
+            Posting::Transfer { amount, .. } | Posting::Reserve { amount, .. } => amount,
+            // Posting moves reserved money (at most what was reserved): no limit or
+            // total can be exceeded by it.
+            _ => return Ok(()),
+        };
+        let debits = db
+            .debits_posted
+            .checked_add(db.debits_pending)
+            .and_then(|v| v.checked_add(amount));
+        let Some(debits_after) = debits else {
             return Err(EventResult::rejected(ResultCode::OverflowsDebits));
         };
-        let Some(credits_after) = c.credits_posted.checked_add(amount.0) else {
+        let credits = cb
+            .credits_posted
+            .checked_add(cb.credits_pending)
+            .and_then(|v| v.checked_add(amount));
+        let Some(credits_after) = credits else {
             return Err(EventResult::rejected(ResultCode::OverflowsCredits));
         };
-        if d.record.flags.debits_must_not_exceed_credits && debits_after > d.credits_posted {
+        if d.record.flags.debits_must_not_exceed_credits && debits_after > db.credits_posted {
             return Err(EventResult::rejected(ResultCode::InsufficientFunds));
         }
-        if c.record.flags.credits_must_not_exceed_debits && credits_after > c.debits_posted {
+        if c.record.flags.credits_must_not_exceed_debits && credits_after > cb.debits_posted {
             return Err(EventResult::rejected(ResultCode::ExceedsCredits));
         }
         Ok(())
@@ -579,6 +741,8 @@ fn event_of(body: &EntryBody<String>) -> Event {
             reference: t.reference.clone(),
             metadata: t.metadata.clone(),
             linked: t.linked,
+            flags: t.phase.flag().map(ToString::to_string).into_iter().collect(),
+            pending_id: t.phase.pending_id().unwrap_or_default().to_string(),
         }),
     }
 }

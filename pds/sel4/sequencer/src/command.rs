@@ -101,9 +101,9 @@ fn balance(seq: &Sequencer, id: &[u8]) -> String {
         out,
         ",\"currency\":\"{}\",\"balance\":{{\"debits\":\"{}\",\"credits\":\"{}\",\"net\":\"{}\"}},\"as_of_size\":{}}}",
         c.code(),
-        Amount(a.debits_posted).format(c),
-        Amount(a.credits_posted).format(c),
-        format_signed(a.credits_posted, a.debits_posted, c),
+        Amount(a.balance.debits_posted).format(c),
+        Amount(a.balance.credits_posted).format(c),
+        format_signed(a.balance.credits_posted, a.balance.debits_posted, c),
         seq.next_index()
     )
     .expect("String write");

@@ -26,6 +26,8 @@ fn transfer(id: &str, debit: &str, credit: &str, amount: &str) -> Event {
         reference: String::new(),
         metadata: "{}".to_string(),
         linked: false,
+        flags: Vec::new(),
+        pending_id: String::new(),
     })
 }
 
@@ -73,7 +75,10 @@ fn posts_and_conserves() {
         [ResultCode::Ok; 2]
     );
     let alice = seq.account("alice").unwrap();
-    assert_eq!((alice.debits_posted, alice.credits_posted), (4050, 10000));
+    assert_eq!(
+        (alice.balance.debits_posted, alice.balance.credits_posted),
+        (4050, 10000)
+    );
     assert_eq!(seq.next_index(), 6);
 }
 
@@ -142,7 +147,7 @@ fn idempotent_transfers() {
         run(&mut seq, &[transfer("t1", "bank", "alice", "6")]),
         [ResultCode::IdExistsWithDifferentFields]
     );
-    assert_eq!(seq.account("alice").unwrap().credits_posted, 500);
+    assert_eq!(seq.account("alice").unwrap().balance.credits_posted, 500);
 }
 
 #[test]
@@ -167,7 +172,7 @@ fn linked_chain_is_all_or_nothing() {
             ResultCode::Ok
         ]
     );
-    assert_eq!(seq.account("alice").unwrap().credits_posted, 0);
+    assert_eq!(seq.account("alice").unwrap().balance.credits_posted, 0);
     assert_eq!(seq.next_index(), before.next_index() + 1);
     assert_eq!(seq.transfer_index("a"), None);
     assert_eq!(seq.transfer_index("d"), Some(4));
@@ -302,7 +307,7 @@ fn storage_failure_rolls_back_exactly() {
 
 /// A random workload over a few accounts, with some invalid and linked events.
 fn workload() -> impl Strategy<Value = Vec<Vec<Event>>> {
-    let event = (0u8..12, 0usize..6, 0usize..6, 1u32..5000, any::<bool>(), 0u8..40).prop_map(
+    let event = (0u8..14, 0usize..6, 0usize..6, 1u32..5000, any::<bool>(), 0u8..40).prop_map(
         |(kind, d, c, cents, link, id)| {
             let ids = ["a0", "a1", "a2", "a3", "bank", "nobody"];
             let amount = format!("{}.{:02}", cents / 100, cents % 100);
@@ -311,10 +316,25 @@ fn workload() -> impl Strategy<Value = Vec<Vec<Event>>> {
             } else {
                 &[]
             };
-            let mut e = if kind == 0 {
-                account(ids[d], if c == 5 { "JPY" } else { "EUR" }, flags)
-            } else {
-                transfer(&format!("t{id}"), ids[d], ids[c], &amount)
+            let mut e = match kind {
+                0 => account(ids[d], if c == 5 { "JPY" } else { "EUR" }, flags),
+                1 | 2 => two_phase(transfer(&format!("t{id}"), ids[d], ids[c], &amount), "pending", ""),
+                // Post (part of) or void a transfer that may be pending, posted, resolved
+                // or missing; accounts and amount omitted or repeated.
+                3 => {
+                    let amount = if cents % 3 == 0 { String::new() } else { amount };
+                    two_phase(
+                        transfer(&format!("p{id}"), "", "", &amount),
+                        "post_pending",
+                        &format!("t{}", id / 2),
+                    )
+                }
+                4 => two_phase(
+                    transfer(&format!("v{id}"), "", "", ""),
+                    "void_pending",
+                    &format!("t{}", id / 2),
+                ),
+                _ => transfer(&format!("t{id}"), ids[d], ids[c], &amount),
             };
             if link {
                 e = linked(e);
@@ -325,18 +345,39 @@ fn workload() -> impl Strategy<Value = Vec<Vec<Event>>> {
     prop::collection::vec(prop::collection::vec(event, 1..20), 1..12)
 }
 
+fn two_phase(mut event: Event, flag: &str, pending_id: &str) -> Event {
+    if let Event::Transfer(t) = &mut event {
+        t.flags = alloc::vec![flag.to_string()];
+        t.pending_id = pending_id.to_string();
+    }
+    event
+}
+
+/// Per currency, posted debits equal posted credits and pending debits equal pending
+/// credits; no limited account is beyond its limit, counting what is pending.
 fn conserved(seq: &Sequencer) -> bool {
-    let mut sums: Vec<(Currency, u128, u128)> = Vec::new();
+    let mut sums: Vec<(Currency, Balance)> = Vec::new();
     for a in seq.accounts() {
+        let b = a.balance;
+        let f = a.record.flags;
+        if f.debits_must_not_exceed_credits && b.debits_posted + b.debits_pending > b.credits_posted {
+            return false;
+        }
+        if f.credits_must_not_exceed_debits && b.credits_posted + b.credits_pending > b.debits_posted {
+            return false;
+        }
         match sums.iter_mut().find(|s| s.0 == a.record.currency) {
-            Some(s) => {
-                s.1 += a.debits_posted;
-                s.2 += a.credits_posted;
+            Some((_, s)) => {
+                s.debits_posted += b.debits_posted;
+                s.credits_posted += b.credits_posted;
+                s.debits_pending += b.debits_pending;
+                s.credits_pending += b.credits_pending;
             }
-            None => sums.push((a.record.currency, a.debits_posted, a.credits_posted)),
+            None => sums.push((a.record.currency, b)),
         }
     }
-    sums.iter().all(|s| s.1 == s.2)
+    sums.iter()
+        .all(|(_, s)| s.debits_posted == s.credits_posted && s.debits_pending == s.credits_pending)
 }
 
 proptest! {
@@ -383,4 +424,113 @@ proptest! {
         }
         prop_assert!(replayed == seq, "replay reproduces the state");
     }
+}
+
+#[test]
+fn two_phase_transfers_reserve_then_post_or_void_once() {
+    let mut seq = ledger();
+    assert_eq!(
+        run(&mut seq, &[transfer("fund", "bank", "alice", "100.00")]),
+        [ResultCode::Ok]
+    );
+    let pending = |id: &str, amount: &str| two_phase(transfer(id, "alice", "bob", amount), "pending", "");
+    let post = |id: &str, of: &str, amount: &str| two_phase(transfer(id, "", "", amount), "post_pending", of);
+    let void = |id: &str, of: &str| two_phase(transfer(id, "", "", ""), "void_pending", of);
+    // Reserving counts against the limit: 60 + 60 > 100.
+    assert_eq!(
+        run(&mut seq, &[pending("auth1", "60.00"), pending("auth2", "60.00")]),
+        [ResultCode::Ok, ResultCode::InsufficientFunds]
+    );
+    let alice = seq.account("alice").unwrap().balance;
+    assert_eq!(
+        (alice.debits_posted, alice.debits_pending, alice.credits_posted),
+        (0, 6000, 10000)
+    );
+    assert_eq!(seq.account("bob").unwrap().balance.credits_pending, 6000);
+    // A partial post moves 45.00 and releases the rest; a second resolution is refused.
+    assert_eq!(
+        run(&mut seq, &[post("cap1", "auth1", "45.00"), void("void1", "auth1")]),
+        [ResultCode::Ok, ResultCode::PendingTransferAlreadyPosted]
+    );
+    let alice = seq.account("alice").unwrap().balance;
+    assert_eq!((alice.debits_posted, alice.debits_pending), (4500, 0));
+    assert_eq!(seq.account("bob").unwrap().balance.credits_posted, 4500);
+    // The retry of the post is idempotent; its fields must match.
+    assert_eq!(run(&mut seq, &[post("cap1", "auth1", "45.00")]), [ResultCode::Exists]);
+    assert_eq!(
+        run(&mut seq, &[post("cap1", "auth1", "")]),
+        [ResultCode::IdExistsWithDifferentFields]
+    );
+    // Voiding releases everything; the amount must be omitted (or the whole amount).
+    assert_eq!(run(&mut seq, &[pending("auth3", "10.00")]), [ResultCode::Ok]);
+    let mut partial = void("void3", "auth3");
+    if let Event::Transfer(t) = &mut partial {
+        t.amount = "1.00".into();
+    }
+    assert_eq!(run(&mut seq, &[partial]), [ResultCode::AmountMustBeEmpty]);
+    assert_eq!(run(&mut seq, &[void("void3", "auth3")]), [ResultCode::Ok]);
+    assert_eq!(
+        run(&mut seq, &[post("cap3", "auth3", "")]),
+        [ResultCode::PendingTransferAlreadyVoided]
+    );
+    assert_eq!(seq.account("alice").unwrap().balance.debits_pending, 0);
+    // Every refusal has its code.
+    let mut wrong_debit = post("x1", "auth2x", "");
+    if let Event::Transfer(t) = &mut wrong_debit {
+        t.pending_id = "fund".into();
+    }
+    let mut other_account = pending("auth4", "1.00");
+    let mut bad_flags = transfer("x5", "alice", "bob", "1.00");
+    if let Event::Transfer(t) = &mut bad_flags {
+        t.flags = alloc::vec!["pending".into(), "void_pending".into()];
+    }
+    assert_eq!(run(&mut seq, core::slice::from_ref(&other_account)), [ResultCode::Ok]);
+    if let Event::Transfer(t) = &mut other_account {
+        t.id = "x2".into();
+        t.flags = alloc::vec!["post_pending".into()];
+        t.pending_id = "auth4".into();
+        t.debit = "bank".into();
+    }
+    assert_eq!(
+        run(
+            &mut seq,
+            &[
+                post("x0", "nope", ""),
+                wrong_debit,
+                other_account,
+                post("x3", "auth4", "2.00"),
+                post("x4", "", ""),
+                bad_flags,
+                post("self", "self", ""),
+                two_phase(transfer("x6", "alice", "bob", "1.00"), "pending", "auth4"),
+            ]
+        ),
+        [
+            ResultCode::PendingTransferNotFound,
+            ResultCode::PendingTransferNotPending,
+            ResultCode::PendingTransferHasDifferentDebit,
+            ResultCode::ExceedsPendingAmount,
+            ResultCode::PendingIdRequired,
+            ResultCode::TransferFlagsInvalid,
+            ResultCode::PendingIdMustBeDifferent,
+            ResultCode::PendingIdMustBeEmpty,
+        ]
+    );
+}
+
+#[test]
+fn a_rolled_back_resolution_makes_the_transfer_pending_again() {
+    let mut seq = ledger();
+    run(&mut seq, &[transfer("fund", "bank", "alice", "100.00")]);
+    run(
+        &mut seq,
+        &[two_phase(transfer("auth", "alice", "bob", "30.00"), "pending", "")],
+    );
+    seq.mark_durable(seq.next_index());
+    let durable = seq.clone();
+    let post = two_phase(transfer("cap", "", "", ""), "post_pending", "auth");
+    assert_eq!(run(&mut seq, core::slice::from_ref(&post)), [ResultCode::Ok]);
+    seq.roll_back_to(durable.next_index());
+    assert!(seq == durable);
+    assert_eq!(run(&mut seq, &[post]), [ResultCode::Ok]);
 }
