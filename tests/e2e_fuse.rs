@@ -161,7 +161,7 @@ fn the_ledger_as_a_read_only_filesystem() {
     assert_eq!(read_json(&mnt.join("accounts/alice/meta.json"))["currency"], "EUR");
     let tx_log = std::fs::read_to_string(mnt.join("accounts/alice/tx.log")).unwrap();
     assert!(
-        tx_log.starts_with("3\t") && tx_log.contains("\tt1\tcredit\t10.50\tEUR\tbank\tsalary\n"),
+        tx_log.starts_with("3\t") && tx_log.contains("\tt1\tcredit\t10.50\tEUR\tbank\tsalary\tposted\n"),
         "{tx_log}"
     );
     assert_eq!(read_json(&mnt.join("transactions/t1.json"))["entry"]["amount"], "10.50");

@@ -284,7 +284,7 @@ impl Trial {
                     pick(&mut self.rng, &self.oracle.accounts),
                 );
                 let amount = format!("{}.{:02}", self.rng.below(500), self.rng.below(100));
-                events.push(Event::Transfer(NewTransfer {
+                let mut transfer = NewTransfer {
                     id,
                     debit,
                     credit,
@@ -295,7 +295,29 @@ impl Trial {
                     linked: self.rng.chance(15),
                     flags: Vec::new(),
                     pending_id: String::new(),
-                }));
+                };
+                // Two-phase: reserve, or resolve an earlier transfer (pending or not).
+                match self.rng.below(10) {
+                    0 | 1 => transfer.flags = vec!["pending".into()],
+                    2 | 3 if self.oracle.next_id > 2 => {
+                        let earlier = 1 + self.rng.below(self.oracle.next_id - 1);
+                        let flag = if self.rng.chance(60) {
+                            "post_pending"
+                        } else {
+                            "void_pending"
+                        };
+                        transfer.flags = vec![flag.into()];
+                        transfer.pending_id = format!("s{}-{earlier}", self.seed);
+                        transfer.debit.clear();
+                        transfer.credit.clear();
+                        transfer.currency.clear();
+                        if flag == "void_pending" || self.rng.chance(50) {
+                            transfer.amount.clear();
+                        }
+                    }
+                    _ => {}
+                }
+                events.push(Event::Transfer(transfer));
             }
         }
         events
@@ -692,18 +714,31 @@ impl Trial {
         }
     }
 
-    /// Money is conserved per currency, in the sequencer and in the read model.
+    /// Money is conserved per currency, posted and pending, and the read model holds
+    /// the sequencer's balances wherever it is at the same size.
     fn check_live(&mut self) -> Outcome<()> {
         let live = self.live.as_ref().expect("open");
-        let mut sums: BTreeMap<&str, (u128, u128)> = BTreeMap::new();
+        let mut sums: BTreeMap<&str, (u128, u128, u128, u128)> = BTreeMap::new();
         for account in live.sequencer.accounts() {
-            let sum = sums.entry(account.record.currency.code()).or_default();
-            sum.0 += account.balance.debits_posted;
-            sum.1 += account.balance.credits_posted;
+            let (b, sum) = (account.balance, sums.entry(account.record.currency.code()).or_default());
+            sum.0 += b.debits_posted;
+            sum.1 += b.credits_posted;
+            sum.2 += b.debits_pending;
+            sum.3 += b.credits_pending;
         }
-        for (currency, (debits, credits)) in sums {
-            if debits != credits {
-                return Err(format!("{currency}: debits {debits} ≠ credits {credits}"));
+        for (currency, (debits, credits, debits_pending, credits_pending)) in sums {
+            if debits != credits || debits_pending != credits_pending {
+                return Err(format!(
+                    "{currency}: debits {debits}/{debits_pending} pending ≠ credits {credits}/{credits_pending} pending"
+                ));
+            }
+        }
+        if live.view.size == live.sequencer.next_index() {
+            for account in live.sequencer.accounts() {
+                let seen = live.view.account(&account.record.id).map(|a| a.balance);
+                if seen != Some(account.balance) {
+                    return Err(format!("the read model's balance of {} differs", account.record.id));
+                }
             }
         }
         Ok(())

@@ -97,7 +97,9 @@ pub fn meta_file(a: &AccountView) -> Value {
 }
 
 /// `tx.log`: one tab-separated line per posting, oldest first:
-/// index, time, transfer id, side, signed amount, currency, counterparty, reference.
+/// index, time, transfer id, side, signed amount, currency, counterparty, reference,
+/// phase (`posted`, or `pending`, `post_pending`, `void_pending` for two-phase ones: a
+/// pending line reserves its amount, a void's releases it, a post's is what moved).
 pub fn tx_log(reader: &LogReader, a: &AccountView, size: u64) -> Result<String> {
     let mut out = String::new();
     for &index in &a.postings {
@@ -111,10 +113,11 @@ pub fn tx_log(reader: &LogReader, a: &AccountView, size: u64) -> Result<String> 
         };
         let reference = t.reference.replace(['\t', '\n'], " ");
         out.push_str(&format!(
-            "{index}\t{}\t{}\t{side}\t{sign}{amount}\t{}\t{other}\t{reference}\n",
+            "{index}\t{}\t{}\t{side}\t{sign}{amount}\t{}\t{other}\t{reference}\t{}\n",
             format_timestamp(entry.time),
             t.id,
-            t.currency
+            t.currency,
+            t.phase.flag().unwrap_or("posted"),
         ));
     }
     Ok(out)

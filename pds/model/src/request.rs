@@ -78,9 +78,13 @@ struct AccountJson {
 #[serde(deny_unknown_fields)]
 struct TransferJson {
     id: String,
+    #[serde(default, deserialize_with = "present_string")]
     debit: Option<String>,
+    #[serde(default, deserialize_with = "present_string")]
     credit: Option<String>,
+    #[serde(default, deserialize_with = "present_string")]
     amount: Option<String>,
+    #[serde(default, deserialize_with = "present_string")]
     currency: Option<String>,
     #[serde(default)]
     reference: String,
@@ -90,8 +94,13 @@ struct TransferJson {
     linked: bool,
     #[serde(default)]
     flags: Vec<String>,
-    #[serde(default)]
-    pending_id: String,
+    #[serde(default, deserialize_with = "present_string")]
+    pending_id: Option<String>,
+}
+
+/// A field that may be absent but, when present, must be a string (not `null`).
+fn present_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
 }
 
 fn metadata_text(value: &serde_json::Map<String, serde_json::Value>) -> String {
@@ -118,14 +127,17 @@ pub fn parse_accounts(body: &[u8]) -> Result<Vec<Event>, RequestError> {
 }
 
 /// Parses `POST /v1/transfers`: one transfer object or an array of them. `debit`,
-/// `credit`, `amount` and `currency` are required, except on a `post_pending` or
-/// `void_pending`, which takes them from the pending transfer when they are omitted.
+/// `credit`, `amount` and `currency` are required, except on a resolution (one with a
+/// `pending_id`: `post_pending`/`void_pending`), which takes them from the pending
+/// transfer when they are omitted.
 pub fn parse_transfers(body: &[u8]) -> Result<Vec<Event>, RequestError> {
     let transfers = parse_batch::<TransferJson>(body, "transfer")?;
     let count = transfers.len();
     let mut events = Vec::with_capacity(count);
     for (i, t) in transfers.into_iter().enumerate() {
-        let resolves = t.flags.iter().any(|f| f == "post_pending" || f == "void_pending");
+        // A resolution (it names a `pending_id`) takes what it omits from the pending
+        // transfer; whether its flags fit is answered per event.
+        let resolves = t.pending_id.is_some();
         let field = |value: Option<String>, name: &str| match value {
             Some(v) => Ok(v),
             None if resolves => Ok(String::new()),
@@ -144,7 +156,7 @@ pub fn parse_transfers(body: &[u8]) -> Result<Vec<Event>, RequestError> {
             metadata: metadata_text(&t.metadata),
             linked: t.linked,
             flags: t.flags,
-            pending_id: t.pending_id,
+            pending_id: t.pending_id.unwrap_or_default(),
         }));
     }
     Ok(events)
@@ -243,6 +255,20 @@ mod tests {
         let ok = parse_accounts(br#"{"id":"a","currency":"EUR","metadata":{"b":1,"a":2}}"#).unwrap();
         let Event::Account(a) = &ok[0] else { panic!() };
         assert_eq!(a.metadata, r#"{"a":2,"b":1}"#);
+    }
+
+    #[test]
+    fn a_resolution_may_omit_what_the_pending_transfer_says_and_nothing_may_be_null() {
+        let post = parse_transfers(br#"{"id":"c","pending_id":"p","flags":["post_pending"]}"#).unwrap();
+        let Event::Transfer(t) = &post[0] else { panic!() };
+        assert_eq!(
+            (t.debit.as_str(), t.amount.as_str(), t.pending_id.as_str()),
+            ("", "", "p")
+        );
+        let plain = parse_transfers(br#"[{"id":"t","debit":"a","credit":"b","currency":"EUR"}]"#).unwrap_err();
+        assert_eq!(plain.to_string(), "missing field `amount`");
+        let null = parse_transfers(br#"{"id":"c","pending_id":"p","flags":["post_pending"],"amount":null}"#);
+        assert_eq!(null.unwrap_err().code(), "request_invalid");
     }
 
     #[test]
