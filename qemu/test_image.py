@@ -210,6 +210,13 @@ def main(image, transcript_path, key_path, helper, ledgerfs):
         c.check(rc_alice["net"] == "60.00", f"boot 3 balance alice {rc_alice}")
         final = console.command("checkpoint")
         c.check(checkpoint_ok(final["checkpoint"], status["size"]), "boot 3 checkpoint verifies")
+        # Two-phase transfers take the same JSON on the console: reserve 2.00, capture 1.50.
+        reply = console.command('transfers [{"id":"auth-1","debit":"alice","credit":"bob","amount":"2.00",'
+                                '"currency":"EUR","flags":["pending"]},'
+                                '{"id":"cap-1","pending_id":"auth-1","flags":["post_pending"],"amount":"1.50"}]')
+        after = console.command("balance alice")["balance"]
+        c.check(reply.get("accepted") == 2 and after["net"] == "58.50",
+                f"a pending transfer and its partial capture: {reply.get('accepted')} accepted, alice {after}")
         console.stop()
         console = None
 
