@@ -6,7 +6,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use ledgerfs_model::amount::{format_signed, Amount};
 use ledgerfs_model::entry::{AccountRecord, EntryBody};
 use ledgerfs_model::time::format_timestamp;
 use ledgerfs_model::Phase;
@@ -30,19 +29,12 @@ pub fn checkpoint_json(c: &Committed) -> Value {
 
 /// Posted debits and credits, their net, what pending transfers reserve, and (for a
 /// limited account) what is available, as decimal strings.
+/// The object is the sequencer core's (`write_balance_json`), the one the appliance's
+/// console answers too.
 pub fn balance_json(record: &AccountRecord, b: &Balance) -> Value {
-    let c = record.currency;
-    let mut value = json!({
-        "debits": Amount(b.debits_posted).format(c),
-        "credits": Amount(b.credits_posted).format(c),
-        "net": format_signed(b.credits_posted, b.debits_posted, c),
-        "debits_pending": Amount(b.debits_pending).format(c),
-        "credits_pending": Amount(b.credits_pending).format(c),
-    });
-    if let Some(available) = b.available(record.flags) {
-        value["available"] = json!(Amount(available).format(c));
-    }
-    value
+    let mut text = String::with_capacity(160);
+    ledgerfs_sequencer::write_balance_json(&mut text, b, record.currency, record.flags);
+    serde_json::from_str(&text).expect("the core writes a JSON object")
 }
 
 /// An account, its balance and what it is consistent with.

@@ -75,6 +75,43 @@ pub fn first_new_index(results: &[EventResult]) -> Option<u64> {
     results.iter().find(|r| r.code == ResultCode::Ok).and_then(|r| r.index)
 }
 
+/// An account's balance as the JSON object every envelope answers (API, FUSE, the
+/// appliance's console): `{"debits","credits","net","debits_pending","credits_pending"}`
+/// (posted amounts and their net, then what pending transfers reserve) and, for a
+/// limited account, `"available"`; amounts as decimal strings of `currency`.
+pub fn write_balance_json(
+    out: &mut String,
+    b: &crate::Balance,
+    currency: ledgerfs_model::Currency,
+    flags: ledgerfs_model::AccountFlags,
+) {
+    use ledgerfs_model::amount::{format_signed, Amount};
+    let amount = |key: &str, value: &str, out: &mut String| {
+        out.push_str(key);
+        out.push('"');
+        out.push_str(value);
+        out.push('"');
+    };
+    out.push('{');
+    amount("\"debits\":", &Amount(b.debits_posted).format(currency), out);
+    amount(",\"credits\":", &Amount(b.credits_posted).format(currency), out);
+    amount(
+        ",\"net\":",
+        &format_signed(b.credits_posted, b.debits_posted, currency),
+        out,
+    );
+    amount(",\"debits_pending\":", &Amount(b.debits_pending).format(currency), out);
+    amount(
+        ",\"credits_pending\":",
+        &Amount(b.credits_pending).format(currency),
+        out,
+    );
+    if let Some(available) = b.available(flags) {
+        amount(",\"available\":", &Amount(available).format(currency), out);
+    }
+    out.push('}');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

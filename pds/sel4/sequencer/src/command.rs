@@ -12,11 +12,10 @@
 use alloc::string::String;
 use core::fmt::Write as _;
 
-use ledgerfs_model::amount::{Amount, format_signed};
 use ledgerfs_model::json::write_string;
 use ledgerfs_model::request::{parse_accounts, parse_transfers};
 use ledgerfs_model::time::UnixNanos;
-use ledgerfs_sequencer::{write_results_json, EntryBuffer, ResultsShape, Sequencer};
+use ledgerfs_sequencer::{write_balance_json, write_results_json, EntryBuffer, ResultsShape, Sequencer};
 
 /// What a command line asks of the PD.
 pub enum Outcome {
@@ -89,7 +88,8 @@ pub fn checkpoint(note: &[u8]) -> String {
     out
 }
 
-/// `{"id","currency","balance":{"debits","credits","net"},"as_of_size"}` of one account.
+/// `{"id","currency","balance":{...},"as_of_size"}` of one account (the balance object
+/// is the core's, the one the daemon's API answers too).
 fn balance(seq: &Sequencer, id: &[u8]) -> String {
     let Some(a) = core::str::from_utf8(id).ok().and_then(|id| seq.account(id)) else {
         return error("not_found", "no such account");
@@ -97,16 +97,9 @@ fn balance(seq: &Sequencer, id: &[u8]) -> String {
     let c = a.record.currency;
     let mut out = String::from("{\"id\":");
     write_string(&mut out, &a.record.id);
-    write!(
-        out,
-        ",\"currency\":\"{}\",\"balance\":{{\"debits\":\"{}\",\"credits\":\"{}\",\"net\":\"{}\"}},\"as_of_size\":{}}}",
-        c.code(),
-        Amount(a.balance.debits_posted).format(c),
-        Amount(a.balance.credits_posted).format(c),
-        format_signed(a.balance.credits_posted, a.balance.debits_posted, c),
-        seq.next_index()
-    )
-    .expect("String write");
+    write!(out, ",\"currency\":\"{}\",\"balance\":", c.code()).expect("String write");
+    write_balance_json(&mut out, &a.balance, c, a.record.flags);
+    write!(out, ",\"as_of_size\":{}}}", seq.next_index()).expect("String write");
     out
 }
 
