@@ -359,7 +359,8 @@ impl Fs for SimFs {
         })
     }
 
-    fn write_file(&self, path: &Path, bytes: &[u8], _mode: u32, sync: bool) -> io::Result<()> {
+    fn write_file(&self, path: &Path, parts: &[&[u8]], _mode: u32, sync: bool) -> io::Result<()> {
+        let bytes = &parts.concat()[..];
         self.call(path, |s| {
             if !s.parent_exists(path) {
                 return Err(not_found());
@@ -390,7 +391,7 @@ impl Fs for SimFs {
         if self.lock().names.contains_key(path) {
             return Err(io::Error::from(io::ErrorKind::AlreadyExists));
         }
-        self.write_file(path, bytes, 0o600, true)
+        self.write_file(path, &[bytes], 0o600, true)
     }
 
     fn write_at_synced(&self, path: &Path, offset: u64, bytes: &[u8]) -> io::Result<()> {
@@ -533,19 +534,20 @@ mod tests {
         let root = temp("crash");
         let fs = SimFs::adopt(&root, 1, Faults::default()).unwrap();
         let (a, b, d) = (root.join("a"), root.join("b"), root.join("d"));
-        fs.write_file(&a, b"synced", 0o644, true).unwrap();
+        fs.write_file(&a, &[b"synced"], 0o644, true).unwrap();
         fs.sync_dir(&root).unwrap();
         fs.create_dir_all(&d).unwrap();
-        fs.write_file(&d.join("x"), b"in an unsynced dir", 0o644, true).unwrap();
+        fs.write_file(&d.join("x"), &[b"in an unsynced dir"], 0o644, true)
+            .unwrap();
         fs.sync_dir(&d).unwrap();
-        fs.write_file(&b, b"unsynced name", 0o644, true).unwrap();
+        fs.write_file(&b, &[b"unsynced name"], 0o644, true).unwrap();
         fs.rename(&a, &root.join("a2")).unwrap();
         fs.crash().unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), b"synced", "the rename was not durable");
         assert!(!b.exists() && !root.join("a2").exists());
         assert!(!d.exists(), "its directory's name was never synced");
         // A synced file system keeps everything.
-        fs.write_file(&b, b"kept", 0o644, false).unwrap();
+        fs.write_file(&b, &[b"kept"], 0o644, false).unwrap();
         fs.sync_fs(&root).unwrap();
         fs.crash().unwrap();
         assert_eq!(std::fs::read(&b).unwrap(), b"kept");

@@ -529,7 +529,7 @@ impl Trial {
         live.sequencer.mark_durable(size);
         let binding = ledgerfs_snapshot::Binding { size, root: head.root };
         let bytes = snapshot::encode(binding, &live.sequencer, &live.view);
-        if snapshot::write(&*fs, &dir, size, &bytes).is_ok() {
+        if snapshot::write(&*fs, &dir, &bytes).is_ok() {
             self.report.snapshots += 1;
         }
         Ok(())

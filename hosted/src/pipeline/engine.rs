@@ -455,7 +455,11 @@ impl Snapshots {
     /// Once everything sequenced is durable (nothing is in flight then, so the read
     /// model stands still at the same size), encodes the sequencer and the read model
     /// together, bound to the checkpoint at that size.
-    fn encode(&mut self, sequencer: &mut Sequencer, shared: &Shared) -> Option<(u64, Vec<u8>)> {
+    fn encode(
+        &mut self,
+        sequencer: &mut Sequencer,
+        shared: &Shared,
+    ) -> Option<(u64, crate::storage::snapshot::Encoded)> {
         let size = sequencer.next_index();
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         while shared.durable.load(Ordering::Acquire) < size {
@@ -482,8 +486,8 @@ impl Snapshots {
     }
 }
 
-fn write_snapshot(fs: &dyn Fs, data: &std::path::Path, size: u64, bytes: &[u8]) {
-    match crate::storage::snapshot::write(fs, data, size, bytes) {
+fn write_snapshot(fs: &dyn Fs, data: &std::path::Path, size: u64, bytes: &crate::storage::snapshot::Encoded) {
+    match crate::storage::snapshot::write(fs, data, bytes) {
         Ok(path) => eprintln!(
             "ledgerfs: snapshot at size {size}: {} ({} bytes)",
             path.display(),

@@ -17,9 +17,9 @@ use std::sync::{Arc, OnceLock};
 pub trait Fs: Send + Sync + Debug {
     /// `mkdir -p`.
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
-    /// Creates or truncates `path`, writes `bytes` (mode for a new file), and
-    /// `fdatasync`s it when `sync`.
-    fn write_file(&self, path: &Path, bytes: &[u8], mode: u32, sync: bool) -> io::Result<()>;
+    /// Creates or truncates `path`, writes the `parts` one after another (mode for a new
+    /// file), and `fdatasync`s it when `sync`.
+    fn write_file(&self, path: &Path, parts: &[&[u8]], mode: u32, sync: bool) -> io::Result<()>;
     /// Creates `path` (which must not exist) with mode 0600, writes and fsyncs it.
     fn write_new_secret(&self, path: &Path, bytes: &[u8]) -> io::Result<()>;
     /// Writes `bytes` at `offset` of the existing file `path`, then `fdatasync`s it.
@@ -53,14 +53,16 @@ impl Fs for Posix {
         fs::create_dir_all(dir)
     }
 
-    fn write_file(&self, path: &Path, bytes: &[u8], mode: u32, sync: bool) -> io::Result<()> {
+    fn write_file(&self, path: &Path, parts: &[&[u8]], mode: u32, sync: bool) -> io::Result<()> {
         let mut file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(mode)
             .open(path)?;
-        file.write_all(bytes)?;
+        for part in parts {
+            file.write_all(part)?;
+        }
         if sync {
             file.sync_data()?;
         }

@@ -12,7 +12,13 @@ pub const TMP_SUFFIX: &str = ".tmp";
 
 /// Writes `bytes` to `path` atomically and durably with the given mode.
 pub fn write_atomic(fs: &dyn Fs, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    write_tmp(fs, path, bytes, mode, true)?;
+    write_atomic_parts(fs, path, &[bytes], mode)
+}
+
+/// [`write_atomic`] of the concatenation of `parts` (written one after another).
+pub fn write_atomic_parts(fs: &dyn Fs, path: &Path, parts: &[&[u8]], mode: u32) -> Result<()> {
+    let tmp = tmp_path(path);
+    fs.write_file(&tmp, parts, mode, true).map_err(|e| Error::io(&tmp, e))?;
     rename_into_place(fs, path)?;
     sync_dir(fs, path.parent().expect("a file has a parent"))
 }
@@ -20,7 +26,8 @@ pub fn write_atomic(fs: &dyn Fs, path: &Path, bytes: &[u8], mode: u32) -> Result
 /// Writes `path.tmp` (and fsyncs it when `sync`), ready for [`rename_into_place`].
 pub fn write_tmp(fs: &dyn Fs, path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<()> {
     let tmp = tmp_path(path);
-    fs.write_file(&tmp, bytes, mode, sync).map_err(|e| Error::io(&tmp, e))
+    fs.write_file(&tmp, &[bytes], mode, sync)
+        .map_err(|e| Error::io(&tmp, e))
 }
 
 /// Renames `path.tmp` over `path`.

@@ -25,26 +25,63 @@ pub const SNAPSHOT_DIR: &str = "snapshots";
 /// Snapshots kept (the newest ones); older ones are deleted after a new one is durable.
 const KEEP: usize = 2;
 
-/// A snapshot's bytes for the state at `binding` (a fully durable sequencer and the
-/// read model at the same size).
-pub fn encode(binding: Binding, sequencer: &Sequencer, view: &ViewState) -> Vec<u8> {
+/// A snapshot's sections for the state at `binding` (a fully durable sequencer and the
+/// read model at the same size), encoded; written by [`write`] without joining them.
+pub struct Encoded {
+    /// The checkpoint it is bound to.
+    pub binding: Binding,
+    sequencer: Vec<u8>,
+    view: Vec<u8>,
+}
+
+impl Encoded {
+    fn sections(&self) -> [(u32, &[u8]); 2] {
+        [(SECTION_SEQUENCER, &self.sequencer), (SECTION_VIEW, &self.view)]
+    }
+
+    /// The snapshot file's size.
+    pub fn len(&self) -> usize {
+        let sections = self.sections();
+        ledgerfs_snapshot::Framing::new(self.binding, &sections).len(&sections)
+    }
+
+    /// Whether it is empty (never: a snapshot has a header).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The whole file as one buffer (tests and tools).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        ledgerfs_snapshot::encode(self.binding, &self.sections())
+    }
+}
+
+/// Encodes the state at `binding`.
+pub fn encode(binding: Binding, sequencer: &Sequencer, view: &ViewState) -> Encoded {
     assert_eq!(sequencer.next_index(), binding.size);
     assert_eq!(view.size, binding.size);
     let mut seq = Writer::new();
     sequencer.encode_snapshot(&mut seq);
     let mut v = Writer::new();
     view.encode_snapshot(&mut v);
-    ledgerfs_snapshot::encode(binding, &[(SECTION_SEQUENCER, &seq.buf), (SECTION_VIEW, &v.buf)])
+    Encoded {
+        binding,
+        sequencer: seq.buf,
+        view: v.buf,
+    }
 }
 
-/// Writes a snapshot durably (temporary file, fsync, rename, directory fsync) and
-/// deletes all but the newest few.
-pub fn write(fs: &dyn Fs, data: &Path, size: u64, bytes: &[u8]) -> Result<PathBuf> {
+/// Writes a snapshot durably (temporary file, fsync, rename, directory fsync), piece by
+/// piece from its sections, and deletes all but the newest few.
+pub fn write(fs: &dyn Fs, data: &Path, snapshot: &Encoded) -> Result<PathBuf> {
+    let size = snapshot.binding.size;
     let dir = data.join(SNAPSHOT_DIR);
     fsutil::create_dir_all(fs, &dir)?;
     fsutil::sync_dir(fs, data)?;
     let path = dir.join(file_name(size));
-    fsutil::write_atomic(fs, &path, bytes, 0o644)?;
+    let sections = snapshot.sections();
+    let framing = ledgerfs_snapshot::Framing::new(snapshot.binding, &sections);
+    fsutil::write_atomic_parts(fs, &path, &framing.pieces(&sections), 0o644)?;
     let mut all = list(data);
     all.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
     for (_, old) in all.into_iter().skip(KEEP) {

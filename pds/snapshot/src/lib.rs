@@ -75,20 +75,68 @@ pub struct Binding {
 
 /// Assembles a snapshot from sections.
 pub fn encode(binding: Binding, sections: &[(u32, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + sections.iter().map(|(_, b)| b.len() + 12).sum::<usize>());
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&binding.size.to_le_bytes());
-    out.extend_from_slice(&binding.root);
-    out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
-    for (tag, bytes) in sections {
-        out.extend_from_slice(&tag.to_le_bytes());
-        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        out.extend_from_slice(bytes);
+    let framing = Framing::new(binding, sections);
+    let mut out = Vec::with_capacity(framing.len(sections));
+    for piece in framing.pieces(sections) {
+        out.extend_from_slice(piece);
     }
-    let digest = Sha256::digest(&out);
-    out.extend_from_slice(&digest);
     out
+}
+
+/// A snapshot's bytes other than its sections' (header, section prefixes, checksum), so
+/// a host can write the snapshot piece by piece without copying the sections into one
+/// buffer (at ten million transfers that copy is hundreds of megabytes).
+#[derive(Clone, Debug)]
+pub struct Framing {
+    header: Vec<u8>,
+    prefixes: Vec<[u8; 12]>,
+    digest: [u8; 32],
+}
+
+impl Framing {
+    /// The framing of a snapshot of these sections bound to `binding`.
+    pub fn new(binding: Binding, sections: &[(u32, &[u8])]) -> Framing {
+        let mut header = Vec::with_capacity(56);
+        header.extend_from_slice(&MAGIC);
+        header.extend_from_slice(&VERSION.to_le_bytes());
+        header.extend_from_slice(&binding.size.to_le_bytes());
+        header.extend_from_slice(&binding.root);
+        header.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+        let mut h = Sha256::new();
+        h.update(&header);
+        let mut prefixes = Vec::with_capacity(sections.len());
+        for (tag, bytes) in sections {
+            let mut prefix = [0u8; 12];
+            prefix[..4].copy_from_slice(&tag.to_le_bytes());
+            prefix[4..].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
+            h.update(prefix);
+            h.update(bytes);
+            prefixes.push(prefix);
+        }
+        Framing {
+            header,
+            prefixes,
+            digest: h.finalize().into(),
+        }
+    }
+
+    /// The snapshot's pieces in order (the very `sections` given to [`Framing::new`]).
+    pub fn pieces<'a>(&'a self, sections: &'a [(u32, &'a [u8])]) -> Vec<&'a [u8]> {
+        assert_eq!(sections.len(), self.prefixes.len(), "the sections framed");
+        let mut pieces = Vec::with_capacity(2 + 2 * sections.len());
+        pieces.push(&self.header[..]);
+        for (prefix, (_, bytes)) in self.prefixes.iter().zip(sections) {
+            pieces.push(&prefix[..]);
+            pieces.push(bytes);
+        }
+        pieces.push(&self.digest[..]);
+        pieces
+    }
+
+    /// Total bytes of the snapshot.
+    pub fn len(&self, sections: &[(u32, &[u8])]) -> usize {
+        self.header.len() + sections.iter().map(|(_, b)| 12 + b.len()).sum::<usize>() + 32
+    }
 }
 
 /// A snapshot checked for shape and checksum (not yet against the log).
