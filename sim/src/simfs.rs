@@ -225,6 +225,16 @@ impl State {
         }
     }
 
+    /// The inode named `path`, or a new empty one given that name.
+    fn file_or_new(&mut self, path: &Path) -> usize {
+        if let Some(i) = self.file(path) {
+            return i;
+        }
+        self.inodes.push(Inode::default());
+        self.names.insert(path.to_path_buf(), Node::File(self.inodes.len() - 1));
+        self.inodes.len() - 1
+    }
+
     fn parent_exists(&self, path: &Path) -> bool {
         let parent = path.parent().expect("a path in the store has a parent");
         parent == self.root || self.names.get(parent) == Some(&Node::Dir)
@@ -368,14 +378,7 @@ impl Fs for SimFs {
             let old = s.file(path).map_or(0, |i| s.inodes[i].current.len() as u64);
             s.room((bytes.len() as u64).saturating_sub(old))?;
             std::fs::write(path, bytes)?;
-            let i = match s.file(path) {
-                Some(i) => i,
-                None => {
-                    s.inodes.push(Inode::default());
-                    s.names.insert(path.to_path_buf(), Node::File(s.inodes.len() - 1));
-                    s.inodes.len() - 1
-                }
-            };
+            let i = s.file_or_new(path);
             let inode = &mut s.inodes[i];
             inode.current = bytes.to_vec();
             inode.unsynced.push(Op::SetLen(0));
@@ -432,14 +435,7 @@ impl Fs for SimFs {
             s.room(len.saturating_sub(old))?;
             let zeros = vec![0u8; len as usize];
             std::fs::write(path, &zeros)?;
-            let i = match s.file(path) {
-                Some(i) => i,
-                None => {
-                    s.inodes.push(Inode::default());
-                    s.names.insert(path.to_path_buf(), Node::File(s.inodes.len() - 1));
-                    s.inodes.len() - 1
-                }
-            };
+            let i = s.file_or_new(path);
             s.inodes[i].current = zeros;
             s.inodes[i].sync();
             Ok(())
