@@ -815,6 +815,14 @@ fn two_phase_transfers_reserve_post_and_void_and_survive_restart() {
         (&"0.00".into(), &"60.00".into(), &"40.00".into(), &"100.00".into()),
         "{alice}"
     );
+    let (s, pending) = d.get("/v1/accounts/bob/pending");
+    assert_eq!(s, 200, "{pending}");
+    let open = pending["pending"].as_array().unwrap();
+    assert_eq!(open.len(), 1, "{pending}");
+    assert_eq!(
+        (&open[0]["id"], &open[0]["side"], &open[0]["amount"]),
+        (&"auth1".into(), &"credit".into(), &"60.00".into())
+    );
     // Capture 45.00 of it (accounts and currency omitted: the pending transfer's); the
     // rest is released; a void afterwards is refused; a retry is idempotent.
     let capture = r#"{"id":"cap1","pending_id":"auth1","flags":["post_pending"],"amount":"45.00"}"#;
@@ -854,6 +862,8 @@ fn two_phase_transfers_reserve_post_and_void_and_survive_restart() {
             (&"45.00".into(), &"0.00".into(), &"55.00".into(), &"55.00".into()),
             "{alice}"
         );
+        let (_, pending) = d.get("/v1/accounts/alice/pending");
+        assert_eq!(pending["pending"], serde_json::json!([]), "{pending}");
         let (_, bob) = d.get("/v1/accounts/bob");
         assert_eq!(bob["balance"]["credits"], "45.00", "{bob}");
         assert_eq!(bob["balance"]["credits_pending"], "0.00", "{bob}");

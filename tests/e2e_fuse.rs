@@ -159,6 +159,10 @@ fn the_ledger_as_a_read_only_filesystem() {
     )
     .expect("balance.json carries a valid inclusion proof");
     assert_eq!(read_json(&mnt.join("accounts/alice/meta.json"))["currency"], "EUR");
+    assert_eq!(
+        read_json(&mnt.join("accounts/alice/pending.json"))["pending"],
+        serde_json::json!([])
+    );
     let tx_log = std::fs::read_to_string(mnt.join("accounts/alice/tx.log")).unwrap();
     assert!(
         tx_log.starts_with("3\t") && tx_log.contains("\tt1\tcredit\t10.50\tEUR\tbank\tsalary\tposted\n"),

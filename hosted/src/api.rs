@@ -183,6 +183,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/accounts", post(create_accounts).get(list_accounts))
         .route("/v1/accounts/{id}", get(get_account))
+        .route("/v1/accounts/{id}/pending", get(get_pending))
         .route("/v1/accounts/{id}/balance", get(get_balance))
         .route("/v1/accounts/{id}/history", get(get_history))
         .route("/v1/transfers", post(create_transfers))
@@ -531,6 +532,26 @@ async fn get_account(
     let mut account = account_json(&a, committed.size);
     account["checkpoint"] = checkpoint_json(&committed);
     Ok(Json(account))
+}
+
+/// The account's pending transfers, not yet posted or voided.
+async fn get_pending(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let caller = caller(&state, &headers)?;
+    may_read_account(&caller, &id)?;
+    let (committed, a) = state
+        .engine
+        .view
+        .account_snapshot(&id)
+        .ok_or_else(|| ApiError::not_found("account"))?;
+    let reader = state.reader.clone();
+    let value = tokio::task::spawn_blocking(move || render::pending_json(&reader, &a, committed.size))
+        .await
+        .map_err(|e| ApiError::from(Error::Storage(e.to_string())))??;
+    Ok(Json(value))
 }
 
 #[derive(Deserialize)]

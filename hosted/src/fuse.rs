@@ -60,13 +60,15 @@ enum AccountFile {
     Balance,
     TxLog,
     Meta,
+    Pending,
 }
 
 impl AccountFile {
-    const ALL: [(&'static str, AccountFile); 3] = [
+    const ALL: [(&'static str, AccountFile); 4] = [
         ("balance.json", AccountFile::Balance),
         ("tx.log", AccountFile::TxLog),
         ("meta.json", AccountFile::Meta),
+        ("pending.json", AccountFile::Pending),
     ];
 }
 
@@ -434,6 +436,13 @@ impl LedgerFs {
             Node::AccountFile(id, AccountFile::Meta) => {
                 let (committed, a) = account(id)?;
                 at(committed.size, json(render::meta_file(&a)))
+            }
+            Node::AccountFile(id, AccountFile::Pending) => {
+                let (committed, a) = account(id)?;
+                at(
+                    committed.size,
+                    json(render::pending_json(&self.reader, &a, committed.size)?),
+                )
             }
             Node::AccountFile(id, AccountFile::TxLog) => {
                 let (committed, a) = account(id)?;

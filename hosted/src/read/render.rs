@@ -156,6 +156,40 @@ pub fn balance_at(
     })))
 }
 
+/// An account's pending transfers not yet posted or voided, oldest first, read from its
+/// postings in the log (a resolution names the transfer it resolves), as of `size`.
+pub fn pending_json(reader: &LogReader, a: &AccountView, size: u64) -> Result<Value> {
+    let mut open: Vec<(String, Value)> = Vec::new();
+    for &index in &a.postings {
+        let entry = reader.decoded(index, size)?;
+        let EntryBody::Transfer(t) = entry.body else { continue };
+        match &t.phase {
+            Phase::Pending => {
+                let side = if t.debit == a.record.id { "debit" } else { "credit" };
+                let value = json!({
+                    "id": t.id,
+                    "index": index,
+                    "time": format_timestamp(entry.time),
+                    "side": side,
+                    "debit": t.debit,
+                    "credit": t.credit,
+                    "amount": t.amount.format(t.currency),
+                    "reference": t.reference,
+                });
+                open.push((t.id, value));
+            }
+            Phase::Post { pending_id } | Phase::Void { pending_id } => open.retain(|(id, _)| id != pending_id),
+            Phase::Single => {}
+        }
+    }
+    Ok(json!({
+        "id": a.record.id,
+        "currency": a.record.currency.code(),
+        "pending": open.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+        "as_of_size": size,
+    }))
+}
+
 /// Document descriptors a transfer's metadata carries (`"documents": [...]`).
 pub fn documents(metadata: &str) -> Option<Value> {
     let value: Value = serde_json::from_str(metadata).ok()?;
