@@ -534,3 +534,49 @@ fn a_rolled_back_resolution_makes_the_transfer_pending_again() {
     assert!(seq == durable);
     assert_eq!(run(&mut seq, &[post]), [ResultCode::Ok]);
 }
+
+fn in_currency(mut event: Event, currency: &str) -> Event {
+    if let Event::Transfer(t) = &mut event {
+        t.currency = currency.to_string();
+    }
+    event
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// Currency exchanges as linked pairs through one FX account per currency: each
+    /// currency balances on its own, and a pair is recorded whole or not at all.
+    #[test]
+    fn exchanges_conserve_each_currency(legs in prop::collection::vec((1u32..20_000, 1u32..3_000_000, any::<bool>()), 1..40)) {
+        let mut seq = Sequencer::new(Limits::default());
+        let opened = run(&mut seq, &[
+            account("bank", "EUR", &[]),
+            account("fx-eur", "EUR", &[]),
+            account("fx-jpy", "JPY", &[]),
+            account("alice", "EUR", &["debits_must_not_exceed_credits"]),
+            account("alice-jpy", "JPY", &["debits_must_not_exceed_credits"]),
+        ]);
+        prop_assert!(opened.iter().all(|c| *c == ResultCode::Ok));
+        run(&mut seq, &[transfer("fund", "bank", "alice", "500.00")]);
+        for (i, (cents, yen, back)) in legs.iter().enumerate() {
+            let eur = format!("{}.{:02}", cents / 100, cents % 100);
+            let jpy = yen.to_string();
+            // alice sells EUR for JPY, or (back) JPY for EUR.
+            let pair = if *back {
+                [
+                    linked(in_currency(transfer(&format!("x{i}-jpy"), "alice-jpy", "fx-jpy", &jpy), "JPY")),
+                    transfer(&format!("x{i}-eur"), "fx-eur", "alice", &eur),
+                ]
+            } else {
+                [
+                    linked(transfer(&format!("x{i}-eur"), "alice", "fx-eur", &eur)),
+                    in_currency(transfer(&format!("x{i}-jpy"), "fx-jpy", "alice-jpy", &jpy), "JPY"),
+                ]
+            };
+            let codes = run(&mut seq, &pair);
+            prop_assert!(codes[0].is_success() == codes[1].is_success(), "{:?}", codes);
+            prop_assert!(conserved(&seq));
+        }
+    }
+}
