@@ -521,17 +521,27 @@ async fn get_account(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers)?;
-    may_read_account(&caller, &id)?;
     // The balance and the checkpoint it is consistent with, from one read of the view.
-    let (committed, a) = state
-        .engine
-        .view
-        .account_snapshot(&id)
-        .ok_or_else(|| ApiError::not_found("account"))?;
+    let (committed, a) = readable_account(&state, &headers, &id)?;
     let mut account = account_json(&a, committed.size);
     account["checkpoint"] = checkpoint_json(&committed);
     Ok(Json(account))
+}
+
+/// An account the caller may read, and the checkpoint it is consistent with, from one
+/// read of the view.
+fn readable_account(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> ApiResult<(Arc<Committed>, crate::read::view::AccountView)> {
+    let caller = caller(state, headers)?;
+    may_read_account(&caller, id)?;
+    state
+        .engine
+        .view
+        .account_snapshot(id)
+        .ok_or_else(|| ApiError::not_found("account"))
 }
 
 /// The account's pending transfers, not yet posted or voided.
@@ -540,13 +550,7 @@ async fn get_pending(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers)?;
-    may_read_account(&caller, &id)?;
-    let (committed, a) = state
-        .engine
-        .view
-        .account_snapshot(&id)
-        .ok_or_else(|| ApiError::not_found("account"))?;
+    let (committed, a) = readable_account(&state, &headers, &id)?;
     let reader = state.reader.clone();
     let value = tokio::task::spawn_blocking(move || render::pending_json(&reader, &a, committed.size))
         .await
@@ -607,14 +611,8 @@ async fn get_balance(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<BalanceQuery>,
 ) -> ApiResult<Json<Value>> {
-    let caller = caller(&state, &headers)?;
-    may_read_account(&caller, &id)?;
     // One read of the view: the postings and the size they are resolved against.
-    let (committed, a) = state
-        .engine
-        .view
-        .account_snapshot(&id)
-        .ok_or_else(|| ApiError::not_found("account"))?;
+    let (committed, a) = readable_account(&state, &headers, &id)?;
     let Some(at) = q.at else {
         let balance = render::balance_json(&a.record, &a.balance);
         return Ok(Json(
