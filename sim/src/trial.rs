@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use ledgerfs_attest::Attestor;
 use ledgerfs_hosted::config::Config;
-use ledgerfs_hosted::pipeline::commit::{self, CommitStage, Publication};
+use ledgerfs_hosted::pipeline::commit::{self, CommitStage, Handed, Publication};
 use ledgerfs_hosted::pipeline::logwriter::{LogId, LogWriter, Signer};
 use ledgerfs_hosted::read::logread::LogReader;
 use ledgerfs_hosted::read::view::ViewState;
@@ -34,7 +34,7 @@ use ledgerfs_hosted::storage::ledger::{self, Start};
 use ledgerfs_hosted::storage::snapshot;
 use ledgerfs_hosted::storage::tiles::{PosixStore, RightEdge};
 use ledgerfs_model::{Event, NewAccount, NewTransfer, ResultCode};
-use ledgerfs_sequencer::{CommitGate, EntryBuffer, EventResult, Notice, Sequencer};
+use ledgerfs_sequencer::{EntryBuffer, EventResult, Notice, Sequencer};
 use ledgerfs_tiles::TileLog;
 use sha2::{Digest, Sha256};
 
@@ -92,7 +92,6 @@ struct Group {
 struct Live {
     sequencer: Sequencer,
     stage: CommitStage,
-    gate: CommitGate,
     view: ViewState,
     queue: VecDeque<Group>,
     /// A failure notice on its way to the sequencer.
@@ -369,75 +368,62 @@ impl Trial {
 
     // ---- the committer and the publisher --------------------------------------------
 
-    /// One turn of the committer: the groups queued (some of them), one group commit.
+    /// One turn of the committer: the groups queued (some of them), one group commit,
+    /// by the daemon's own `CommitStage::turn`.
     fn commit(&mut self) -> Outcome<()> {
         let queued = self.live().queue.len().max(1) as u64;
         let take = 1 + self.rng.below(queued) as usize;
         let live = self.live.as_mut().expect("open");
-        let mut groups = Vec::new();
-        let mut refused = Vec::new();
-        for _ in 0..take {
-            let Some(group) = live.queue.pop_front() else { break };
-            if live.gate.admits(group.epoch) {
-                groups.push(group);
-            } else {
-                refused.push(group);
-            }
-        }
-        for group in refused {
-            self.refuse(group.batches);
-        }
+        let n = take.min(live.queue.len());
+        let groups: Vec<Handed<Vec<Batch>>> = live
+            .queue
+            .drain(..n)
+            .map(|g| Handed {
+                epoch: g.epoch,
+                entries: g.entries,
+                payload: g.batches,
+            })
+            .collect();
         if groups.is_empty() {
             return Ok(());
         }
-        let live = self.live.as_mut().expect("open");
-        let epoch = groups.iter().map(|g| g.epoch).max().expect("a group");
-        let (buffers, batches): (Vec<_>, Vec<_>) = groups.into_iter().map(|g| (g.entries, g.batches)).unzip();
-        let batches: Vec<Batch> = batches.into_iter().flatten().collect();
-        let result = match live.stage.finish_pending() {
-            Ok(Some((pending, publication))) => {
-                for entries in &pending {
-                    live.view.apply(entries);
-                }
-                announce(&mut live.publication, publication);
-                Ok(())
-            }
-            Ok(None) => Ok(()),
-            Err(failure) => Err(failure),
+        let turn = live.stage.turn(groups, live.published);
+        for entries in &turn.durable {
+            live.view.apply(entries);
         }
-        .and_then(|()| live.stage.commit(buffers, live.published));
-        match result {
-            Ok(durable) => {
-                for entries in &durable.buffers {
-                    live.view.apply(entries);
+        // Every full tile the turn revealed: seen now, never to change.
+        let full: Vec<PathBuf> = turn
+            .publications
+            .iter()
+            .flat_map(|p| p.full.iter().map(|t| self.log_dir.join(t.to_path())))
+            .collect();
+        for publication in turn.publications {
+            announce(&mut live.publication, publication);
+        }
+        let head = live.stage.committed().clone();
+        live.view.committed = Some(head.clone());
+        live.sequencer
+            .apply_notice(Notice::Durable { size: head.size })
+            .map_err(|e| format!("durable notice refused: {e:?}"))?;
+        let refused: Vec<Batch> = turn.refused.into_iter().flatten().collect();
+        match turn.outcome {
+            Ok(batches) => {
+                if !batches.is_empty() {
+                    self.report.commits += 1;
+                    self.oracle.checkpoints.insert(head.size, head.root);
                 }
-                let head = live.stage.committed().clone();
-                live.view.committed = Some(head.clone());
-                live.sequencer
-                    .apply_notice(Notice::Durable { size: head.size })
-                    .map_err(|e| format!("durable notice refused: {e:?}"))?;
-                let full: Vec<PathBuf> = durable
-                    .publication
-                    .as_ref()
-                    .map(|p| p.full.iter().map(|t| self.log_dir.join(t.to_path())).collect())
-                    .unwrap_or_default();
-                if let Some(publication) = durable.publication {
-                    announce(&mut live.publication, publication);
-                }
-                self.report.commits += 1;
-                self.oracle.checkpoints.insert(head.size, head.root);
-                self.acknowledge(&durable.buffers, batches)?;
-                for path in full {
-                    self.see_tile(&path)?;
-                }
+                self.acknowledge(&turn.durable, batches.into_iter().flatten().collect())?;
             }
-            Err(_failure) => {
+            Err((_failure, batches, notice)) => {
                 // Refused (nothing stored) or undecided (a pending checkpoint): the
                 // clients retry with the same ids either way.
-                let kept = live.stage.size();
-                live.notice = Some(live.gate.fail(kept, epoch));
-                self.refuse(batches);
+                live.notice = Some(notice);
+                self.refuse(batches.into_iter().flatten().collect());
             }
+        }
+        self.refuse(refused);
+        for path in full {
+            self.see_tile(&path)?;
         }
         Ok(())
     }
@@ -628,7 +614,6 @@ impl Trial {
         let live = Live {
             sequencer: opened.sequencer,
             stage: CommitStage::new(writer, opened.journal, edge, self.log_dir.clone()),
-            gate: CommitGate::default(),
             view: opened.view,
             queue: VecDeque::new(),
             notice: None,

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ledgerfs_sequencer::EntryBuffer;
+use ledgerfs_sequencer::{CommitGate, EntryBuffer, Notice};
 use ledgerfs_tiles::TilePath;
 
 use crate::error::Result;
@@ -55,6 +55,33 @@ pub struct CommitStage {
     log_dir: PathBuf,
     /// Entries under a checkpoint that is signed but not yet durable.
     pending_entries: Vec<EntryBuffer>,
+    /// Refuses groups sequenced on top of a failed commit (the sequencer core's rule).
+    gate: CommitGate,
+}
+
+/// A group the sequencer handed on: its epoch, its entries, and what the caller keeps
+/// with it (the daemon: the waiting batches; the simulator: its clients' batches).
+pub struct Handed<T> {
+    /// The sequencer's epoch when it sequenced the group.
+    pub epoch: u64,
+    /// The group's entries.
+    pub entries: EntryBuffer,
+    /// The caller's.
+    pub payload: T,
+}
+
+/// What one committer turn did.
+pub struct Turn<T> {
+    /// Groups refused without being stored: sequenced on top of a failed commit.
+    pub refused: Vec<T>,
+    /// Entries durable now, in log order (a finished pending commit's, then this
+    /// commit's): read models apply them.
+    pub durable: Vec<EntryBuffer>,
+    /// What to publish, oldest first (fold them into the publisher's mailbox).
+    pub publications: Vec<Publication>,
+    /// The payloads of the groups stored now, or those of the failed commit with the
+    /// failure and the notice for the sequencer.
+    pub outcome: std::result::Result<Vec<T>, (CommitFailure, Vec<T>, Notice)>,
 }
 
 /// A group commit that is durable.
@@ -74,7 +101,55 @@ impl CommitStage {
             edge,
             log_dir,
             pending_entries: Vec::new(),
+            gate: CommitGate::default(),
         }
+    }
+
+    /// One turn of the committer: refuses the groups the gate does not admit, finishes
+    /// a pending checkpoint, then commits the others under one checkpoint (one journal
+    /// record). On failure the gate records it and the notice for the sequencer is
+    /// returned: every entry beyond the kept size is void, and so is every group of
+    /// its epoch still on its way.
+    pub fn turn<T>(&mut self, groups: Vec<Handed<T>>, published: u64) -> Turn<T> {
+        let mut turn = Turn {
+            refused: Vec::new(),
+            durable: Vec::new(),
+            publications: Vec::new(),
+            outcome: Ok(Vec::new()),
+        };
+        let (mut buffers, mut payloads, mut epoch) = (Vec::new(), Vec::new(), None);
+        for group in groups {
+            if self.gate.admits(group.epoch) {
+                epoch = epoch.max(Some(group.epoch));
+                buffers.push(group.entries);
+                payloads.push(group.payload);
+            } else {
+                turn.refused.push(group.payload);
+            }
+        }
+        let Some(epoch) = epoch else {
+            return turn;
+        };
+        let result = self.finish_pending().and_then(|finished| {
+            if let Some((entries, publication)) = finished {
+                turn.durable.extend(entries);
+                turn.publications.push(publication);
+            }
+            self.commit(buffers, published)
+        });
+        turn.outcome = match result {
+            Ok(durable) => {
+                turn.durable.extend(durable.buffers);
+                turn.publications.extend(durable.publication);
+                Ok(payloads)
+            }
+            Err(failure) => {
+                // Entries under a pending checkpoint stay; everything after is void.
+                let notice = self.gate.fail(self.size(), epoch);
+                Err((failure, payloads, notice))
+            }
+        };
+        turn
     }
 
     /// The durable checkpoint.

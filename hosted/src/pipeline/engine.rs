@@ -26,12 +26,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ledgerfs_attest::Attestor;
 use ledgerfs_model::Event;
-use ledgerfs_sequencer::{CommitGate, EntryBuffer, EventResult, Notice, Sequencer};
+use ledgerfs_sequencer::{EntryBuffer, EventResult, Notice, Sequencer};
 use tokio::sync::{oneshot, watch};
 
 use crate::access::audit::{self, Audit};
 use crate::error::{Error, Result};
-use crate::pipeline::commit::{CommitStage, Publication};
+use crate::pipeline::commit::{CommitStage, Handed, Publication};
 use crate::pipeline::logwriter::{CommitFailure, LogId, LogWriter, SignMessage, Signer};
 use crate::read::view::{Committed, View};
 use crate::storage::fs::Fs;
@@ -319,7 +319,6 @@ impl Engine {
             durable: durable_tx,
             shared: shared.clone(),
             metrics: metrics.clone(),
-            gate: CommitGate::default(),
         };
         thread::Builder::new()
             .name("committer".into())
@@ -515,15 +514,14 @@ fn sequencer_loop(
                 Err(_) => return,
             },
         };
-        // The durable size only grows; after a failure the sequencer may already have
-        // marked a pending (synced, signed) checkpoint's size as durable.
-        let durable = shared.durable.load(Ordering::Acquire);
-        if durable > sequencer.durable_size() {
-            let notice = Notice::Durable { size: durable };
-            sequencer
-                .apply_notice(notice)
-                .expect("the committer reports sizes it was given");
-        }
+        // The core ignores a durable size it is already past (after a failure it may
+        // count a pending checkpoint's entries as durable before the head moves).
+        let notice = Notice::Durable {
+            size: shared.durable.load(Ordering::Acquire),
+        };
+        sequencer
+            .apply_notice(notice)
+            .expect("the committer reports sizes it was given");
         if let Some(notice) = shared.failure.lock().expect("failure lock").take() {
             // Every group of the failed epoch is refused by the committer's gate.
             sequencer.apply_notice(notice).expect("one failure per epoch");
@@ -635,7 +633,6 @@ struct Committer {
     durable: watch::Sender<u64>,
     shared: Arc<Shared>,
     metrics: Arc<Metrics>,
-    gate: CommitGate,
 }
 
 impl Committer {
@@ -661,32 +658,34 @@ impl Committer {
                 bytes += group.entries.byte_len();
                 batch.push(group);
             }
-            let mut live = Vec::with_capacity(batch.len());
-            for group in batch {
-                if !self.gate.admits(group.epoch) {
-                    self.refuse(group, "an earlier write in the pipeline failed; retry");
-                } else {
-                    live.push(group);
-                }
-            }
-            if live.is_empty() {
-                continue;
-            }
             let started = Instant::now();
-            let epoch = live.iter().map(|g| g.epoch).max().expect("at least one group");
-            let (buffers, waiters): (Vec<EntryBuffer>, Vec<Vec<Waiter>>) =
-                live.into_iter().map(|g| (g.entries, g.waiters)).unzip();
-            match self.commit(buffers) {
-                Ok(buffers) => {
+            let handed = batch
+                .into_iter()
+                .map(|g| Handed {
+                    epoch: g.epoch,
+                    entries: g.entries,
+                    payload: g.waiters,
+                })
+                .collect();
+            let turn = self.stage.turn(handed, self.published.get().size);
+            for waiters in turn.refused {
+                self.refuse(waiters, "an earlier write in the pipeline failed; retry");
+            }
+            for entries in &turn.durable {
+                self.publish(entries);
+            }
+            for publication in turn.publications {
+                self.announce(publication);
+            }
+            match turn.outcome {
+                Ok(waiters) if waiters.is_empty() => {}
+                Ok(waiters) => {
                     let m = &self.metrics;
                     m.commits.fetch_add(1, Ordering::Relaxed);
                     m.commit_nanos
                         .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     m.entries
-                        .fetch_add(buffers.iter().map(|b| b.len() as u64).sum(), Ordering::Relaxed);
-                    for entries in &buffers {
-                        self.publish(entries);
-                    }
+                        .fetch_add(turn.durable.iter().map(|b| b.len() as u64).sum(), Ordering::Relaxed);
                     for waiter in waiters.into_iter().flatten() {
                         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
                         let outcome = BatchOutcome {
@@ -697,26 +696,10 @@ impl Committer {
                         let _ = waiter.reply.send(Ok(outcome));
                     }
                 }
-                Err(failure) => self.fail(epoch, waiters.into_iter().flatten().collect(), failure),
+                Err((failure, waiters, notice)) => self.fail(waiters.into_iter().flatten().collect(), failure, notice),
             }
         }
         self.publication.close();
-    }
-
-    /// Finishes a pending checkpoint (publishing its entries), then commits `buffers`
-    /// (consecutive groups, in log order) under one checkpoint: one journal record.
-    fn commit(&mut self, buffers: Vec<EntryBuffer>) -> std::result::Result<Vec<EntryBuffer>, CommitFailure> {
-        if let Some((pending, publication)) = self.stage.finish_pending()? {
-            for entries in &pending {
-                self.publish(entries);
-            }
-            self.announce(publication);
-        }
-        let durable = self.stage.commit(buffers, self.published.get().size)?;
-        if let Some(publication) = durable.publication {
-            self.announce(publication);
-        }
-        Ok(durable.buffers)
     }
 
     /// Tells the publisher the newest durable checkpoint.
@@ -727,14 +710,12 @@ impl Committer {
         });
     }
 
-    fn fail(&mut self, epoch: u64, waiters: Vec<Waiter>, failure: CommitFailure) {
+    fn fail(&mut self, waiters: Vec<Waiter>, failure: CommitFailure, notice: Notice) {
         self.metrics.storage_failures.fetch_add(1, Ordering::Relaxed);
         let unknown = matches!(failure, CommitFailure::CheckpointPending(_));
         let error = failure.error();
-        // Entries under a pending checkpoint stay; everything sequenced after is undone.
-        let keep_size = self.stage.size();
         eprintln!("ledgerfs: commit failed, refusing writes until storage recovers: {error}");
-        *self.shared.failure.lock().expect("failure lock") = Some(self.gate.fail(keep_size, epoch));
+        *self.shared.failure.lock().expect("failure lock") = Some(notice);
         let full = matches!(error, Error::StorageFull(_));
         let why = if unknown {
             format!("{error}; this batch's entries are on disk but its checkpoint is not: its outcome is decided when storage recovers (retrying with the same ids is safe)")
@@ -763,8 +744,8 @@ impl Committer {
         let _ = self.durable.send(committed.size);
     }
 
-    fn refuse(&self, group: Group, why: &str) {
-        for waiter in group.waiters {
+    fn refuse(&self, waiters: Vec<Waiter>, why: &str) {
+        for waiter in waiters {
             let _ = waiter.reply.send(Err(Error::Storage(why.into())));
         }
     }

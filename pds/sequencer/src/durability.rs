@@ -61,9 +61,12 @@ impl Sequencer {
     }
 
     /// Applies the committer's notice: marks entries durable, or after a failure rolls
-    /// back to the kept size (which becomes durable) and starts a new epoch.
+    /// back to the kept size (which becomes durable) and starts a new epoch. A durable
+    /// size at or below the current one changes nothing (the durable size only grows;
+    /// after a failure it may already include a pending checkpoint's entries).
     pub fn apply_notice(&mut self, notice: Notice) -> Result<(), NoticeError> {
         let size = match notice {
+            Notice::Durable { size } if size <= self.durable_size() => return Ok(()),
             Notice::Durable { size } | Notice::Failed { kept: size, .. } => size,
         };
         if !(self.durable_size()..=self.next_index()).contains(&size) {
