@@ -42,6 +42,7 @@ impl<D: BlockDevice> BlockStore<D> {
     /// commit, a crash can bring it back (whole and valid). Hosts retry the
     /// swap instead, as the hosted log writer does.
     pub fn abandon(&mut self) {
+        self.snapshot_write = None;
         self.index.discard_staged();
         self.staged = self.committed.pos;
     }
@@ -60,6 +61,9 @@ impl<D: BlockDevice> BlockStore<D> {
     }
 
     fn put_record(&mut self, path: &TilePath, bytes: &[u8]) -> Result<(), Error> {
+        if self.snapshot_write.is_some() {
+            self.abandon(); // a commit goes first; the snapshot is taken again later
+        }
         assert!(
             (1..=256).contains(&path.width) && path.level() <= MAX_PATH_LEVEL,
             "TilePath names no file"
@@ -126,6 +130,7 @@ impl<D: BlockDevice> BlockStore<D> {
         self.committed = Committed {
             pos: self.staged.advance(blocks, rec.sum),
             checkpoint_block: at,
+            ..self.committed
         };
         self.staged = self.committed.pos;
         self.note = Some(note.to_vec());
@@ -135,12 +140,13 @@ impl<D: BlockDevice> BlockStore<D> {
 
     /// Steps 5 and 6: write the next superblock (into the block that does
     /// not hold the newest durable one) and flush.
-    fn write_superblock(&mut self) -> Result<(), Error> {
+    pub(crate) fn write_superblock(&mut self) -> Result<(), Error> {
         let sb = Superblock {
             seq: self.sb_seq + 1,
             volume: self.volume,
             tip: self.committed.pos,
             checkpoint_block: self.committed.checkpoint_block,
+            index_block: self.committed.index_block,
         };
         assert_ne!(
             sb.home(),
@@ -193,6 +199,7 @@ impl<D: BlockDevice> TileStore for BlockStore<D> {
                 max: MAX_NOTE_LEN,
             });
         }
+        self.snapshot_write = None; // a commit goes first; the snapshot is taken again later
         let nothing_staged = self.staged == self.committed.pos;
         if !(nothing_staged && self.note.as_deref() == Some(note)) {
             self.write_checkpoint_record(note)?;

@@ -63,6 +63,13 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// A snapshot write out of order: begun with something staged or no
+    /// checkpoint, given more or fewer bytes than it announced, or finished
+    /// without being begun. Nothing committed is touched.
+    SnapshotOrder {
+        /// Which rule the call broke.
+        reason: &'static str,
+    },
 }
 
 impl Error {
@@ -77,6 +84,7 @@ impl Error {
             Error::RecordTooLarge { .. } => "record_too_large",
             Error::ImmutableRewrite { .. } => "immutable_rewrite",
             Error::IndexFull { .. } => "index_full",
+            Error::SnapshotOrder { .. } => "snapshot_order",
         }
     }
 }
@@ -112,6 +120,7 @@ impl fmt::Display for Error {
                 write!(f, "{path}: committed full tile put again with different bytes")
             }
             Error::IndexFull { max } => write!(f, "index holds its limit of {max} files"),
+            Error::SnapshotOrder { reason } => f.write_str(reason),
         }
     }
 }

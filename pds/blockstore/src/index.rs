@@ -95,6 +95,35 @@ impl Index {
         assert!(self.len() <= self.max, "index above its limit");
     }
 
+    /// Forget everything, committed and staged (a failed start from an index
+    /// record falls back to walking the whole chain).
+    pub fn clear(&mut self) {
+        self.committed.clear();
+        self.discard_staged();
+    }
+
+    /// Take `paths` as the committed index (read from an index record).
+    /// Refuses more paths than the limit and a path listed twice.
+    pub fn load(&mut self, paths: Vec<(TilePath, Loc)>) -> Result<(), Error> {
+        assert!(
+            self.committed.is_empty() && self.staged.is_empty(),
+            "load into an empty index"
+        );
+        if paths.len() > self.max {
+            return Err(Error::IndexFull { max: self.max });
+        }
+        let count = paths.len();
+        self.committed.extend(paths);
+        if self.committed.len() != count {
+            self.committed.clear();
+            return Err(Error::Corrupt {
+                block: 0,
+                reason: "index record lists a path twice",
+            });
+        }
+        Ok(())
+    }
+
     /// Forget everything staged.
     pub fn discard_staged(&mut self) {
         self.staged.clear();

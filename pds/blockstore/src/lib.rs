@@ -16,7 +16,7 @@
 //! checksum or does not continue the chain, or touch threads, clocks, files
 //! or syscalls.
 //!
-//! # On-disk format (version 1)
+//! # On-disk format (version 2)
 //!
 //! All integers little-endian. Block size `B` is `D::BLOCK_SIZE` (4096 by
 //! default; any power of two in 512..=65536), recorded at format.
@@ -42,7 +42,11 @@
 //! | 88 | 8 | sequence number of that record (0: none) |
 //! | 96 | 32 | header checksum of that record (genesis if none) |
 //! | 128 | 8 | first block of the last checkpoint record (0: none) |
-//! | 136 | 32 | SHA-256 of bytes 0..136 |
+//! | 136 | 8 | first block of the newest index record (0: none) |
+//! | 144 | 32 | SHA-256 of bytes 0..144 |
+//!
+//! Version 1 superblocks (no index record field, checksum at 136) are still
+//! read; every superblock written is version 2.
 //!
 //! The valid copy (magic, checksum, `n mod 2` matches its block) with the
 //! higher write number wins.
@@ -52,7 +56,7 @@
 //! | offset | size | field |
 //! |---:|---:|---|
 //! | 0 | 8 | magic `LFSBREC1` |
-//! | 8 | 1 | kind: 1 tile, 2 checkpoint |
+//! | 8 | 1 | kind: 1 tile, 2 checkpoint, 3 snapshot, 4 index |
 //! | 9 | 1 | tile family: 0 hash tile, 1 entry bundle (0 for a checkpoint) |
 //! | 10 | 1 | hash-tile level 0..=63 (0 otherwise) |
 //! | 11 | 1 | reserved, 0 |
@@ -66,7 +70,18 @@
 //! | 56 | 32 | prev: header checksum of the previous record (genesis for the first) |
 //! | 88 | 32 | SHA-256 of the payload |
 //! | 120 | 32 | header checksum: SHA-256 of bytes 0..120 |
-//! | 152 | len | payload: the tile/bundle bytes, or the signed checkpoint note |
+//! | 152 | len | payload: the tile/bundle bytes, the signed checkpoint note, a snapshot, or an index |
+//!
+//! A snapshot record's payload is opaque here (the appliance stores a
+//! `ledgerfs-snapshot` container of the sequencer's state). An index
+//! record's payload is the committed index when it was written:
+//!
+//! | offset | size | field |
+//! |---:|---:|---|
+//! | 0 | 8 | first block of the snapshot record before it |
+//! | 8 | 8 | that snapshot's payload length |
+//! | 16 | 4 | path count `n` |
+//! | 20 | 24·n | per path: family (0 hash, 1 entries), level, width u16, tile index u64, record block u64, payload length u32 |
 //!
 //! The `prev` links make the records a hash chain: a record is accepted only
 //! as the continuation of the exact history before it, so stale records from
@@ -98,6 +113,17 @@
 //! found: its records were flushed before its superblock was written, and a
 //! superblock write never touches the other, older copy.
 //!
+//! ## Snapshots
+//!
+//! `begin_snapshot`, `write_snapshot` (pieces), `finish_snapshot` append a
+//! snapshot record, an index record and a checkpoint record repeating the
+//! current note (one commit), flush, then write the superblock naming the
+//! index record, and flush. `open` then loads the index from that record and
+//! walks only the records after it; a damaged index record is ignored and
+//! the whole chain walked instead (the index record is an optimisation, never
+//! trusted over the chain). A `put` or `swap_checkpoint` during a snapshot
+//! abandons it (commits go first).
+//!
 //! Partial tiles are written anew at each commit (new records). The index
 //! (path → record) is rebuilt at `open` by reading one header block per
 //! committed record; a full tile, once committed, is immutable, and its
@@ -105,8 +131,9 @@
 //! Superseded records are not reclaimed: the data area fills, and then `put`
 //! fails with [`Error::DeviceFull`] without losing anything committed.
 //!
-//! Cost of `open` (which never writes): one block read per committed record,
-//! plus a full read of the records past the superblock's end (normally none
+//! Cost of `open` (which never writes): one block read per committed record
+//! after the newest index record (all of them without one), plus the index
+//! record itself (24 bytes per indexed file), plus a full read of the records past the superblock's end (normally none
 //! or one commit). A log of 10 million entries committed 1,000 at a time has
 //! about 130,000 records: about 520 MiB of header reads with 4 KiB blocks.
 //!
@@ -133,6 +160,7 @@ mod index;
 mod open;
 mod record;
 mod recover;
+mod snapshot;
 mod store;
 mod superblock;
 
@@ -142,12 +170,13 @@ mod tests;
 pub use device::{BlockDevice, DeviceError};
 pub use error::Error;
 pub use export::{export, Export, CHECKPOINT_PATH};
-pub use record::{MAX_BUNDLE_LEN, MAX_HASH_TILE_LEN, MAX_NOTE_LEN, RECORD_HEADER_LEN};
+pub use record::{MAX_BUNDLE_LEN, MAX_HASH_TILE_LEN, MAX_INDEX_LEN, MAX_NOTE_LEN, MAX_SNAPSHOT_LEN, RECORD_HEADER_LEN};
+pub use snapshot::SnapshotReader;
 pub use store::{BlockStore, Limits, Stats};
 pub use superblock::SUPERBLOCK_LEN;
 
 /// Version written into every superblock; `open` refuses any other.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// First block of the data area (blocks 0 and 1 are the superblocks).
 pub const DATA_START: u64 = 2;

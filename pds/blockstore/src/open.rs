@@ -83,6 +83,7 @@ impl<D: BlockDevice> BlockStore<D> {
                     last_sum: genesis,
                 },
                 checkpoint_block: 0,
+                index_block: 0,
             };
             sb.encode(&mut block);
             device.write(sb.home(), &block)?;
@@ -159,10 +160,14 @@ impl<D: BlockDevice> BlockStore<D> {
             committed: Committed {
                 pos: start,
                 checkpoint_block: 0,
+                index_block: 0,
+                snapshot: None,
             },
             note: None,
             staged: start,
             index: Index::new(limits.max_index_entries),
+            opened_from_index: false,
+            snapshot_write: None,
         };
         store.rebuild_committed(&sb)?;
         store.recover_tail()?;

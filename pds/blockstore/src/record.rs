@@ -37,8 +37,18 @@ pub const MAX_BUNDLE_LEN: usize = TILE_WIDTH as usize * (2 + MAX_ENTRY_LEN);
 /// hundred bytes; this bound keeps the checkpoint record a single 4 KiB block.
 pub const MAX_NOTE_LEN: usize = 2048;
 
+/// Largest snapshot payload: a `ledgerfs-snapshot` container of the sequencer's state
+/// (about 32 bytes per transfer: 1 GiB is far above any appliance's limits).
+pub const MAX_SNAPSHOT_LEN: usize = 1 << 30;
+
+/// Largest index record payload: the committed index at its largest
+/// (16 million paths of 24 bytes), with its 20-byte preamble.
+pub const MAX_INDEX_LEN: usize = 20 + 24 * (1 << 24);
+
 const KIND_TILE: u8 = 1;
 const KIND_CHECKPOINT: u8 = 2;
+const KIND_SNAPSHOT: u8 = 3;
+const KIND_INDEX: u8 = 4;
 const FAMILY_HASH: u8 = 0;
 const FAMILY_ENTRIES: u8 = 1;
 /// Highest hash-tile level C2SP allows in a path.
@@ -73,6 +83,12 @@ pub(crate) enum RecordKind {
     Tile(TilePath),
     /// A signed checkpoint note: the commit record.
     Checkpoint,
+    /// A snapshot of the projections (opaque to the store): boot loads it
+    /// instead of replaying the log from the start.
+    Snapshot,
+    /// The committed index as it was when written, and where the snapshot
+    /// before it is: `open` starts its walk here instead of at block 2.
+    Index,
 }
 
 impl RecordKind {
@@ -85,6 +101,8 @@ impl RecordKind {
             }) => MAX_HASH_TILE_LEN,
             RecordKind::Tile(_) => MAX_BUNDLE_LEN,
             RecordKind::Checkpoint => MAX_NOTE_LEN,
+            RecordKind::Snapshot => MAX_SNAPSHOT_LEN,
+            RecordKind::Index => MAX_INDEX_LEN,
         }
     }
 }
@@ -136,6 +154,8 @@ impl Header {
                 put_u64(b, 16, p.index);
             }
             RecordKind::Checkpoint => b[8] = KIND_CHECKPOINT,
+            RecordKind::Snapshot => b[8] = KIND_SNAPSHOT,
+            RecordKind::Index => b[8] = KIND_INDEX,
         }
         put_u32(b, 24, self.len);
         put_u64(b, 32, self.seq);
@@ -166,8 +186,13 @@ impl Header {
         let kind = match (b[8], b[9]) {
             (KIND_TILE, FAMILY_HASH) if b[10] <= MAX_PATH_LEVEL => TilePath::hash(b[10], index, width),
             (KIND_TILE, FAMILY_ENTRIES) if b[10] == 0 => TilePath::entries(index, width),
-            (KIND_CHECKPOINT, 0) if b[10] == 0 && width == 0 && index == 0 => {
-                return Self::finish(b, RecordKind::Checkpoint, s);
+            (kind @ (KIND_CHECKPOINT | KIND_SNAPSHOT | KIND_INDEX), 0) if b[10] == 0 && width == 0 && index == 0 => {
+                let kind = match kind {
+                    KIND_CHECKPOINT => RecordKind::Checkpoint,
+                    KIND_SNAPSHOT => RecordKind::Snapshot,
+                    _ => RecordKind::Index,
+                };
+                return Self::finish(b, kind, s);
             }
             _ => return None,
         };

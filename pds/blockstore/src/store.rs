@@ -45,6 +45,10 @@ pub(crate) struct Committed {
     pub pos: ChainPos,
     /// First block of its checkpoint record (0: none yet).
     pub checkpoint_block: u64,
+    /// First block of the newest committed index record (0: none).
+    pub index_block: u64,
+    /// The newest committed snapshot record.
+    pub snapshot: Option<Loc>,
 }
 
 /// Counters for logs, metrics and tests.
@@ -65,6 +69,11 @@ pub struct Stats {
     pub superblock_behind: bool,
     /// Distinct files in the index.
     pub index_entries: usize,
+    /// Payload bytes of the committed snapshot (0: none).
+    pub snapshot_bytes: u64,
+    /// True when `open` started from an index record instead of walking the
+    /// whole chain.
+    pub opened_from_index: bool,
 }
 
 /// A tlog-tiles store on a raw block device; see the crate docs for the
@@ -83,6 +92,10 @@ pub struct BlockStore<D: BlockDevice> {
     /// End of the chain including staged records (== committed.pos if none).
     pub(crate) staged: ChainPos,
     pub(crate) index: Index,
+    /// `open` started from an index record.
+    pub(crate) opened_from_index: bool,
+    /// A snapshot being written (its records are staged, not committed).
+    pub(crate) snapshot_write: Option<crate::snapshot::SnapshotWrite>,
 }
 
 impl<D: BlockDevice> core::fmt::Debug for BlockStore<D> {
@@ -102,6 +115,8 @@ impl<D: BlockDevice> BlockStore<D> {
             superblock_seq: self.sb_seq,
             superblock_behind: self.sb_dirty,
             index_entries: self.index.len(),
+            snapshot_bytes: self.committed.snapshot.map_or(0, |l| u64::from(l.len)),
+            opened_from_index: self.opened_from_index,
         }
     }
 

@@ -15,10 +15,13 @@ use crate::FORMAT_VERSION;
 pub(crate) const SB_MAGIC: [u8; 8] = *b"LFSBSUP1";
 
 /// Bytes of a superblock that carry data; the rest of the block is zero.
-pub const SUPERBLOCK_LEN: usize = 168;
+pub const SUPERBLOCK_LEN: usize = 176;
 
 /// Offset of the checksum (SHA-256 of every byte before it).
-const SUM_AT: usize = 136;
+const SUM_AT: usize = 144;
+
+/// Where version 1 (no index record field) kept its checksum; still read.
+const V1_SUM_AT: usize = 136;
 
 const _: () = assert!(SUM_AT + 32 == SUPERBLOCK_LEN);
 
@@ -46,6 +49,9 @@ pub(crate) struct Superblock {
     pub tip: ChainPos,
     /// First block of the last checkpoint record (0: none yet).
     pub checkpoint_block: u64,
+    /// First block of the newest index record in the chain (0: none; `open`
+    /// then walks the chain from its start).
+    pub index_block: u64,
 }
 
 impl Superblock {
@@ -69,6 +75,7 @@ impl Superblock {
         put_u64(block, 88, self.tip.last_seq);
         block[96..128].copy_from_slice(&self.tip.last_sum);
         put_u64(block, 128, self.checkpoint_block);
+        put_u64(block, 136, self.index_block);
         let s = sum(&block[..SUM_AT]);
         block[SUM_AT..SUPERBLOCK_LEN].copy_from_slice(&s);
     }
@@ -80,10 +87,15 @@ impl Superblock {
     /// or fields that no writer of this format produces).
     pub fn decode(block: &[u8], at: u64) -> Result<Option<Superblock>, Error> {
         assert!(at < 2 && block.len() >= SUPERBLOCK_LEN);
-        if block[0..8] != SB_MAGIC || sum(&block[..SUM_AT]) != block[SUM_AT..SUPERBLOCK_LEN] {
+        if block[0..8] != SB_MAGIC {
             return Ok(None);
         }
-        if get_u32(block, 8) != FORMAT_VERSION {
+        let version = get_u32(block, 8);
+        let sum_at = if version == 1 { V1_SUM_AT } else { SUM_AT };
+        if sum(&block[..sum_at]) != block[sum_at..sum_at + 32] {
+            return Ok(None);
+        }
+        if version != FORMAT_VERSION && version != 1 {
             return Err(Error::Geometry {
                 reason: "superblock has an unsupported format version",
             });
@@ -102,6 +114,7 @@ impl Superblock {
                 last_sum: get_array(block, 96),
             },
             checkpoint_block: get_u64(block, 128),
+            index_block: if version == 1 { 0 } else { get_u64(block, 136) },
         };
         let corrupt = |reason| Err(Error::Corrupt { block: at, reason });
         if sb.home() != at {
@@ -118,6 +131,9 @@ impl Superblock {
             || (!empty && !(crate::DATA_START..t.next_block).contains(&sb.checkpoint_block))
         {
             return corrupt("superblock fields disagree");
+        }
+        if sb.index_block != 0 && !(crate::DATA_START..t.next_block).contains(&sb.index_block) {
+            return corrupt("superblock index record is outside the chain");
         }
         Ok(Some(sb))
     }

@@ -8,6 +8,7 @@ mod export;
 mod format;
 mod recover;
 mod sim;
+mod snapshot;
 mod write;
 
 use std::format;
