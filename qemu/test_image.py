@@ -5,11 +5,13 @@ disk exports to a tlog-tiles directory `ledgerfs verify` accepts.
 
   boot 1 (console on stdio, blank disk): the console commands of STEPS with their replies
          checked (accounts, transfers, idempotent retry, rejection, balances, errors, the
-         signed checkpoint verified with the image key's verifier key), `status`, `bench`;
+         signed checkpoint verified with the image key's verifier key), `status`, `bench`,
+         `snapshot`;
   boot 2 (console on a unix socket, driven by `ledgerfs appliance`): the state is back
-         (size, balances, checkpoint), one more transfer; then a long `bench` is started and
+         from the snapshot with nothing replayed (size, balances, checkpoint), one more transfer; then a long `bench` is started and
          QEMU is killed (SIGKILL) in the middle of it;
-  boot 3 (stdio): ready again, nothing acknowledged lost, a log that only grew;
+  boot 3 (stdio): ready again from the snapshot plus the tail, nothing acknowledged lost,
+         a log that only grew;
   boot 4 (stdio, a 1 MiB disk): a benchmark fills it: `storage_full`, nothing lost;
   then `ledgerfs image export DISK --out DIR --vkey VKEY` and `ledgerfs verify --dir DIR`.
 
@@ -154,6 +156,8 @@ def main(image, transcript_path, key_path, helper, ledgerfs):
         c.check(bench["accepted"] == 5000, f"bench 5000: {bench['transfers_per_s']} transfers/s end to end")
         status = console.command("status")["status"]
         c.check(status["size"] == 5607 and status["durable"] == 5607, f"status after boot 1: {status}")
+        snap = console.command("snapshot", timeout=120).get("snapshot", {})
+        c.check(snap.get("size") == 5607, f"snapshot at 5607: {snap}")
         alice = console.command("balance alice")["balance"]
         console.stop()
         console = None
@@ -181,7 +185,8 @@ def main(image, transcript_path, key_path, helper, ledgerfs):
             while rc != 0 and time.monotonic() < deadline:
                 rc, out = appliance("status", timeout=3)
             status = json.loads(out)["status"] if rc == 0 else {}
-            c.check(status.get("size") == 5607, f"boot 2 recovered the log: {status}")
+            c.check(status.get("size") == 5607 and status.get("snapshot") == 5607 and status.get("boot_replayed") == 0,
+                    f"boot 2 recovered the log from its snapshot: {status}")
             rc, out = appliance("balance", "alice")
             c.check(rc == 0 and json.loads(out)["balance"] == alice, f"boot 2 balance alice {out}")
             rc, out = appliance("checkpoint")
@@ -205,7 +210,10 @@ def main(image, transcript_path, key_path, helper, ledgerfs):
         console = Console(image, disk, transcript)
         status = console.ready()
         print(f"test-image: boot 3 ready in {time.monotonic() - start:.2f} s on the host clock, "
-              f"{status['ready_after_reset_ms']} ms after reset ({status['size']} entries replayed)")
+              f"{status['ready_after_reset_ms']} ms after reset (snapshot at {status['snapshot']}, "
+              f"{status['boot_replayed']} of {status['size']} entries replayed)")
+        c.check(status["snapshot"] >= 5607 and status["boot_replayed"] == status["size"] - status["snapshot"],
+                f"boot 3 loaded the snapshot and replayed the tail: {status}")
         c.check(status["size"] >= 5608 and status["size"] == status["durable"],
                 f"boot 3 kept every acknowledged entry (size {status['size']} >= 5608)")
         rc_alice = console.command("balance alice")["balance"]

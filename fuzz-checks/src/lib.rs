@@ -26,6 +26,7 @@ use ledgerfs_model::request::{parse_accounts, parse_transfers};
 use ledgerfs_model::{Amount, Currency, Entry, EntryBody, Event};
 use ledgerfs_proto::{
     decode, encode_vec, CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, SequencerReply, SequencerRequest,
+    SnapshotGet, SnapshotGot, SnapshotPiece, SnapshotPut,
 };
 use ledgerfs_tiles::{bundle_push, read_entries, verify_tree, BundleIter, MemStore, TilePath, TileReader};
 use sha2::{Digest, Sha256};
@@ -317,7 +318,7 @@ pub fn proto(data: &[u8]) {
     let Some((&which, bytes)) = data.split_first() else {
         return;
     };
-    match which % 8 {
+    match which % 12 {
         0 => round_trip::<SequencerRequest>(bytes),
         1 => {
             round_trip::<SequencerReply>(bytes);
@@ -334,7 +335,11 @@ pub fn proto(data: &[u8]) {
         4 => round_trip::<ReplayRequest>(bytes),
         5 => round_trip::<ReplayReply>(bytes),
         6 => round_trip::<SignRequest>(bytes),
-        _ => round_trip::<SignReply>(bytes),
+        7 => round_trip::<SignReply>(bytes),
+        8 => round_trip::<SnapshotPiece>(bytes),
+        9 => round_trip::<SnapshotPut>(bytes),
+        10 => round_trip::<SnapshotGet>(bytes),
+        _ => round_trip::<SnapshotGot>(bytes),
     }
 }
 

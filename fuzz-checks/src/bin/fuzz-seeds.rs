@@ -15,7 +15,7 @@ use ledgerfs_model::event::{AccountFlags, AccountKind, NewTransfer};
 use ledgerfs_model::{Amount, Currency, Entry, EntryBody, Event, Phase};
 use ledgerfs_proto::{
     encode_vec, CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, SequencerReply, SequencerRequest,
-    WireResult,
+    SnapshotGet, SnapshotGot, SnapshotPiece, SnapshotPut, WireResult,
 };
 use ledgerfs_tiles::{bundle_push, TileLog, TilePath, TileStore};
 
@@ -318,10 +318,31 @@ fn main() {
         ),
         (4, encode_vec(&ReplayRequest { from: 300 }).unwrap()),
         (
+            8,
+            encode_vec(&SnapshotPiece {
+                offset: 0,
+                total: 5,
+                bytes: b"LFSSN".to_vec(),
+            })
+            .unwrap(),
+        ),
+        (9, encode_vec(&SnapshotPut::Next { offset: 4096 }).unwrap()),
+        (10, encode_vec(&SnapshotGet { offset: 4096 }).unwrap()),
+        (
+            11,
+            encode_vec(&SnapshotGot::Piece {
+                offset: 0,
+                total: 3,
+                bytes: b"abc".to_vec(),
+            })
+            .unwrap(),
+        ),
+        (
             5,
             encode_vec(&ReplayReply::Entries {
                 first_index: 0,
                 size: 2,
+                root: [3; 32],
                 entries: vec![b"a".to_vec(), b"b".to_vec()],
             })
             .unwrap(),

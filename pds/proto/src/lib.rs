@@ -7,6 +7,8 @@
 
 extern crate alloc;
 
+mod bytes;
+
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -41,10 +43,12 @@ pub enum SequencerRequest {
 /// Tiles → sequencer: what became durable, or what must be rolled back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DurabilityNotice {
-    /// Entries below `size` are durable.
+    /// Entries below `size` are durable, under a signed checkpoint of `root`.
     Durable {
         /// New durable size.
         size: u64,
+        /// The tree's root at that size (a snapshot is bound to it).
+        root: [u8; 32],
     },
     /// Storage failed; entries from `size` on were not stored.
     Failed {
@@ -63,7 +67,7 @@ impl DurabilityNotice {
     /// The notice for the sequencer core's `apply_notice`.
     pub fn to_core(self) -> ledgerfs_sequencer::Notice {
         match self {
-            DurabilityNotice::Durable { size } => ledgerfs_sequencer::Notice::Durable { size },
+            DurabilityNotice::Durable { size, .. } => ledgerfs_sequencer::Notice::Durable { size },
             DurabilityNotice::Failed { size, epoch, .. } => ledgerfs_sequencer::Notice::Failed { kept: size, epoch },
         }
     }
@@ -153,6 +157,7 @@ pub struct CommitRequest {
     /// Log index of the first entry.
     pub first_index: u64,
     /// Canonical entry bytes, in order.
+    #[serde(with = "bytes::list")]
     pub entries: Vec<Vec<u8>>,
 }
 
@@ -167,6 +172,80 @@ pub mod tiles_tag {
     /// Sequencer → tiles: a postcard [`ReplayRequest`](super::ReplayRequest) (at boot);
     /// tiles → sequencer: a postcard [`ReplayReply`](super::ReplayReply).
     pub const REPLAY: u32 = 3;
+    /// Sequencer → tiles: a postcard [`SnapshotPiece`](super::SnapshotPiece); tiles →
+    /// sequencer: a postcard [`SnapshotPut`](super::SnapshotPut) for each piece.
+    pub const SNAPSHOT_PUT: u32 = 4;
+    /// Sequencer → tiles, at boot: a postcard [`SnapshotGet`](super::SnapshotGet); tiles →
+    /// sequencer: a postcard [`SnapshotGot`](super::SnapshotGot).
+    pub const SNAPSHOT_GET: u32 = 5;
+}
+
+/// Sequencer → tiles: the next piece of a snapshot (a `ledgerfs-snapshot` container of the
+/// sequencer's state, bound to the durable checkpoint's size and root). Pieces come in
+/// order, one at a time (the next after tiles answered [`SnapshotPut::Next`]); the one
+/// that reaches `total` finishes the snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotPiece {
+    /// Offset of `bytes` in the container.
+    pub offset: u64,
+    /// Container bytes in all.
+    pub total: u64,
+    /// The piece.
+    #[serde(with = "bytes::one")]
+    pub bytes: Vec<u8>,
+}
+
+/// Tiles → sequencer: what became of a snapshot piece.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnapshotPut {
+    /// Stored; send the piece at `offset`.
+    Next {
+        /// Offset of the next piece.
+        offset: u64,
+    },
+    /// The snapshot is committed on disk, bound to the log at `size`.
+    Stored {
+        /// Log size of the snapshot.
+        size: u64,
+    },
+    /// Not stored (the log moved on, the disk is full, a piece out of order): the
+    /// sequencer goes on without it and tries again later.
+    Refused {
+        /// Why, for the console.
+        reason: String,
+    },
+}
+
+/// Sequencer → tiles, at boot: the snapshot's bytes from `offset` on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotGet {
+    /// Offset of the piece wanted (0 first, then each piece's end).
+    pub offset: u64,
+}
+
+/// Tiles → sequencer: the next piece of the newest snapshot on disk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnapshotGot {
+    /// Container bytes `offset..offset + bytes.len()` of `total`. The piece that reaches
+    /// `total` is sent only once the record's checksum matched, and tiles checked at
+    /// the first piece that the log's root at the snapshot's size is the one it is
+    /// bound to.
+    Piece {
+        /// Offset of `bytes`.
+        offset: u64,
+        /// Container bytes in all.
+        total: u64,
+        /// The piece.
+        #[serde(with = "bytes::one")]
+        bytes: Vec<u8>,
+    },
+    /// No snapshot on disk: replay the log from the start.
+    None,
+    /// The snapshot cannot be used (damaged, bound to another log): replay from the start.
+    Failed {
+        /// Why, for the console.
+        reason: String,
+    },
 }
 
 /// Sequencer → tiles, at boot: send the durable entries from index `from` on, so the
@@ -188,7 +267,10 @@ pub enum ReplayReply {
         first_index: u64,
         /// Size of the durable, signed log tiles recovered.
         size: u64,
+        /// The tree's root at `size`.
+        root: [u8; 32],
         /// Canonical entry bytes, in order.
+        #[serde(with = "bytes::list")]
         entries: Vec<Vec<u8>>,
     },
     /// Tiles could not recover the log (corrupt volume, unsigned checkpoint, device error):
@@ -268,6 +350,48 @@ mod tests {
         }
     }
 
+    /// The byte-string encoding is postcard's encoding of a sequence of `u8`: the same
+    /// bytes on the wire as before it.
+    #[test]
+    fn byte_strings_keep_the_sequence_wire_format() {
+        #[derive(Serialize)]
+        struct Plain {
+            offset: u64,
+            total: u64,
+            bytes: Vec<u8>,
+        }
+        #[derive(Serialize)]
+        struct PlainCommit {
+            epoch: u64,
+            first_index: u64,
+            entries: Vec<Vec<u8>>,
+        }
+        let piece = SnapshotPiece {
+            offset: 300,
+            total: 70_000,
+            bytes: (0..300u32).map(|i| i as u8).collect(),
+        };
+        let plain = Plain {
+            offset: 300,
+            total: 70_000,
+            bytes: piece.bytes.clone(),
+        };
+        assert_eq!(encode_vec(&piece).unwrap(), postcard::to_allocvec(&plain).unwrap());
+        let commit = CommitRequest {
+            epoch: 2,
+            first_index: 9,
+            entries: vec![vec![1, 2, 3], Vec::new(), vec![7; 200]],
+        };
+        let plain = PlainCommit {
+            epoch: 2,
+            first_index: 9,
+            entries: commit.entries.clone(),
+        };
+        let bytes = encode_vec(&commit).unwrap();
+        assert_eq!(bytes, postcard::to_allocvec(&plain).unwrap());
+        assert_eq!(decode::<CommitRequest>(&bytes).unwrap(), commit);
+    }
+
     #[test]
     fn round_trips() {
         let bytes = encode_vec(&submit()).unwrap();
@@ -290,6 +414,9 @@ mod tests {
             let _ = decode::<SequencerRequest>(&bytes);
             let _ = decode::<CommitRequest>(&bytes);
             let _ = decode::<SequencerReply>(&bytes);
+            let _ = decode::<SnapshotPiece>(&bytes);
+            let _ = decode::<SnapshotPut>(&bytes);
+            let _ = decode::<SnapshotGot>(&bytes);
         }
     }
 }

@@ -142,6 +142,13 @@ impl<S: TileStore> LogWriter<S> {
         &self.store
     }
 
+    /// The store, for writes the store orders itself between commits (the
+    /// block store's snapshots). Never call it with a checkpoint pending.
+    pub fn store_mut(&mut self) -> &mut S {
+        assert!(self.pending.is_none(), "no store writes while a checkpoint is pending");
+        &mut self.store
+    }
+
     /// The files the last successful commit wrote.
     pub fn last_writes(&self) -> &[TileWrite] {
         &self.writes

@@ -1,5 +1,5 @@
 //! The console commands: `accounts JSON`, `transfers JSON` (the HTTP API's request
-//! bodies, parsed by ledgerfs-model), `balance ID`, `checkpoint`, `status` and `bench N`,
+//! bodies, parsed by ledgerfs-model), `balance ID`, `checkpoint`, `status`, `snapshot` and `bench N`,
 //! each answered with one JSON line.
 //! Every ledger rule is the sequencer core's; this module only parses and renders.
 //!
@@ -15,7 +15,7 @@ use core::fmt::Write as _;
 use ledgerfs_model::json::write_string;
 use ledgerfs_model::request::{parse_accounts, parse_transfers};
 use ledgerfs_model::time::UnixNanos;
-use ledgerfs_sequencer::{write_balance_json, write_results_json, EntryBuffer, ResultsShape, Sequencer};
+use ledgerfs_sequencer::{EntryBuffer, ResultsShape, Sequencer, write_balance_json, write_results_json};
 
 /// What a command line asks of the PD.
 pub enum Outcome {
@@ -27,6 +27,8 @@ pub enum Outcome {
     Checkpoint,
     /// Report the PD's state (`status`).
     Status,
+    /// Store a snapshot of the state now (`snapshot`), so the next boot replays nothing.
+    Snapshot,
     /// Run the in-image throughput benchmark with this many transfers (`bench N`).
     Bench(u64),
 }
@@ -44,6 +46,7 @@ pub fn run(seq: &mut Sequencer, entries: &mut EntryBuffer, line: &[u8], now: Uni
         b"balance" => return Outcome::Reply(balance(seq, rest)),
         b"checkpoint" if rest.is_empty() => return Outcome::Checkpoint,
         b"status" if rest.is_empty() => return Outcome::Status,
+        b"snapshot" if rest.is_empty() => return Outcome::Snapshot,
         b"bench" => {
             return match core::str::from_utf8(rest).ok().and_then(|n| n.parse::<u64>().ok()) {
                 Some(n) if (1..=crate::bench::MAX_TRANSFERS).contains(&n) => Outcome::Bench(n),
@@ -53,7 +56,7 @@ pub fn run(seq: &mut Sequencer, entries: &mut EntryBuffer, line: &[u8], now: Uni
         _ => {
             return Outcome::Reply(error(
                 "command_unknown",
-                "commands: accounts JSON | transfers JSON | balance ID | checkpoint | status | bench N",
+                "commands: accounts JSON | transfers JSON | balance ID | checkpoint | status | snapshot | bench N",
             ));
         }
     };

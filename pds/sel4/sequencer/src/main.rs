@@ -35,10 +35,14 @@ use alloc::vec::Vec;
 use bench::BenchRun;
 use command::Outcome;
 use ledgerfs_model::time::UnixNanos;
-use ledgerfs_proto::{CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, decode, encode_vec, tiles_tag};
+use ledgerfs_proto::{
+    CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, SnapshotGet, SnapshotGot, SnapshotPiece, SnapshotPut,
+    decode, encode_vec, tiles_tag,
+};
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
 use ledgerfs_sel4_clock::{counter, ticks_to_nanos};
 use ledgerfs_sequencer::{EntryBuffer, Limits, Sequencer};
+use ledgerfs_snapshot::{Binding, SECTION_SEQUENCER, Snapshot, Writer};
 use one_shot_mutex::sync::RawOneShotMutex;
 use sel4_dlmalloc::{DeferredStaticDlmalloc, StaticHeapBounds};
 use sel4_microkit::{
@@ -56,7 +60,7 @@ const TIMER: Channel = Channel::new(5);
 const QUEUE_SIZE: usize = 0x80_0000;
 /// Sizes of the queue regions to and from tiles (system.xml).
 const SEQ_TO_TILES_SIZE: usize = 0x400_0000;
-const TILES_TO_SEQ_SIZE: usize = 0x80_0000;
+const TILES_TO_SEQ_SIZE: usize = 0x200_0000;
 
 /// The sequencer's heap: the `sequencer_heap` memory region (system.xml), not `.bss`, so
 /// its size does not count against the loader image, which must fit below 0x70000000 on
@@ -91,6 +95,10 @@ fn init() -> SequencerPd {
     };
     let mut pd = SequencerPd {
         seq: Sequencer::new(limits),
+        limits,
+        durable_root: [0; 32],
+        snapshot_size: 0,
+        boot_replayed: 0,
         entries: EntryBuffer::new(),
         from_serial: from_serial.expect("serial_to_seq"),
         to_serial: to_serial.expect("seq_to_serial"),
@@ -108,10 +116,17 @@ fn init() -> SequencerPd {
         limits.max_accounts,
         limits.max_transfers
     );
-    pd.ask_replay();
+    pd.ask_snapshot(0, Vec::new(), counter());
     pd.pump();
     pd
 }
+
+/// A snapshot is taken when the sequencer is idle, everything is durable, and the log grew
+/// by at least this many entries since the last one...
+const SNAPSHOT_MIN_ENTRIES: u64 = 20_000;
+/// ...and by at least this fraction of its size (1/4), so the snapshots written add up to
+/// a few times the last one, not one per 20,000 entries of a large log.
+const SNAPSHOT_GROWTH_DIVISOR: u64 = 4;
 
 /// What the PD waits for from tiles before it takes the next command.
 enum Waiting {
@@ -121,6 +136,11 @@ enum Waiting {
     Checkpoint,
     /// The next replay batch (boot).
     Replay { started: u64 },
+    /// The next piece of the snapshot being loaded (boot), appended to `bytes`.
+    SnapshotLoad { bytes: Vec<u8>, started: u64 },
+    /// Tiles' answer to a piece of the snapshot being stored; `reply`: the `snapshot`
+    /// command waits for it.
+    SnapshotStore { bytes: Vec<u8>, started: u64, reply: bool },
 }
 
 /// What follows a durable commit.
@@ -135,6 +155,13 @@ enum Then {
 /// waits for from tiles.
 struct SequencerPd {
     seq: Sequencer,
+    limits: Limits,
+    /// The tree's root at the durable size (from tiles' notices): snapshots are bound to it.
+    durable_root: [u8; 32],
+    /// Log size of the newest snapshot stored or loaded (0: none).
+    snapshot_size: u64,
+    /// Entries replayed at boot after the snapshot (the whole log without one).
+    boot_replayed: u64,
     entries: EntryBuffer,
     from_serial: MessageReceiver<'static>,
     to_serial: MessageSender<'static>,
@@ -186,6 +213,7 @@ impl SequencerPd {
                     self.run_command(len);
                 }
                 Err(RingError::Empty) if self.from_serial.request_signal() == Ok(false) => {}
+                Err(RingError::Empty) if self.start_snapshot() => {}
                 Err(RingError::Empty) => break,
                 Err(e) => break debug_println!("sequencer: serial_to_seq stopped: {e}"),
             }
@@ -213,6 +241,14 @@ impl SequencerPd {
             Outcome::Commit(reply) => self.commit(Then::Reply(reply)),
             Outcome::Checkpoint => self.ask_tiles(&[], tiles_tag::CHECKPOINT, Waiting::Checkpoint),
             Outcome::Status => self.pending = Some(self.status()),
+            Outcome::Snapshot => {
+                if !self.take_snapshot(true) {
+                    self.pending = Some(command::error(
+                        "snapshot_refused",
+                        "the snapshot could not be handed to tiles",
+                    ));
+                }
+            }
             Outcome::Bench(n) => {
                 let run = BenchRun::new(n, self.seq.next_index(), counter());
                 if self.seq.account("bench-source").is_none() {
@@ -250,14 +286,156 @@ impl SequencerPd {
     /// `status`: the ledger's size and the boot figures.
     fn status(&self) -> String {
         alloc::format!(
-            "{{\"status\":{{\"size\":{},\"durable\":{},\"accounts\":{},\"transfers\":{},\"ready_after_reset_ms\":{},\"uptime_ms\":{}}}}}",
+            "{{\"status\":{{\"size\":{},\"durable\":{},\"accounts\":{},\"transfers\":{},\"snapshot\":{},\"boot_replayed\":{},\"ready_after_reset_ms\":{},\"uptime_ms\":{}}}}}",
             self.seq.next_index(),
             self.seq.durable_size(),
             self.seq.accounts().len(),
             self.seq.transfer_count(),
+            self.snapshot_size,
+            self.boot_replayed,
             ticks_to_nanos(self.ready_ticks) / 1_000_000,
             ticks_to_nanos(counter()) / 1_000_000
         )
+    }
+
+    /// Boot: asks tiles for the snapshot's piece at `offset` (`bytes` holds those before).
+    fn ask_snapshot(&mut self, offset: u64, bytes: Vec<u8>, started: u64) {
+        let request = encode_vec(&SnapshotGet { offset }).expect("a snapshot request encodes");
+        match self.to_tiles.send(&request, tiles_tag::SNAPSHOT_GET) {
+            Ok(()) => self.waiting = Some(Waiting::SnapshotLoad { bytes, started }),
+            Err(e) => self.failure = Some(alloc::format!("seq_to_tiles: {e}")),
+        }
+    }
+
+    /// Boot: one piece of the snapshot from tiles; the whole of it restores the core,
+    /// then the log's tail is replayed. Without a usable snapshot the whole log is.
+    fn snapshot_loaded(&mut self, len: usize, mut bytes: Vec<u8>, started: u64) {
+        match decode::<SnapshotGot>(&self.tiles_msg[..len]) {
+            Ok(SnapshotGot::Piece {
+                offset,
+                total,
+                bytes: piece,
+            }) if offset == bytes.len() as u64 => {
+                bytes.extend_from_slice(&piece);
+                if (bytes.len() as u64) < total && !piece.is_empty() {
+                    return self.ask_snapshot(bytes.len() as u64, bytes, started);
+                }
+                match restore(&bytes, self.limits) {
+                    Ok((seq, binding)) => {
+                        debug_println!(
+                            "sequencer: snapshot at {} loaded ({} bytes, {} accounts, {} transfers) in {} ms",
+                            binding.size,
+                            bytes.len(),
+                            seq.accounts().len(),
+                            seq.transfer_count(),
+                            ticks_to_nanos(counter().wrapping_sub(started)) / 1_000_000
+                        );
+                        self.seq = seq;
+                        self.durable_root = binding.root;
+                        self.snapshot_size = binding.size;
+                    }
+                    Err(reason) => debug_println!("sequencer: snapshot ignored ({reason}); replaying the whole log"),
+                }
+            }
+            Ok(SnapshotGot::None) => {}
+            Ok(SnapshotGot::Failed { reason }) => {
+                debug_println!("sequencer: snapshot ignored ({reason}); replaying the whole log")
+            }
+            _ => debug_println!("sequencer: snapshot ignored (malformed reply from tiles); replaying the whole log"),
+        }
+        self.waiting = Some(Waiting::Replay { started });
+        self.ask_replay();
+    }
+
+    /// When idle with everything durable and the log grown enough since the last
+    /// snapshot, hands tiles a new one (piece by piece). True if it started.
+    fn start_snapshot(&mut self) -> bool {
+        let size = self.seq.next_index();
+        let grown = size.saturating_sub(self.snapshot_size);
+        let due = grown >= SNAPSHOT_MIN_ENTRIES && grown >= size / SNAPSHOT_GROWTH_DIVISOR;
+        let idle = self.waiting.is_none() && self.pending.is_none();
+        due && idle && self.take_snapshot(false)
+    }
+
+    /// Encodes the state (all durable) as a snapshot bound to the durable checkpoint and
+    /// sends tiles its first piece; `reply`: answer the console when it is stored. True if
+    /// it went.
+    fn take_snapshot(&mut self, reply: bool) -> bool {
+        let size = self.seq.next_index();
+        if self.failure.is_some() || self.ready_ticks == 0 || self.seq.durable_size() != size {
+            return false;
+        }
+        let started = counter();
+        let mut w = Writer::new();
+        self.seq.encode_snapshot(&mut w);
+        let binding = Binding {
+            size,
+            root: self.durable_root,
+        };
+        let bytes = ledgerfs_snapshot::encode(binding, &[(SECTION_SEQUENCER, &w.buf)]);
+        // Retried only after as much growth again, whatever tiles answers.
+        self.snapshot_size = size;
+        self.send_snapshot_piece(0, bytes, started, reply)
+    }
+
+    /// Sends the piece of `bytes` at `offset`; true if it went.
+    fn send_snapshot_piece(&mut self, offset: u64, bytes: Vec<u8>, started: u64, reply: bool) -> bool {
+        let room = self.to_tiles.max_len() - 64;
+        let end = (offset as usize + room).min(bytes.len());
+        let piece = SnapshotPiece {
+            offset,
+            total: bytes.len() as u64,
+            bytes: bytes[offset as usize..end].to_vec(),
+        };
+        let sent = encode_vec(&piece)
+            .map_err(|_| RingError::BadCapacity)
+            .and_then(|m| self.to_tiles.send(&m, tiles_tag::SNAPSHOT_PUT));
+        match sent {
+            Ok(()) => {
+                self.waiting = Some(Waiting::SnapshotStore { bytes, started, reply });
+                true
+            }
+            Err(e) => {
+                debug_println!("sequencer: snapshot not sent: {e}");
+                false
+            }
+        }
+    }
+
+    /// Tiles' answer to a snapshot piece: the next piece, or the end.
+    fn snapshot_stored(&mut self, len: usize, bytes: Vec<u8>, started: u64, reply: bool) {
+        let ms = ticks_to_nanos(counter().wrapping_sub(started)) / 1_000_000;
+        let outcome = match decode::<SnapshotPut>(&self.tiles_msg[..len]) {
+            Ok(SnapshotPut::Next { offset }) if offset < bytes.len() as u64 => {
+                let total = bytes.len();
+                if !self.send_snapshot_piece(offset, bytes, started, reply) {
+                    Err(alloc::format!("piece at {offset} of {total} not sent"))
+                } else {
+                    return;
+                }
+            }
+            Ok(SnapshotPut::Stored { size }) => {
+                debug_println!(
+                    "sequencer: snapshot at {size} stored ({} bytes) in {ms} ms",
+                    bytes.len()
+                );
+                Ok(alloc::format!(
+                    "{{\"snapshot\":{{\"size\":{size},\"bytes\":{},\"ms\":{ms}}}}}",
+                    bytes.len()
+                ))
+            }
+            Ok(SnapshotPut::Refused { reason }) => Err(reason),
+            _ => Err(String::from("unexpected reply from tiles")),
+        };
+        if let Err(reason) = &outcome {
+            debug_println!("sequencer: snapshot not stored: {reason}");
+        }
+        if reply {
+            self.pending = Some(match outcome {
+                Ok(json) => json,
+                Err(reason) => command::error("snapshot_refused", &reason),
+            });
+        }
     }
 
     /// Asks tiles for the durable entries from the core's next index on.
@@ -279,12 +457,13 @@ impl SequencerPd {
 
     /// Applies one replay batch from tiles; asks for the next or becomes ready.
     fn replayed(&mut self, len: usize, started: u64) {
-        let (first_index, size, entries) = match decode::<ReplayReply>(&self.tiles_msg[..len]) {
+        let (first_index, size, root, entries) = match decode::<ReplayReply>(&self.tiles_msg[..len]) {
             Ok(ReplayReply::Entries {
                 first_index,
                 size,
+                root,
                 entries,
-            }) => (first_index, size, entries),
+            }) => (first_index, size, root, entries),
             Ok(ReplayReply::Failed { reason }) => return self.fail(reason),
             Err(_) => return self.fail(String::from("malformed replay reply from tiles")),
         };
@@ -303,11 +482,15 @@ impl SequencerPd {
         }
         self.seq.mark_durable(self.seq.next_index());
         if entries.is_empty() && self.seq.next_index() == size {
+            self.durable_root = root;
             self.ready_ticks = counter();
+            self.boot_replayed = size - self.snapshot_size;
             debug_println!(
-                "sequencer: ready (log size {size}: {} accounts, {} transfers replayed in {} ms; {} ms after reset)",
+                "sequencer: ready (log size {size}: {} accounts, {} transfers; snapshot at {}, {} entries replayed; {} ms; {} ms after reset)",
                 self.seq.accounts().len(),
                 self.seq.transfer_count(),
+                self.snapshot_size,
+                self.boot_replayed,
                 ticks_to_nanos(self.ready_ticks.wrapping_sub(started)) / 1_000_000,
                 ticks_to_nanos(self.ready_ticks) / 1_000_000
             );
@@ -390,20 +573,33 @@ impl SequencerPd {
             match (tag, self.waiting.take()) {
                 (tiles_tag::CHECKPOINT, Some(Waiting::Checkpoint)) => self.pending = Some(command::checkpoint(bytes)),
                 (tiles_tag::REPLAY, Some(Waiting::Replay { started })) => self.replayed(len, started),
+                (tiles_tag::SNAPSHOT_GET, Some(Waiting::SnapshotLoad { bytes, started })) => {
+                    self.snapshot_loaded(len, bytes, started)
+                }
+                (tiles_tag::SNAPSHOT_PUT, Some(Waiting::SnapshotStore { bytes, started, reply })) => {
+                    self.snapshot_stored(len, bytes, started, reply)
+                }
                 (tiles_tag::COMMIT, waiting) => match decode::<DurabilityNotice>(bytes) {
-                    Ok(notice @ DurabilityNotice::Durable { size }) => match self.seq.apply_notice(notice.to_core()) {
-                        Ok(()) => match waiting {
-                            Some(Waiting::Durable { size: want, then }) if size >= want => match then {
-                                Then::Reply(reply) => self.pending = Some(reply),
-                                Then::Bench(run) => self.bench_step(run),
-                            },
-                            other => self.waiting = other,
-                        },
-                        Err(e) => {
-                            debug_println!("sequencer: impossible notice from tiles ({e:?}); ignored");
-                            self.waiting = waiting;
+                    Ok(notice @ DurabilityNotice::Durable { size, root }) => {
+                        match self.seq.apply_notice(notice.to_core()) {
+                            Ok(()) => {
+                                if size == self.seq.durable_size() {
+                                    self.durable_root = root;
+                                }
+                                match waiting {
+                                    Some(Waiting::Durable { size: want, then }) if size >= want => match then {
+                                        Then::Reply(reply) => self.pending = Some(reply),
+                                        Then::Bench(run) => self.bench_step(run),
+                                    },
+                                    other => self.waiting = other,
+                                }
+                            }
+                            Err(e) => {
+                                debug_println!("sequencer: impossible notice from tiles ({e:?}); ignored");
+                                self.waiting = waiting;
+                            }
                         }
-                    },
+                    }
                     Ok(notice @ DurabilityNotice::Failed { full, .. }) => {
                         self.waiting = waiting;
                         self.storage_failed(notice, full)
@@ -420,6 +616,19 @@ impl SequencerPd {
             }
         }
     }
+}
+
+/// The sequencer state in a snapshot container, checked (layout, section, size). Its
+/// checksum is not computed again: tiles sends the last piece only after the block store
+/// checked the record's own SHA-256 over these very bytes.
+fn restore(bytes: &[u8], limits: Limits) -> Result<(Sequencer, Binding), String> {
+    let snapshot = Snapshot::decode_checked_by_store(bytes).map_err(|e| alloc::format!("{e}"))?;
+    let section = snapshot.section(SECTION_SEQUENCER).map_err(|e| alloc::format!("{e}"))?;
+    let seq = Sequencer::from_snapshot(section, limits).map_err(|e| alloc::format!("{e}"))?;
+    if seq.next_index() != snapshot.binding.size || seq.durable_size() != snapshot.binding.size {
+        return Err(String::from("its state is at another size than its binding"));
+    }
+    Ok((seq, snapshot.binding))
 }
 
 /// Wall-clock now from the timer PD (Unix nanoseconds).

@@ -27,14 +27,18 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use ledgerfs_attest::{SignReply, SignRequest, parse_checkpoint_unverified};
-use ledgerfs_blockstore::{BlockStore, DeviceError, Error as StoreError};
+use ledgerfs_blockstore::{BlockStore, DeviceError, Error as StoreError, SnapshotReader};
 use ledgerfs_proto::{
-    CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, attest_tag, decode, encode_vec, tiles_tag,
+    CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, SnapshotGet, SnapshotGot, SnapshotPiece, SnapshotPut,
+    attest_tag, decode, encode_vec, tiles_tag,
 };
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
 use ledgerfs_sel4_clock::counter;
 use ledgerfs_sequencer::{CommitGate, Notice};
-use ledgerfs_tiles::{CommitError, CommitFailure, LogWriter, SignedHead, TileLog, TileStore, empty_root, read_entries};
+use ledgerfs_tiles::{
+    CommitError, CommitFailure, LogWriter, SignedHead, TileLog, TileStore, empty_root, read_entries,
+    tree_root_from_tiles,
+};
 use ringdisk::RingDisk;
 use sel4_microkit::{
     Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, memory_region_symbol, protection_domain,
@@ -46,7 +50,7 @@ const SEQUENCER: Channel = Channel::new(2);
 const ATTEST: Channel = Channel::new(3);
 /// Region sizes (system.xml).
 const SEQ_TO_TILES_SIZE: usize = 0x400_0000;
-const TILES_TO_SEQ_SIZE: usize = 0x80_0000;
+const TILES_TO_SEQ_SIZE: usize = 0x200_0000;
 const ATTEST_QUEUE_SIZE: usize = 0x1_0000;
 const BLK_DATA_SIZE: usize = 0x40_0000;
 
@@ -81,23 +85,36 @@ fn init() -> TilesPd {
         from_attest: from_attest.expect("attest_to_tiles"),
         buf: alloc::vec![0; RegionLayout::new(ATTEST_QUEUE_SIZE).expect("queue region fits").buffer_size],
     };
+    let started = counter();
     let writer = match disk {
         Ok(disk) => recover(disk, &mut signer),
         Err(e) => Err(alloc::format!("the blk PD answers no device ({e})")),
     };
     match &writer {
-        Ok(w) => debug_println!(
-            "tiles: ready (log size {}, volume {} blocks of 4 KiB, {} records)",
-            w.head().size,
-            w.store().stats().block_count,
-            w.store().stats().committed_records
-        ),
+        Ok(w) => {
+            let stats = w.store().stats();
+            debug_println!(
+                "tiles: ready in {} ms (log size {}, volume {} blocks of 4 KiB, {} records, {}; snapshot of {} bytes)",
+                ledgerfs_sel4_clock::ticks_to_nanos(counter().wrapping_sub(started)) / 1_000_000,
+                w.head().size,
+                stats.block_count,
+                stats.committed_records,
+                if stats.opened_from_index {
+                    "index loaded from its record"
+                } else {
+                    "index rebuilt from the whole chain"
+                },
+                stats.snapshot_bytes
+            )
+        }
         Err(e) => debug_println!("tiles: FAILED: {e}; the ledger serves nothing until the disk is fixed"),
     }
     let mut pd = TilesPd {
         writer,
         signer,
         gate: CommitGate::default(),
+        snapshot_in: None,
+        snapshot_out: None,
         from_seq: from_seq.expect("seq_to_tiles"),
         to_seq: to_seq.expect("tiles_to_seq"),
         buf: alloc::vec![0; RegionLayout::new(SEQ_TO_TILES_SIZE).expect("queue region fits").buffer_size],
@@ -159,6 +176,10 @@ struct TilesPd {
     signer: Signer,
     /// Refuses requests sequenced on top of a failed commit (the sequencer core's rule).
     gate: CommitGate,
+    /// The snapshot being stored: the offset of the next piece expected.
+    snapshot_in: Option<u64>,
+    /// The snapshot being read back at boot.
+    snapshot_out: Option<SnapshotReader>,
     from_seq: MessageReceiver<'static>,
     to_seq: MessageSender<'static>,
     buf: Vec<u8>,
@@ -213,7 +234,8 @@ impl TilesPd {
             && let Ok(true) = writer.retry_pending()
         {
             let size = writer.head().size;
-            self.notify_seq(DurabilityNotice::Durable { size });
+            let root = writer.head().root;
+            self.notify_seq(DurabilityNotice::Durable { size, root });
         }
         loop {
             let (len, tag) = match self.from_seq.recv(&mut self.buf) {
@@ -246,6 +268,32 @@ impl TilesPd {
                     }
                     Err(_) => debug_println!("tiles: malformed replay request; ignored"),
                 },
+                tiles_tag::SNAPSHOT_PUT => {
+                    let reply = match decode::<SnapshotPiece>(&self.buf[..len]) {
+                        Ok(piece) => self.store_piece(&piece),
+                        Err(_) => SnapshotPut::Refused {
+                            reason: String::from("malformed snapshot piece"),
+                        },
+                    };
+                    if let SnapshotPut::Refused { reason } = &reply {
+                        debug_println!("tiles: snapshot not stored: {reason}");
+                    }
+                    let bytes = encode_vec(&reply).expect("a snapshot reply encodes");
+                    self.send_seq(&bytes, tiles_tag::SNAPSHOT_PUT);
+                }
+                tiles_tag::SNAPSHOT_GET => {
+                    let reply = match decode::<SnapshotGet>(&self.buf[..len]) {
+                        Ok(get) => self.snapshot_piece(get.offset),
+                        Err(_) => SnapshotGot::Failed {
+                            reason: String::from("malformed snapshot request"),
+                        },
+                    };
+                    if let SnapshotGot::Failed { reason } = &reply {
+                        debug_println!("tiles: snapshot not loaded: {reason}");
+                    }
+                    let bytes = encode_vec(&reply).expect("a snapshot piece encodes");
+                    self.send_seq(&bytes, tiles_tag::SNAPSHOT_GET);
+                }
                 _ => debug_println!("tiles: unknown message tag {tag}; ignored"),
             }
         }
@@ -267,6 +315,7 @@ impl TilesPd {
             Ok(entries) => ReplayReply::Entries {
                 first_index: from,
                 size,
+                root: writer.head().root,
                 entries,
             },
             Err(e) => {
@@ -275,6 +324,113 @@ impl TilesPd {
                 ReplayReply::Failed { reason }
             }
         }
+    }
+
+    /// Stores one piece of the sequencer's snapshot; the first must be bound to the
+    /// durable head with nothing in flight, the last commits it (`BlockStore`'s
+    /// snapshot records). A commit request in between abandons it.
+    fn store_piece(&mut self, piece: &SnapshotPiece) -> SnapshotPut {
+        let refused = |reason: String| SnapshotPut::Refused { reason };
+        let Ok(writer) = &mut self.writer else {
+            return refused(String::from("the disk could not be recovered"));
+        };
+        if piece.offset == 0 {
+            let head = writer.head();
+            match binding_of(&piece.bytes) {
+                Some((size, root)) if size == head.size && root == head.root && writer.size() == size => {}
+                _ => return refused(String::from("the snapshot is not bound to the durable checkpoint")),
+            }
+            if writer.has_pending() {
+                return refused(String::from("a checkpoint is pending"));
+            }
+            if let Err(e) = writer.store_mut().begin_snapshot(piece.total) {
+                return refused(alloc::format!("{e}"));
+            }
+            self.snapshot_in = Some(0);
+        }
+        if self.snapshot_in != Some(piece.offset) || writer.has_pending() {
+            self.snapshot_in = None;
+            writer.store_mut().abandon();
+            return refused(String::from("snapshot piece out of order"));
+        }
+        let end = piece.offset + piece.bytes.len() as u64;
+        let store = writer.store_mut();
+        let written = store
+            .write_snapshot(&piece.bytes)
+            .and_then(|()| match end == piece.total {
+                true => store.finish_snapshot(),
+                false => Ok(()),
+            });
+        match written {
+            Err(e) => {
+                self.snapshot_in = None;
+                refused(alloc::format!("{e}"))
+            }
+            Ok(()) if end == piece.total => {
+                self.snapshot_in = None;
+                debug_println!(
+                    "tiles: snapshot at {} stored ({} bytes)",
+                    writer.head().size,
+                    piece.total
+                );
+                SnapshotPut::Stored {
+                    size: writer.head().size,
+                }
+            }
+            Ok(()) => {
+                self.snapshot_in = Some(end);
+                SnapshotPut::Next { offset: end }
+            }
+        }
+    }
+
+    /// The piece of the newest snapshot at `offset` (boot). At offset 0 the snapshot's
+    /// binding is checked against the log; the last piece only after its checksum.
+    fn snapshot_piece(&mut self, offset: u64) -> SnapshotGot {
+        let failed = |reason: String| SnapshotGot::Failed { reason };
+        let Ok(writer) = &self.writer else {
+            return failed(String::from("the disk could not be recovered"));
+        };
+        let store = writer.store();
+        if offset == 0 {
+            self.snapshot_out = match store.snapshot_reader() {
+                Ok(Some(r)) => Some(r),
+                Ok(None) => return SnapshotGot::None,
+                Err(e) => return failed(alloc::format!("{e}")),
+            };
+        }
+        let Some(reader) = self.snapshot_out.as_mut() else {
+            return failed(String::from("snapshot request out of order"));
+        };
+        if reader.offset() != offset {
+            self.snapshot_out = None;
+            return failed(String::from("snapshot request out of order"));
+        }
+        // Room for postcard's framing in one queue buffer.
+        let max = self.to_seq.max_len() - 64;
+        let bytes = match reader.next(store, max) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.snapshot_out = None;
+                return failed(alloc::format!("{e}"));
+            }
+        };
+        let total = reader.len();
+        if offset == 0 {
+            let head = writer.head().size;
+            let bound = match binding_of(&bytes) {
+                Some((size, root)) if size <= head => tree_root_from_tiles(store, size).ok() == Some(root),
+                _ => false,
+            };
+            if !bound {
+                self.snapshot_out = None;
+                return failed(String::from("the snapshot is not bound to this log"));
+            }
+        }
+        if offset + bytes.len() as u64 == total {
+            self.snapshot_out = None;
+        }
+        SnapshotGot::Piece { offset, total, bytes }
     }
 
     fn notify_seq(&mut self, notice: DurabilityNotice) {
@@ -307,6 +463,7 @@ impl TilesPd {
         match writer.commit(entries, |size, root| signer.sign(size, root)) {
             Ok(()) => Some(DurabilityNotice::Durable {
                 size: writer.head().size,
+                root: writer.head().root,
             }),
             Err(CommitFailure::CheckpointPending(e)) => {
                 debug_println!("tiles: checkpoint at {} pending: {e}", writer.size());
@@ -322,6 +479,11 @@ impl TilesPd {
             }
         }
     }
+}
+
+/// The size and root a snapshot container's header names.
+fn binding_of(bytes: &[u8]) -> Option<(u64, [u8; 32])> {
+    ledgerfs_snapshot::Binding::peek(bytes).map(|b| (b.size, b.root))
 }
 
 /// The notice for a request whose entries were not stored: the gate records the failure
