@@ -1,12 +1,17 @@
-//! The write path: `put` appends a tile record, `sync` flushes, and
-//! `swap_checkpoint` writes the checkpoint record (the commit record),
-//! flushes, then writes and flushes the superblock.
+//! The write path: `put` appends a tile record, `sync` defers to the
+//! commit's barrier, and `swap_checkpoint` writes the checkpoint record (the
+//! commit record) and a superblock naming the previous commit's end, then
+//! flushes once. One flush per commit: recovery adopts a commit past the
+//! superblock only if every record of it is whole and checksummed, so its
+//! records and its checkpoint record can share one barrier; the superblock
+//! only ever names records an earlier flush made durable, so at most the
+//! last commit (acknowledged or in flight) lies past it.
 //!
 //! Invariants this module keeps (and asserts):
 //! - it never writes below `committed.pos.next_block` except the superblock
 //!   blocks, and a superblock write never targets the block of the newest
 //!   superblock known durable;
-//! - any error from `put` or `sync` discards everything staged since the last
+//! - any error from `put` discards everything staged since the last
 //!   commit (the host must `TileLog::rollback`, which re-emits all of it);
 //! - an error from `swap_checkpoint` keeps the staged records, so the host can
 //!   retry the swap (as the hosted log writer does) or `abandon`.
@@ -106,8 +111,11 @@ impl<D: BlockDevice> BlockStore<D> {
         Ok(())
     }
 
-    /// Steps 3 and 4: append the checkpoint record and flush. On success the
-    /// commit is durable (recovery finds it by following the chain).
+    /// Steps 2 to 4: append the checkpoint record and the next superblock
+    /// (naming the end of the commit before this one, which an earlier flush
+    /// made durable; none after a fresh open, which has nothing new to name),
+    /// and flush once. On success the commit is durable
+    /// (recovery finds it by following the chain).
     fn write_checkpoint_record(&mut self, note: &[u8]) -> Result<(), Error> {
         let rec = record::encode(
             RecordKind::Checkpoint,
@@ -123,9 +131,16 @@ impl<D: BlockDevice> BlockStore<D> {
             at >= self.committed.pos.next_block,
             "writes never go below the committed end"
         );
+        let superblock = self.sb_dirty.then(|| self.next_superblock());
         let dev = self.dev.get_mut();
         dev.write(at, &rec.bytes)?;
+        if let Some((sb, block)) = &superblock {
+            dev.write(sb.home(), block)?;
+        }
         dev.flush()?;
+        if let Some((sb, _)) = superblock {
+            self.superblock_written(&sb);
+        }
         self.index.commit_staged();
         self.committed = Committed {
             pos: self.staged.advance(blocks, rec.sum),
@@ -138,9 +153,8 @@ impl<D: BlockDevice> BlockStore<D> {
         Ok(())
     }
 
-    /// Steps 5 and 6: write the next superblock (into the block that does
-    /// not hold the newest durable one) and flush.
-    pub(crate) fn write_superblock(&mut self) -> Result<(), Error> {
+    /// The next superblock, naming the committed end, and its block's bytes.
+    fn next_superblock(&self) -> (Superblock, alloc::vec::Vec<u8>) {
         let sb = Superblock {
             seq: self.sb_seq + 1,
             volume: self.volume,
@@ -155,11 +169,23 @@ impl<D: BlockDevice> BlockStore<D> {
         );
         let mut block = alloc::vec![0u8; D::BLOCK_SIZE];
         sb.encode(&mut block);
+        (sb, block)
+    }
+
+    /// `sb` is durable now.
+    fn superblock_written(&mut self, sb: &Superblock) {
+        self.sb_seq = sb.seq;
+        self.sb_dirty = sb.tip != self.committed.pos;
+    }
+
+    /// Write the next superblock (naming the committed end) and flush: after a
+    /// snapshot, whose index record `open` should start from.
+    pub(crate) fn write_superblock(&mut self) -> Result<(), Error> {
+        let (sb, block) = self.next_superblock();
         let dev = self.dev.get_mut();
         dev.write(sb.home(), &block)?;
         dev.flush()?;
-        self.sb_seq = sb.seq;
-        self.sb_dirty = false;
+        self.superblock_written(&sb);
         Ok(())
     }
 }
@@ -176,22 +202,19 @@ impl<D: BlockDevice> TileStore for BlockStore<D> {
         r
     }
 
-    /// Flush the device (step 2). An error discards what is staged.
+    /// Nothing to do: the commit's one flush (`swap_checkpoint`) covers the
+    /// records put, since recovery adopts them only together with a whole
+    /// checkpoint record after them.
     fn sync(&mut self) -> Result<(), Error> {
-        let r = self.dev.get_mut().flush().map_err(Error::from);
-        if r.is_err() {
-            self.abandon();
-        }
-        r
+        Ok(())
     }
 
-    /// Commit: checkpoint record, flush, superblock, flush. Returns `Ok` only
-    /// once the last flush completed (the commit is then acknowledged).
+    /// Commit: checkpoint record (and a superblock when one is due), one
+    /// flush. Returns `Ok` only once the flush completed (the commit is then
+    /// acknowledged).
     ///
-    /// On error the staged records stay, so the call can be retried. If the
-    /// error came after the checkpoint record was flushed, the commit is
-    /// already durable and [`TileStore::checkpoint`] returns `note`; a retry
-    /// with the same note then only rewrites the superblock.
+    /// On error the staged records stay, so the call can be retried (the
+    /// checkpoint record is written again at the same place).
     fn swap_checkpoint(&mut self, note: &[u8]) -> Result<(), Error> {
         if note.len() > MAX_NOTE_LEN {
             return Err(Error::RecordTooLarge {
@@ -203,9 +226,6 @@ impl<D: BlockDevice> TileStore for BlockStore<D> {
         let nothing_staged = self.staged == self.committed.pos;
         if !(nothing_staged && self.note.as_deref() == Some(note)) {
             self.write_checkpoint_record(note)?;
-        }
-        if self.sb_dirty {
-            self.write_superblock()?;
         }
         Ok(())
     }

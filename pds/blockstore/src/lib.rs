@@ -90,16 +90,17 @@
 //!
 //! ## Commit protocol
 //!
-//! 1. `put`: append one tile record per file;
-//! 2. `sync`: flush;
-//! 3. `swap_checkpoint`: append the checkpoint record (the commit record);
-//! 4. flush: the commit is now durable;
-//! 5. write the next superblock, naming the new end;
-//! 6. flush; only now does `swap_checkpoint` return `Ok` (the commit is
-//!    acknowledged).
+//! 1. `put`: append one tile record per file (`sync` adds nothing: see 4);
+//! 2. `swap_checkpoint`: append the checkpoint record (the commit record);
+//! 3. write the next superblock, naming the end of the *previous* commit
+//!    (which the previous flush made durable);
+//! 4. one flush; only now does `swap_checkpoint` return `Ok` (the commit is
+//!    durable and acknowledged).
 //!
-//! Every `put` keeps room for the checkpoint record, so step 3 cannot run
-//! out of space.
+//! One barrier per commit, and a superblock never names a record that is not
+//! yet durable: a torn or reordered write can spoil only the commit in
+//! flight, which recovery then drops. Every `put` keeps room for the
+//! checkpoint record, so step 2 cannot run out of space.
 //!
 //! ## Recovery rule
 //!
@@ -107,11 +108,18 @@
 //! (refusing to open if any of it fails a check: a durable superblock vouches
 //! for it), then follows the chain past its end and adopts every complete
 //! commit found: a run of checksummed records, each continuing the chain,
-//! ending in a checkpoint record. So a crash between steps 4 and 6 keeps the
-//! commit if it is intact; anything after the last complete commit is
-//! ignored and later overwritten. A commit whose step 6 completed is always
-//! found: its records were flushed before its superblock was written, and a
-//! superblock write never touches the other, older copy.
+//! ending in a checkpoint record. That is the last acknowledged commit (its
+//! superblock goes with the next one) and the one in flight at a crash, if it
+//! is whole; anything after the last complete commit is ignored and later
+//! overwritten. A commit whose flush completed is always found: its records
+//! were durable before any superblock named them, and a superblock write
+//! never touches the other, older copy.
+//!
+//! What this trades: media damage (not a torn write, which a flushed record
+//! cannot suffer) to the last acknowledged commit before the next commit
+//! lands would make recovery drop it rather than refuse the volume; every
+//! earlier commit is vouched for by a superblock, so damage there is refused
+//! loudly.
 //!
 //! ## Snapshots
 //!

@@ -180,10 +180,12 @@ impl<D: BlockDevice> BlockStore<D> {
             let next = pos.advance(h.blocks(D::BLOCK_SIZE), s);
             match h.kind {
                 RecordKind::Tile(p) => {
-                    let immutable = p.is_full() && self.index.get_committed(&p).is_some();
-                    if immutable || self.index.check_room(&p).is_err() {
+                    if p.is_full() && self.index.get_committed(&p).is_some() {
                         break; // never written by this format's writer: not a commit
                     }
+                    // A whole record continuing the chain is this writer's: with
+                    // no room under these limits the volume is refused, not cut.
+                    self.index.check_room(&p)?;
                     self.index.stage(p, Loc { block: at, len: h.len });
                 }
                 RecordKind::Snapshot => staged_snapshot = Some(Loc { block: at, len: h.len }),

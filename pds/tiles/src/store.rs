@@ -34,7 +34,10 @@ pub trait TileStore: TileReader {
     /// checkpoint ever referenced the first version.
     fn put(&mut self, path: &TilePath, bytes: &[u8]) -> Result<(), Self::Error>;
 
-    /// Make every earlier `put` durable.
+    /// Make every earlier `put` durable before any checkpoint that covers it.
+    /// A store whose recovery adopts a checkpoint only together with every
+    /// object it covers (the block store's record chain) may leave this to
+    /// `swap_checkpoint`'s own barrier, so a commit costs one flush.
     fn sync(&mut self) -> Result<(), Self::Error>;
 
     /// Atomically replace the checkpoint, durably; called last, after `sync`.

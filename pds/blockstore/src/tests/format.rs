@@ -31,8 +31,17 @@ fn superblocks_alternate_and_the_newest_valid_one_wins() {
     for k in 0..4u64 {
         let (_, size, root) = commit_entries(&mut store, &mut log, 1, 10 + k).unwrap();
         history.push((size, root));
-        let seq = 2 + k;
+        // Commit k writes superblock 1 + k, naming commit k - 1's end (the
+        // first commit after format has nothing new to name).
+        let seq = 1 + k;
         assert_eq!(store.stats().superblock_seq, seq);
+        assert!(
+            store.stats().superblock_behind,
+            "the last commit lies past the superblock"
+        );
+        if k == 0 {
+            continue;
+        }
         let dev = store.device_mut();
         assert_eq!(
             sb_at(dev, seq % 2).unwrap().seq,
@@ -46,20 +55,20 @@ fn superblocks_alternate_and_the_newest_valid_one_wins() {
             "the other copy is untouched"
         );
     }
-    // Damage the newest copy (seq 5, block 1): seq 4 wins, and following the
-    // chain past its end still finds the last commit.
+    // Damage the newest copy (seq 4, block 0): seq 3 wins, and following the
+    // chain past its end still finds the last two commits.
     let mut dev = store.into_device();
-    dev.poke(1, |b| b[100] ^= 1);
+    dev.poke(0, |b| b[100] ^= 1);
     let mut store = BlockStore::open(dev).unwrap();
     assert_eq!(checkpoint_of(&store), *history.last().unwrap());
-    assert_eq!(store.stats().superblock_seq, 4);
+    assert_eq!(store.stats().superblock_seq, 3);
     assert!(store.stats().superblock_behind);
     let mut log = assert_verifies(&store, &history);
-    // The next commit writes seq 5 into block 1, never over block 0 (seq 4).
+    // The next commit writes seq 4 into block 0, never over block 1 (seq 3).
     commit_entries(&mut store, &mut log, 2, 5).unwrap();
     let dev = store.into_device();
-    assert_eq!(sb_at(&dev, 1).unwrap().seq, 5);
     assert_eq!(sb_at(&dev, 0).unwrap().seq, 4);
+    assert_eq!(sb_at(&dev, 1).unwrap().seq, 3);
     // Both copies gone: not formatted.
     let mut dev = dev;
     dev.poke(0, |b| b[0] ^= 1);
@@ -76,27 +85,11 @@ fn open_writes_nothing_even_when_it_recovers() {
     let mut store = BlockStore::format(SimDevice::new(128), VID).unwrap();
     let mut log = ledgerfs_tiles::TileLog::new();
     commit_entries(&mut store, &mut log, 1, 30).unwrap();
-    // A commit whose superblock write fails: durable by its checkpoint record.
-    for _ in 0..5 {
-        log.append(b"tail").unwrap();
-    }
-    let mut w = Vec::new();
-    let root = log.commit(&mut w);
-    for x in &w {
-        store.put(&x.path, &x.bytes).unwrap();
-    }
-    store.sync().unwrap();
-    store.device_mut().arm_failure(2, crate::DeviceError::Io); // 0 record, 1 flush, 2 superblock
-    let n = super::note(log.size(), &root);
-    assert_eq!(
-        store.swap_checkpoint(&n).unwrap_err(),
-        Error::Device(crate::DeviceError::Io)
-    );
-    assert_eq!(
-        store.checkpoint().unwrap(),
-        Some(n.clone()),
-        "durable once its record is flushed"
-    );
+    // The last commit is durable by its checkpoint record alone: the
+    // superblock naming it goes with the next commit.
+    commit_entries(&mut store, &mut log, 2, 5).unwrap();
+    let n = store.checkpoint().unwrap().unwrap();
+    assert!(store.stats().superblock_behind);
     let dev = store.into_device();
     let ops = dev.ops;
     let store = BlockStore::open(dev).unwrap();
@@ -111,8 +104,13 @@ fn open_writes_nothing_even_when_it_recovers() {
     // And the opened store is fully usable.
     let mut store = BlockStore::open(dev).unwrap();
     let mut log = assert_verifies(&store, &[]);
+    let seq = store.stats().superblock_seq;
     commit_entries(&mut store, &mut log, 3, 3).unwrap();
-    assert!(!store.stats().superblock_behind);
+    assert_eq!(
+        store.stats().superblock_seq,
+        seq + 1,
+        "the next commit names the recovered one"
+    );
 }
 
 #[test]
@@ -168,8 +166,8 @@ fn reformatting_never_revives_old_records() {
     assert_eq!(store.read(&TilePath::hash(0, 0, 256)).unwrap(), None);
     assert_eq!(
         store.stats().superblock_seq,
-        4,
-        "numbered above the old superblocks (2 and 1)"
+        3,
+        "numbered above the old superblocks (0 and 1: the one commit named none)"
     );
 }
 
