@@ -17,10 +17,16 @@
 //! sequencer core keeps entry times strictly increasing from it.
 //!
 //! Boot: the sequencer's state is a projection of the log. Before it takes any command it
-//! pulls the durable entries from tiles (`ReplayRequest`/`ReplayReply`, one entry bundle at
-//! a time) and replays each through the core (`Sequencer::replay`, the same check the
-//! hosted daemon runs at start-up); then it prints `sequencer: ready`. If tiles could not
-//! recover the disk, every command is answered `storage_unavailable`.
+//! loads the newest snapshot from tiles (`SnapshotGet`/`SnapshotGot`, piece by piece; one
+//! that does not decode is ignored), then pulls the durable entries after it
+//! (`ReplayRequest`/`ReplayReply`, one entry bundle at a time) and replays each through the
+//! core (`Sequencer::replay`, the same check the hosted daemon runs at start-up); then it
+//! prints `sequencer: ready`. If tiles could not recover the disk, every command is
+//! answered `storage_unavailable`.
+//!
+//! Snapshots: when idle with everything durable and the log grown enough, or on the
+//! `snapshot` command, it streams its state to tiles (`SnapshotPiece`/`SnapshotPut`),
+//! bound to the durable checkpoint's size and root (which tiles' notices carry).
 #![no_std]
 #![no_main]
 

@@ -14,8 +14,14 @@
 //! recovers the volume (`BlockStore::open`: newest valid superblock, checksummed record
 //! chain, the signed checkpoint as commit record), has attest check the checkpoint's
 //! signature and remember it, and rebuilds the Merkle state (`TileLog::open`); then it serves
-//! the sequencer's replay requests with the durable entries. A blank disk (both superblock
-//! blocks zero) is formatted; any other unreadable volume is refused, never formatted over.
+//! the sequencer's snapshot and replay requests. A blank disk (both superblock blocks zero)
+//! is formatted; any other unreadable volume is refused, never formatted over.
+//!
+//! Snapshots: the sequencer's pieces (`SnapshotPiece`) become the block store's snapshot
+//! records (`begin_snapshot`, `write_snapshot`, `finish_snapshot`), the first piece only if
+//! bound to the durable head; at boot the newest one goes back piece by piece
+//! (`SnapshotGot`), after checking that the log's root at its size is the one it is bound
+//! to, the last piece only once the record's checksum matched.
 #![no_std]
 #![no_main]
 
