@@ -196,6 +196,12 @@ def main(image, transcript_path, key_path, helper, ledgerfs):
             c.check(rc == 0 and json.loads(out)["results"][0]["index"] == 5607, f"boot 2 transfer: {out}")
             rc, out = appliance("transfers", T2)
             c.check(rc == 0 and json.loads(out)["results"][0]["code"] == "exists", "boot 2 retry of t2 is exists")
+            # A command that times out is still answered later: that reply (its command
+            # id is another's) must never be taken for the next command's.
+            rc, _ = appliance("bench", "20000", timeout=0.2)
+            rc2, out = appliance("balance", "alice", timeout=120)
+            c.check(rc != 0 and rc2 == 0 and "balance" in json.loads(out),
+                    f"a late reply is not the next command's: {out[:80]}")
             # A long benchmark, killed in the middle: batches in flight are not acknowledged.
             bench = subprocess.Popen([ledgerfs, "appliance", "--serial", sock, "bench", "60000"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,8 +1,10 @@
 //! `ledgerfs appliance` against a tiny fake appliance: a unix-socket server thread that
 //! behaves like the console QEMU exposes (`-serial unix:PATH,server=on,wait=off`): it
 //! echoes each typed line, prints a debug line that is not JSON, then answers with one
-//! JSON line, sometimes split across writes. Checks what the CLI sends, prints and
-//! exits with, including error replies, a silent appliance (timeout) and no appliance.
+//! JSON line (tagged with the command's id, as the console protocol says), sometimes split
+//! across writes. Checks what the CLI sends, prints and exits with, including error
+//! replies, a late reply to an earlier command (discarded), a silent appliance (timeout)
+//! and no appliance.
 
 mod support;
 
@@ -36,6 +38,9 @@ fn reply(line: &str) -> Option<String> {
     Some(reply.to_string())
 }
 
+/// A reply the fake still owes to a command that timed out, sent before the next one's.
+static LATE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 /// Serves one console connection until the client goes away.
 fn serve(mut stream: UnixStream) {
     let mut line = Vec::new();
@@ -48,10 +53,27 @@ fn serve(mut stream: UnixStream) {
         if line.is_empty() {
             continue;
         }
-        let text = String::from_utf8(std::mem::take(&mut line)).unwrap();
+        let typed = String::from_utf8(std::mem::take(&mut line)).unwrap();
         // The console echoes what was typed, then the PDs' own output interleaves.
-        let _ = stream.write_all(format!("{text}\ntiles: commit at 5 (debug noise)\r\n").as_bytes());
-        if let Some(reply) = reply(&text) {
+        let _ = stream.write_all(format!("{typed}\ntiles: commit at 5 (debug noise)\r\n").as_bytes());
+        // `@ID command`: the reply carries `"command_id":"ID"` first (the console protocol).
+        let (id, text) = match typed.strip_prefix('@').and_then(|t| t.split_once(' ')) {
+            Some((id, text)) => (Some(id.to_string()), text.to_string()),
+            None => (None, typed.clone()),
+        };
+        let tag = |reply: String| match &id {
+            Some(id) => format!("{{\"command_id\":\"{id}\",{}", &reply[1..]),
+            None => reply,
+        };
+        // A reply still owed to an earlier command (one that timed out) comes first.
+        if let Some(late) = LATE.lock().unwrap().take() {
+            let _ = stream.write_all(format!("{late}\r\n").as_bytes());
+        }
+        if text == "late" {
+            *LATE.lock().unwrap() = Some(tag(json!({"balance":{"net":"LATE"}}).to_string()));
+            continue;
+        }
+        if let Some(reply) = reply(&text).map(tag) {
             let (a, b) = reply.split_at(reply.len() / 2);
             let _ = stream.write_all(a.as_bytes());
             std::thread::sleep(Duration::from_millis(20));
@@ -100,7 +122,10 @@ fn replies_are_printed_and_errors_exit_non_zero() {
     assert!(ok, "{stderr}");
     assert_eq!(stdout, format!("{}\n", reply("status").unwrap()));
     assert!(stderr.contains("tiles: commit at 5 (debug noise)"), "{stderr}");
-    assert!(stderr.lines().any(|l| l == "status"), "the echo: {stderr}");
+    assert!(
+        stderr.lines().any(|l| l.starts_with('@') && l.ends_with(" status")),
+        "the echo, with its command id: {stderr}"
+    );
 
     // The checkpoint prints as the signed note text.
     let (ok, stdout, _) = appliance(&socket, &["checkpoint"]);
@@ -212,6 +237,14 @@ fn a_silent_or_missing_appliance_fails_cleanly() {
     assert!(stdout.is_empty(), "{stdout}");
     assert!(stderr.contains("no reply from the appliance within 0.5 s"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(10), "the timeout held");
+
+    // A reply that comes after its command timed out never answers the next command.
+    let (ok, _, stderr) = appliance(&socket, &["--timeout", "0.3", "raw", "late"]);
+    assert!(!ok && stderr.contains("no reply"), "{stderr}");
+    let (ok, stdout, stderr) = appliance(&socket, &["--verbose", "balance", "alice"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(json_out(&stdout)["balance"]["net"], "59.50", "not the late reply");
+    assert!(stderr.contains("not the reply to this command, discarded"), "{stderr}");
 
     let (ok, _, stderr) = appliance(&dir.join("nothing.sock"), &["status"]);
     assert!(

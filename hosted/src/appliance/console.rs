@@ -4,9 +4,14 @@
 //! else on the line (the console's echo of what was typed, boot and debug messages of
 //! the protection domains) is not a reply; the reply is the next line starting with `{`.
 //!
+//! Every command goes out with a fresh command id (`@ID command`, `ledgerfs_console`), and
+//! only a reply carrying that id is taken: a late reply to a command that timed out
+//! earlier, or the error reply to a line garbled while the image booted, is shown with
+//! `--verbose` and discarded.
+//!
 //! Must never: send more than one line per command (a line break inside a command would
-//! be a second command), or take the echo of a command that itself starts with `{` for
-//! its reply.
+//! be a second command), take the echo of a command that itself starts with `{` for its
+//! reply, or take a reply that does not carry the command's id.
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -32,7 +37,7 @@ pub struct Console {
 /// One reply: the line as received and its parsed JSON.
 #[derive(Debug)]
 pub struct Reply {
-    /// The reply line, without its line end.
+    /// The reply line, without its line end and its command id.
     pub line: String,
     /// The parsed reply.
     pub value: Value,
@@ -55,6 +60,22 @@ impl Reply {
 /// inside a string), so replacing them by spaces keeps a JSON document's meaning.
 pub fn one_line(text: &str) -> String {
     text.trim().replace(['\r', '\n'], " ")
+}
+
+/// A command id no other command of this process or a recent one has: the process id,
+/// the clock's low bits and a counter.
+fn fresh_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "h{:x}-{:x}-{}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 impl Console {
@@ -83,8 +104,10 @@ impl Console {
             ));
         }
         let deadline = Instant::now() + timeout;
-        let mut sent = Vec::with_capacity(line.len() + LINE_END.len());
-        sent.extend_from_slice(line.as_bytes());
+        let id = fresh_id();
+        let tagged = format!("@{id} {line}");
+        let mut sent = Vec::with_capacity(tagged.len() + LINE_END.len());
+        sent.extend_from_slice(tagged.as_bytes());
         sent.extend_from_slice(LINE_END);
         self.stream
             .set_write_timeout(Some(timeout.max(Duration::from_millis(1))))
@@ -94,7 +117,7 @@ impl Console {
         loop {
             let received = self.next_line(deadline, timeout)?;
             let text = received.replace(['\r', '\u{8}'], "");
-            if !echo_seen && text.trim() == line.trim() {
+            if !echo_seen && text.trim() == tagged.trim() {
                 echo_seen = true;
                 other(&text);
                 continue;
@@ -103,9 +126,14 @@ impl Console {
                 other(&text);
                 continue;
             }
-            let value = serde_json::from_str(&text)
-                .map_err(|e| Error::Appliance(format!("the reply is not valid JSON ({e}): {text}")))?;
-            return Ok(Reply { line: text, value });
+            let (got, reply) = ledgerfs_console::untag(&text);
+            if got != Some(id.as_str()) {
+                other(&format!("(not the reply to this command, discarded) {text}"));
+                continue;
+            }
+            let value = serde_json::from_str(&reply)
+                .map_err(|e| Error::Appliance(format!("the reply is not valid JSON ({e}): {reply}")))?;
+            return Ok(Reply { line: reply, value });
         }
     }
 

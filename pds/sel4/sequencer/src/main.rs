@@ -114,6 +114,7 @@ fn init() -> SequencerPd {
         tiles_msg: alloc::vec![0; RegionLayout::new(TILES_TO_SEQ_SIZE).expect("queue region fits").buffer_size],
         line: alloc::vec![0; RegionLayout::new(QUEUE_SIZE).expect("queue region fits").buffer_size],
         pending: None,
+        command_id: None,
         failure: None,
         ready_ticks: 0,
     };
@@ -177,6 +178,8 @@ struct SequencerPd {
     tiles_msg: Vec<u8>,
     line: Vec<u8>,
     pending: Option<String>,
+    /// The id of the command being answered (`@ID ` prefix), echoed by its reply.
+    command_id: Option<String>,
     /// Why tiles could not recover the disk; set, every command fails.
     failure: Option<String>,
     /// Counter value when the replay finished (0: not ready yet).
@@ -190,8 +193,12 @@ impl SequencerPd {
         loop {
             self.take_tiles_messages();
             if let Some(reply) = self.pending.take() {
-                match self.to_serial.send(reply.as_bytes(), 0) {
-                    Ok(()) => wake_serial |= self.to_serial.needs_signal(),
+                let tagged = ledgerfs_console::tag(&reply, self.command_id.as_deref());
+                match self.to_serial.send(tagged.as_bytes(), 0) {
+                    Ok(()) => {
+                        self.command_id = None;
+                        wake_serial |= self.to_serial.needs_signal()
+                    }
                     Err(RingError::Full) if self.to_serial.request_signal() == Ok(false) => {
                         self.pending = Some(reply);
                         continue;
@@ -234,8 +241,13 @@ impl SequencerPd {
         }
     }
 
-    /// Runs the command line in `self.line[..len]`.
+    /// Runs the command line in `self.line[..len]` (its `@ID ` prefix, if any, is kept
+    /// for the reply).
     fn run_command(&mut self, len: usize) {
+        let (id, command) = ledgerfs_console::split(&self.line[..len]);
+        self.command_id = id.map(String::from);
+        let (start, len) = (len - command.len(), command.len());
+        self.line.copy_within(start..start + len, 0);
         if let Some(reason) = &self.failure {
             let message = alloc::format!("the disk could not be recovered: {reason}");
             self.pending = Some(command::error("storage_unavailable", &message));

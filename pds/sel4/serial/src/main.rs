@@ -7,11 +7,10 @@
 
 extern crate alloc;
 
-mod line;
 mod pl011;
 
+use ledgerfs_console::{Input, LineBuffer};
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
-use line::{Input, LineBuffer};
 use pl011::Pl011;
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, memory_region_symbol, protection_domain};
 
@@ -24,7 +23,7 @@ const QUEUE_SIZE: usize = 0x80_0000;
 
 const BANNER: &str = "\nLedgerFS appliance: seL4 Microkit, PDs serial + sequencer + timer + tiles + attest + blk\n\
 the ledger is a signed tlog-tiles log on the virtio-blk disk; it answers once `sequencer: ready` is printed\n\
-commands: accounts JSON | transfers JSON | balance ID | checkpoint | status | bench N   (the HTTP API's JSON bodies)\n";
+commands: accounts JSON | transfers JSON | balance ID | checkpoint | status | snapshot | bench N   (the HTTP API's JSON bodies;\n          `@ID ` in front of a command tags its reply with \"command_id\":\"ID\")\n";
 
 #[protection_domain(heap_size = 1024 * 1024)]
 fn init() -> Serial {
@@ -37,19 +36,36 @@ fn init() -> Serial {
             MessageReceiver::attach(memory_region_symbol!(seq_to_serial: *mut u8).as_ptr(), QUEUE_SIZE),
         )
     };
-    uart.put_all(BANNER.as_bytes());
     let capacity = RegionLayout::new(QUEUE_SIZE).expect("queue region fits").buffer_size;
     let mut serial = Serial {
         uart,
         to_seq: to_seq.expect("serial_to_seq"),
         from_seq: from_seq.expect("seq_to_serial"),
         line: LineBuffer::new(capacity),
+        capacity,
         reply: alloc::vec![0; capacity],
     };
     serial.print_replies();
     // Bytes typed before this PD ran sit in the FIFO, and QEMU raises the receive
     // interrupt only when the FIFO goes from empty to non-empty: drain it now, or the
-    // console would never hear another byte.
+    // console would never hear another byte. They were typed before the console was
+    // there, perhaps with bytes lost: drop them and the rest of their line, so they
+    // cannot garble the next command.
+    serial.uart.clear_rx_interrupt();
+    let mut last = None;
+    while let Some(byte) = serial.uart.get() {
+        last = Some(byte);
+    }
+    if let Some(byte) = last {
+        if byte != b'\r' && byte != b'\n' {
+            serial.line.skip_line();
+        }
+        serial
+            .uart
+            .put_all(b"(input typed during boot dropped up to its line end)\n");
+    }
+    // The banner last: a host that waits for it types into a console that listens.
+    serial.uart.put_all(BANNER.as_bytes());
     serial.read_uart();
     serial
 }
@@ -60,6 +76,8 @@ struct Serial {
     to_seq: MessageSender<'static>,
     from_seq: MessageReceiver<'static>,
     line: LineBuffer,
+    /// Longest command line.
+    capacity: usize,
     reply: alloc::vec::Vec<u8>,
 }
 
@@ -76,14 +94,30 @@ impl Serial {
                     self.uart.put_all(b"\n");
                     match self.to_seq.send(line, 0) {
                         Ok(()) => {}
-                        Err(RingError::Full) => self.uart.put_all(b"{\"error\":{\"code\":\"busy\"}}\n"),
+                        Err(RingError::Full) => {
+                            let reply = "{\"error\":{\"code\":\"busy\",\"message\":\"the ledger's command queue is full: retry\"}}";
+                            put_reply(
+                                &self.uart,
+                                &ledgerfs_console::tag(reply, ledgerfs_console::split(line).0),
+                            );
+                        }
                         Err(e) => report(&self.uart, "serial_to_seq", e),
                     }
                     if self.to_seq.needs_signal() {
                         SEQUENCER.notify();
                     }
                 }
-                Input::TooLong => self.uart.put_all(b"\n{\"error\":{\"code\":\"request_too_large\"}}\n"),
+                Input::TooLong(prefix) => {
+                    let reply = alloc::format!(
+                        "{{\"error\":{{\"code\":\"request_too_large\",\"message\":\"a command line is at most {} bytes: send smaller batches\"}}}}",
+                        self.capacity
+                    );
+                    self.uart.put_all(b"\n");
+                    put_reply(
+                        &self.uart,
+                        &ledgerfs_console::tag(&reply, ledgerfs_console::split(prefix).0),
+                    );
+                }
                 Input::None => {}
             }
         }
@@ -94,8 +128,15 @@ impl Serial {
         loop {
             match self.from_seq.recv(&mut self.reply) {
                 Ok((len, _)) => {
+                    // A reply starts a line of its own: a line being typed (already
+                    // echoed) is echoed again after it.
+                    let partial = self.line.partial();
+                    if !partial.is_empty() {
+                        self.uart.put_all(b"\n");
+                    }
                     self.uart.put_all(&self.reply[..len]);
                     self.uart.put_all(b"\n");
+                    self.uart.put_all(partial);
                 }
                 Err(RingError::Empty) => match self.from_seq.request_signal() {
                     Ok(false) => continue,
@@ -109,6 +150,12 @@ impl Serial {
             SEQUENCER.notify();
         }
     }
+}
+
+/// Prints a reply of this PD's own (`busy`, `request_too_large`) as one line.
+fn put_reply(uart: &Pl011, reply: &str) {
+    uart.put_all(reply.as_bytes());
+    uart.put_all(b"\n");
 }
 
 /// Reports a queue the peer corrupted; that queue is stopped for good.
