@@ -56,6 +56,16 @@ fn transfers_balances_history_and_idempotency() {
     );
     assert_eq!(codes(&again), ["exists"]);
     assert_eq!(again["results"][0]["index"], 4);
+    // Every result that names an entry carries its commit time: an `exists` the original's.
+    let time = body["results"][0]["time"]
+        .as_str()
+        .expect("ok results carry their time");
+    assert!(time.ends_with('Z') && time.len() == 30, "{time}");
+    assert!(
+        body["results"][1]["time"].as_str().unwrap() > time,
+        "times increase along the log"
+    );
+    assert_eq!(again["results"][0]["time"], time);
     let (_, changed) = d.post(
         "/v1/transfers",
         r#"{"id":"t1","debit":"bank","credit":"alice","amount":"1.00","currency":"EUR"}"#,

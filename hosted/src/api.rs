@@ -24,7 +24,7 @@ use ledgerfs_model::entry::Entry;
 use ledgerfs_model::limits::MAX_REQUEST_BYTES;
 use ledgerfs_model::request::{parse_accounts, parse_transfers};
 use ledgerfs_model::time::parse_timestamp;
-use ledgerfs_model::Event;
+use ledgerfs_model::{Event, ResultCode};
 use ledgerfs_sequencer::ResultsShape;
 use ledgerfs_tiles::TilePath;
 
@@ -439,10 +439,18 @@ async fn submit(state: &AppState, events: Vec<Event>, bytes: usize, query: &Subm
     use std::fmt::Write as _;
     let shape = query.shape()?;
     let BatchOutcome {
-        results,
+        mut results,
         events,
         committed,
     } = state.engine.submit(events, bytes).await?;
+    // An `exists` result names the original entry; its commit time is in the log.
+    for r in results
+        .iter_mut()
+        .filter(|r| r.code == ResultCode::Exists && r.time.is_none())
+    {
+        let index = r.index.expect("exists carries the original's index");
+        r.time = Some(state.reader.decoded(index, committed.size)?.time);
+    }
     let mut out = String::with_capacity(64 * results.len() + 512);
     out.push_str("{\"results\":");
     let accepted = ledgerfs_sequencer::write_results_json(&mut out, events.iter().map(Event::id), &results, shape);

@@ -279,11 +279,13 @@ fn main() {
                         code: 0,
                         index: Some(3),
                         field: 0,
+                        time: Some(1_796_000_000_000_000_000),
                     },
                     WireResult {
                         code: 5,
                         index: None,
                         field: 2,
+                        time: None,
                     },
                 ],
                 size: 4,

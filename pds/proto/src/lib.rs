@@ -82,6 +82,8 @@ pub struct WireResult {
     pub index: Option<u64>,
     /// 0 none, 1 debit, 2 credit.
     pub field: u8,
+    /// Commit time of a new entry (Unix nanoseconds).
+    pub time: Option<u64>,
 }
 
 impl From<EventResult> for WireResult {
@@ -99,6 +101,7 @@ impl From<EventResult> for WireResult {
             code,
             index: r.index,
             field,
+            time: r.time,
         }
     }
 }
@@ -117,6 +120,7 @@ impl WireResult {
             code,
             index: self.index,
             field,
+            time: self.time,
         })
     }
 }
@@ -403,6 +407,7 @@ mod tests {
                 code,
                 index: Some(3),
                 field: Some("credit"),
+                time: Some(9),
             };
             assert_eq!(WireResult::from(r).to_result(), Some(r));
         }

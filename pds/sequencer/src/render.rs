@@ -53,6 +53,11 @@ pub fn write_results_json<'a>(
             out.push_str(",\"index\":");
             write_u128(out, u128::from(index));
         }
+        if let Some(time) = r.time {
+            out.push_str(",\"time\":\"");
+            ledgerfs_model::time::write_timestamp(time, out);
+            out.push('"');
+        }
         if !r.code.is_success() {
             out.push_str(",\"message\":");
             write_string(out, r.code.description());
@@ -122,6 +127,7 @@ mod tests {
             code: ResultCode::Ok,
             index: Some(index),
             field: None,
+            time: Some(1_000_000_001),
         }
     }
 
@@ -131,6 +137,7 @@ mod tests {
             code: ResultCode::AccountNotFound,
             index: None,
             field: Some("debit"),
+            time: None,
         };
         let results = vec![ok(7), refused, ok(8)];
         let mut all = String::new();
@@ -139,7 +146,9 @@ mod tests {
             2
         );
         assert!(
-            all.starts_with("[{\"event\":0,\"id\":\"a\",\"code\":\"ok\",\"index\":7}"),
+            all.starts_with(
+                "[{\"event\":0,\"id\":\"a\",\"code\":\"ok\",\"index\":7,\"time\":\"1970-01-01T00:00:01.000000001Z\"}"
+            ),
             "{all}"
         );
         let mut failures = String::new();

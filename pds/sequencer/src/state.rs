@@ -93,6 +93,9 @@ pub struct EventResult {
     pub index: Option<u64>,
     /// The field a rejection is about (`"debit"`, `"credit"`), when it is ambiguous.
     pub field: Option<&'static str>,
+    /// The entry's commit time (the log's clock), for `ok`. For `exists` the core keeps
+    /// only the original's index (a host that has the log reads its time there).
+    pub time: Option<UnixNanos>,
 }
 
 impl EventResult {
@@ -102,6 +105,7 @@ impl EventResult {
             code,
             index: None,
             field: None,
+            time: None,
         }
     }
 
@@ -111,6 +115,15 @@ impl EventResult {
             code,
             index: Some(index),
             field: None,
+            time: None,
+        }
+    }
+
+    /// A new entry at `index`, committed at `time`.
+    fn created(index: u64, time: UnixNanos) -> Self {
+        EventResult {
+            time: Some(time),
+            ..EventResult::accepted(ResultCode::Ok, index)
         }
     }
 
@@ -119,6 +132,7 @@ impl EventResult {
             code,
             index: None,
             field: Some(field),
+            time: None,
         }
     }
 }
@@ -495,7 +509,7 @@ impl Sequencer {
         });
         self.next_index += 1;
         self.last_time = time;
-        EventResult::accepted(ResultCode::Ok, index)
+        EventResult::created(index, time)
     }
 
     fn post_transfer(&mut self, t: &NewTransfer, now: UnixNanos, entries: &mut EntryBuffer) -> EventResult {
@@ -612,7 +626,7 @@ impl Sequencer {
         });
         self.next_index += 1;
         self.last_time = time;
-        EventResult::accepted(ResultCode::Ok, index)
+        EventResult::created(index, time)
     }
 
     /// A single-phase or pending transfer's accounts, currency and amount, as given.
