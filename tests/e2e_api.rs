@@ -902,3 +902,54 @@ fn two_phase_transfers_reserve_post_and_void_and_survive_restart() {
     let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
     assert!(ok, "{out}{err}");
 }
+
+#[test]
+fn a_pending_transfer_with_a_timeout_expires_by_a_log_entry() {
+    let d = setup("expiry");
+    let (_, body) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"fund","debit":"bank","credit":"alice","amount":"100.00","currency":"EUR"},
+            {"id":"auth","debit":"alice","credit":"bob","amount":"30.00","currency":"EUR","flags":["pending"],"timeout":1},
+            {"id":"x","debit":"alice","credit":"bob","amount":"1.00","currency":"EUR","timeout":5}]"#,
+    );
+    assert_eq!(codes(&body), ["ok", "ok", "timeout_reserved_for_pending"]);
+    let (_, pending) = d.get("/v1/accounts/alice/pending");
+    let open = &pending["pending"][0];
+    assert_eq!(
+        (&open["id"], &open["timeout"]),
+        (&"auth".into(), &1.into()),
+        "{pending}"
+    );
+    assert!(open["expires_at"].as_str().unwrap().ends_with('Z'), "{pending}");
+    // The log's clock decides: the first batch sequenced after the timeout writes the
+    // expiry entry before its own events, so the capture comes too late.
+    std::thread::sleep(std::time::Duration::from_millis(1_300));
+    let (_, body) = d.post(
+        "/v1/transfers",
+        r#"{"id":"cap","pending_id":"auth","flags":["post_pending"]}"#,
+    );
+    assert_eq!(codes(&body), ["pending_transfer_expired"]);
+    let check = |d: &Daemon| {
+        let (_, alice) = d.get("/v1/accounts/alice/balance");
+        let b = &alice["balance"];
+        assert_eq!(
+            (&b["debits_pending"], &b["available"]),
+            (&"0.00".into(), &"100.00".into()),
+            "{alice}"
+        );
+        let (_, pending) = d.get("/v1/accounts/alice/pending");
+        assert_eq!(pending["pending"], serde_json::json!([]), "{pending}");
+        let (_, forged) = d.post(
+            "/v1/transfers",
+            r#"{"id":"f","pending_id":"auth","flags":["expire_pending"]}"#,
+        );
+        assert_eq!(codes(&forged), ["transfer_flags_invalid"]);
+    };
+    check(&d);
+    let dir = d.dir.clone();
+    d.stop();
+    let d = Daemon::start(&dir);
+    check(&d);
+    let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+}

@@ -101,6 +101,11 @@ pub fn request_json(data: &[u8]) {
                     };
                     EntryBody::Transfer(TransferRecord {
                         phase: phase.to_owned(),
+                        timeout: if phase == ledgerfs_model::Phase::Pending {
+                            t.timeout
+                        } else {
+                            0
+                        },
                         id: t.id.clone(),
                         debit: t.debit.clone(),
                         credit: t.credit.clone(),

@@ -294,6 +294,7 @@ impl Trial {
                     linked: self.rng.chance(15),
                     flags: Vec::new(),
                     pending_id: String::new(),
+                    timeout: 0,
                 };
                 // Two-phase: reserve, or resolve an earlier transfer (pending or not).
                 match self.rng.below(10) {

@@ -69,6 +69,7 @@ fn entries() -> Vec<Entry> {
                 metadata: r#"{"doc":{"sha256":"ab"},"n":[1,-2,3]}"#.into(),
                 linked: true,
                 phase: Phase::Single,
+                timeout: 0,
             }),
         },
         Entry {
@@ -84,6 +85,7 @@ fn entries() -> Vec<Entry> {
                 metadata: "{}".into(),
                 linked: false,
                 phase: Phase::Pending,
+                timeout: 0,
             }),
         },
         Entry {
@@ -99,6 +101,7 @@ fn entries() -> Vec<Entry> {
                 metadata: r#"{"a":"\u0001"}"#.into(),
                 linked: false,
                 phase: Phase::Post { pending_id: "t".into() },
+                timeout: 0,
             }),
         },
     ]
@@ -251,6 +254,7 @@ fn main() {
         linked: true,
         flags: Vec::new(),
         pending_id: String::new(),
+        timeout: 0,
     })];
     let msgs: Vec<(u8, Vec<u8>)> = vec![
         (

@@ -559,10 +559,13 @@ fn sequencer_loop(
                     // the committer hashes and writes one piece while the next is
                     // sequenced. Its reply rides with the last piece (groups commit in
                     // order, so that commit covers every piece before it).
+                    // One clock reading per batch: expiries due by then are written
+                    // before its first piece, so its new entries follow in event order.
+                    let now = now_nanos();
                     let mut pieces = ledgerfs_sequencer::chain_chunks(&events, PIECE_EVENTS).peekable();
                     while let Some(piece) = pieces.next() {
                         events_in_group += piece.len();
-                        sequencer.execute(&events[piece], now_nanos(), &mut results, &mut group.entries);
+                        sequencer.execute(&events[piece], now, &mut results, &mut group.entries);
                         if pieces.peek().is_some() && group.entries.len() >= PIECE_EVENTS {
                             let full = std::mem::replace(&mut group, Group::new(epoch));
                             if groups.send(full).is_err() {

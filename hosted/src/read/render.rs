@@ -166,7 +166,7 @@ pub fn pending_json(reader: &LogReader, a: &AccountView, size: u64) -> Result<Va
         match &t.phase {
             Phase::Pending => {
                 let side = if t.debit == a.record.id { "debit" } else { "credit" };
-                let value = json!({
+                let mut value = json!({
                     "id": t.id,
                     "index": index,
                     "time": format_timestamp(entry.time),
@@ -176,9 +176,16 @@ pub fn pending_json(reader: &LogReader, a: &AccountView, size: u64) -> Result<Va
                     "amount": t.amount.format(t.currency),
                     "reference": t.reference,
                 });
+                if t.timeout > 0 {
+                    let expires = entry.time.saturating_add(t.timeout.saturating_mul(1_000_000_000));
+                    value["timeout"] = json!(t.timeout);
+                    value["expires_at"] = json!(format_timestamp(expires));
+                }
                 open.push((t.id, value));
             }
-            Phase::Post { pending_id } | Phase::Void { pending_id } => open.retain(|(id, _)| id != pending_id),
+            Phase::Post { pending_id } | Phase::Void { pending_id } | Phase::Expire { pending_id } => {
+                open.retain(|(id, _)| id != pending_id)
+            }
             Phase::Single => {}
         }
     }

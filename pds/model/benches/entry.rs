@@ -24,6 +24,7 @@ fn transfer_entry(index: u64) -> Entry<String> {
             metadata: "{}".into(),
             linked: false,
             phase: ledgerfs_model::Phase::Single,
+            timeout: 0,
         }),
     }
 }

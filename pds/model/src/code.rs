@@ -83,11 +83,15 @@ pub enum ResultCode {
     ExceedsPendingAmount,
     /// A `void_pending` with an `amount`.
     AmountMustBeEmpty,
+    /// The pending transfer's timeout passed: it was (or is about to be) released.
+    PendingTransferExpired,
+    /// A `timeout` on a transfer that is not `pending`.
+    TimeoutReservedForPending,
 }
 
 impl ResultCode {
     /// Every code, in documentation order (used by docs and tests).
-    pub const ALL: [ResultCode; 38] = [
+    pub const ALL: [ResultCode; 40] = [
         ResultCode::Ok,
         ResultCode::Exists,
         ResultCode::IdExistsWithDifferentFields,
@@ -126,6 +130,8 @@ impl ResultCode {
         ResultCode::PendingTransferHasDifferentCurrency,
         ResultCode::ExceedsPendingAmount,
         ResultCode::AmountMustBeEmpty,
+        ResultCode::PendingTransferExpired,
+        ResultCode::TimeoutReservedForPending,
     ];
 
     /// The stable snake_case code users and scripts match on.
@@ -169,6 +175,8 @@ impl ResultCode {
             ResultCode::PendingTransferHasDifferentCurrency => "pending_transfer_has_different_currency",
             ResultCode::ExceedsPendingAmount => "exceeds_pending_amount",
             ResultCode::AmountMustBeEmpty => "amount_must_be_empty",
+            ResultCode::PendingTransferExpired => "pending_transfer_expired",
+            ResultCode::TimeoutReservedForPending => "timeout_reserved_for_pending",
         }
     }
 
@@ -213,6 +221,8 @@ impl ResultCode {
             ResultCode::PendingTransferHasDifferentCurrency => "currency differs from the pending transfer's (omit it, or repeat it)",
             ResultCode::ExceedsPendingAmount => "a post may move at most the pending amount",
             ResultCode::AmountMustBeEmpty => "void_pending releases the whole pending amount: omit amount",
+            ResultCode::PendingTransferExpired => "the pending transfer's timeout passed: its reservation was released",
+            ResultCode::TimeoutReservedForPending => "timeout applies to pending transfers only",
         }
     }
 

@@ -12,7 +12,10 @@
 //!
 //! Two-phase transfers (version 2) add `flags` and, for a post or void, `pending_id`; a
 //! post's `amount` is what it posted, a void's what it released, and both name the
-//! pending transfer's accounts and currency.
+//! pending transfer's accounts and currency. A pending transfer may carry a `timeout` (in
+//! seconds, after its flags); when it passes, the sequencer writes an expiry: a version-2
+//! transfer entry with `"flags":["expire_pending"]` whose `id` and `pending_id` are the
+//! pending transfer's and whose `amount` is what it released.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -82,6 +85,8 @@ pub struct TransferRecord<S = String> {
     pub linked: bool,
     /// Posted at once, pending, or resolving a pending transfer.
     pub phase: Phase<S>,
+    /// A pending transfer's timeout in seconds (0: none): it expires at `time` plus this.
+    pub timeout: u64,
 }
 
 /// Why bytes are not a valid canonical entry.
@@ -184,6 +189,10 @@ impl<S: AsRef<str>> Entry<S> {
                     out.push_str(",\"pending_id\":");
                     write_string(out, pending_id);
                 }
+                if t.timeout > 0 {
+                    out.push_str(",\"timeout\":");
+                    write_u128(out, u128::from(t.timeout));
+                }
             }
         }
         out.push('}');
@@ -216,6 +225,7 @@ struct RawEntry {
     reference: Option<String>,
     linked: Option<bool>,
     pending_id: Option<String>,
+    timeout: Option<u64>,
 }
 
 impl Entry<String> {
@@ -255,8 +265,14 @@ impl Entry<String> {
                 let phase = Phase::parse(&flags, &pending_id)
                     .map_err(|_| EntryError::InvalidField("flags"))?
                     .to_owned();
+                let timeout = raw.timeout.unwrap_or(0);
+                let expires = matches!(phase, Phase::Expire { .. });
+                if (timeout > 0 && phase != Phase::Pending) || (expires && pending_id != raw.id) {
+                    return Err(EntryError::InvalidField(if expires { "id" } else { "timeout" }));
+                }
                 EntryBody::Transfer(TransferRecord {
                     phase,
+                    timeout,
                     id: raw.id,
                     debit: raw.debit.ok_or(EntryError::InvalidField("debit"))?,
                     credit: raw.credit.ok_or(EntryError::InvalidField("credit"))?,
@@ -304,6 +320,7 @@ mod tests {
                 metadata: r#"{"doc":{"sha256":"ab"}}"#.to_owned(),
                 linked: false,
                 phase: Phase::Single,
+                timeout: 0,
             }),
         }
     }
@@ -348,6 +365,44 @@ mod tests {
         assert_eq!(Entry::decode(relabelled.as_bytes()), Err(EntryError::NotCanonical));
         let odd = pending.encode().replace("[\"pending\"]", "[\"pending\",\"pending\"]");
         assert_eq!(Entry::decode(odd.as_bytes()), Err(EntryError::InvalidField("flags")));
+    }
+
+    #[test]
+    fn golden_timeouts_and_expiries() {
+        let mut pending = transfer();
+        let EntryBody::Transfer(t) = &mut pending.body else {
+            unreachable!()
+        };
+        t.phase = Phase::Pending;
+        t.timeout = 3600;
+        let text = pending.encode();
+        assert!(text.ends_with(",\"flags\":[\"pending\"],\"timeout\":3600}"), "{text}");
+        assert_eq!(Entry::decode(text.as_bytes()), Ok(pending.clone()));
+        let zero = text.replace("\"timeout\":3600", "\"timeout\":0");
+        assert_eq!(Entry::decode(zero.as_bytes()), Err(EntryError::NotCanonical));
+        let single = transfer()
+            .encode()
+            .replace("\"linked\":false}", "\"linked\":false,\"timeout\":5}");
+        assert_eq!(
+            Entry::decode(single.as_bytes()),
+            Err(EntryError::InvalidField("timeout"))
+        );
+
+        let mut expiry = transfer();
+        let EntryBody::Transfer(t) = &mut expiry.body else {
+            unreachable!()
+        };
+        t.phase = Phase::Expire {
+            pending_id: "tx_1".to_owned(),
+        };
+        let text = expiry.encode();
+        assert!(
+            text.starts_with("{\"v\":2,") && text.ends_with(",\"flags\":[\"expire_pending\"],\"pending_id\":\"tx_1\"}"),
+            "{text}"
+        );
+        assert_eq!(Entry::decode(text.as_bytes()), Ok(expiry));
+        let other = text.replace("\"pending_id\":\"tx_1\"", "\"pending_id\":\"tx_2\"");
+        assert_eq!(Entry::decode(other.as_bytes()), Err(EntryError::InvalidField("id")));
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub struct NewTransfer {
     pub flags: Vec<String>,
     /// The pending transfer a `post_pending`/`void_pending` resolves (empty otherwise).
     pub pending_id: String,
+    /// Seconds after which a `pending` transfer not yet posted or voided expires (0:
+    /// never). Only a pending transfer may have one.
+    pub timeout: u64,
 }
 
 /// What a transfer does in the two-phase model (TigerBeetle's): post at once, reserve,
@@ -100,6 +103,13 @@ pub enum Phase<S = String> {
         /// Id of the pending transfer.
         pending_id: S,
     },
+    /// Releases the pending transfer `pending_id` because its timeout passed. Written by
+    /// the sequencer only (its entry's `id` is the pending transfer's); a request asking
+    /// for it is refused.
+    Expire {
+        /// Id of the pending transfer.
+        pending_id: S,
+    },
 }
 
 impl<S: AsRef<str>> Phase<S> {
@@ -110,13 +120,16 @@ impl<S: AsRef<str>> Phase<S> {
             Phase::Pending => Some("pending"),
             Phase::Post { .. } => Some("post_pending"),
             Phase::Void { .. } => Some("void_pending"),
+            Phase::Expire { .. } => Some("expire_pending"),
         }
     }
 
     /// The pending transfer this one resolves.
     pub fn pending_id(&self) -> Option<&str> {
         match self {
-            Phase::Post { pending_id } | Phase::Void { pending_id } => Some(pending_id.as_ref()),
+            Phase::Post { pending_id } | Phase::Void { pending_id } | Phase::Expire { pending_id } => {
+                Some(pending_id.as_ref())
+            }
             _ => None,
         }
     }
@@ -132,12 +145,13 @@ impl<'a> Phase<&'a str> {
                 "pending" => Phase::Pending,
                 "post_pending" => Phase::Post { pending_id },
                 "void_pending" => Phase::Void { pending_id },
+                "expire_pending" => Phase::Expire { pending_id },
                 _ => return Err(C::TransferFlagsInvalid),
             },
             _ => return Err(C::TransferFlagsInvalid),
         };
         match (&phase, pending_id.is_empty()) {
-            (Phase::Post { .. } | Phase::Void { .. }, true) => Err(C::PendingIdRequired),
+            (Phase::Post { .. } | Phase::Void { .. } | Phase::Expire { .. }, true) => Err(C::PendingIdRequired),
             (Phase::Single | Phase::Pending, false) => Err(C::PendingIdMustBeEmpty),
             _ => Ok(phase),
         }
@@ -152,6 +166,9 @@ impl<'a> Phase<&'a str> {
                 pending_id: (*pending_id).into(),
             },
             Phase::Void { pending_id } => Phase::Void {
+                pending_id: (*pending_id).into(),
+            },
+            Phase::Expire { pending_id } => Phase::Expire {
                 pending_id: (*pending_id).into(),
             },
         }

@@ -96,6 +96,9 @@ struct TransferJson {
     flags: Vec<String>,
     #[serde(default, deserialize_with = "present_string")]
     pending_id: Option<String>,
+    /// Seconds (TigerBeetle's u32): larger values are refused as malformed.
+    #[serde(default)]
+    timeout: u32,
 }
 
 /// A field that may be absent but, when present, must be a string (not `null`).
@@ -157,6 +160,7 @@ pub fn parse_transfers(body: &[u8]) -> Result<Vec<Event>, RequestError> {
             linked: t.linked,
             flags: t.flags,
             pending_id: t.pending_id.unwrap_or_default(),
+            timeout: u64::from(t.timeout),
         }));
     }
     Ok(events)

@@ -350,6 +350,7 @@ mod tests {
                 linked: true,
                 flags: Vec::new(),
                 pending_id: String::new(),
+                timeout: 0,
             })],
         }
     }

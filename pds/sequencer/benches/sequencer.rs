@@ -52,6 +52,7 @@ fn transfer(id: String, debit: String, credit: String, amount: String) -> Event 
         linked: false,
         flags: Vec::new(),
         pending_id: String::new(),
+        timeout: 0,
     })
 }
 

@@ -46,6 +46,7 @@ mod tests {
             linked,
             flags: Vec::new(),
             pending_id: String::new(),
+            timeout: 0,
         })
     }
 

@@ -117,7 +117,7 @@ impl Posting {
                 posted: amount,
                 has_metadata,
             },
-            Phase::Void { .. } => Posting::Resolve {
+            Phase::Void { .. } | Phase::Expire { .. } => Posting::Resolve {
                 debit,
                 credit,
                 pending: reserved,

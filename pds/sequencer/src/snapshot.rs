@@ -45,6 +45,12 @@ impl Sequencer {
             w.u32(p.credit);
             w.u128(p.amount);
             w.u32(u32::from(p.state.code()));
+            w.u64(p.expires_at);
+        }
+        w.u64(self.timed_ids.len() as u64);
+        for (fingerprint, id) in &self.timed_ids {
+            w.u128(*fingerprint);
+            w.bytes(id.as_bytes());
         }
     }
 
@@ -113,18 +119,39 @@ impl Sequencer {
             if debit >= slots || credit >= slots || debit == credit || !s.transfers.contains_key(&fingerprint) {
                 return Err(SnapshotError::Malformed("pending table"));
             }
+            let expires_at = r.u64()?;
             let p = PendingTransfer {
                 debit,
                 credit,
                 amount,
                 state,
+                expires_at,
             };
+            if expires_at != 0 && state == PendingState::Pending {
+                s.expiring.insert((expires_at, fingerprint));
+            }
             if s.pending.insert(fingerprint, p).is_some() {
                 return Err(SnapshotError::Malformed("a pending transfer twice"));
             }
         }
+        let timed = r.len()?;
+        if timed > s.pending.len() {
+            return Err(SnapshotError::Malformed("more timed ids than pending transfers"));
+        }
+        for _ in 0..timed {
+            let fingerprint = r.u128()?;
+            let id = core::str::from_utf8(r.prefixed()?).map_err(|_| SnapshotError::Malformed("a timed id"))?;
+            let timed_pending = s.pending.get(&fingerprint).is_some_and(|p| p.expires_at != 0);
+            if !timed_pending || crate::fingerprint::id_fingerprint(id) != fingerprint {
+                return Err(SnapshotError::Malformed("a timed id"));
+            }
+            s.timed_ids.insert(fingerprint, String::from(id));
+        }
+        if s.expiring.iter().any(|(_, key)| !s.timed_ids.contains_key(key)) {
+            return Err(SnapshotError::Malformed("an expiring transfer without its id"));
+        }
         if !r.is_empty() {
-            return Err(SnapshotError::Malformed("bytes after the pending table"));
+            return Err(SnapshotError::Malformed("bytes after the timed ids"));
         }
         s.durable_size = s.next_index;
         Ok(s)

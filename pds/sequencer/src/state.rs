@@ -13,7 +13,7 @@ use ledgerfs_model::{Amount, Currency, Event, NewAccount, NewTransfer, Phase, Re
 
 use crate::entries::{two_mut, Balance, EntryBuffer, Posting};
 use crate::fingerprint::{body_digest, id_fingerprint, FingerprintBuildHasher};
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeSet, VecDeque};
 
 /// Capacity limits, fixed at start-up (the tables are sized from them once).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +54,8 @@ pub(crate) struct PendingTransfer {
     pub(crate) credit: u32,
     pub(crate) amount: u128,
     pub(crate) state: PendingState,
+    /// When it expires if still pending (log time; 0: never).
+    pub(crate) expires_at: UnixNanos,
 }
 
 /// Where a pending transfer stands.
@@ -62,6 +64,7 @@ pub(crate) enum PendingState {
     Pending,
     Posted,
     Voided,
+    Expired,
 }
 
 impl PendingState {
@@ -70,9 +73,14 @@ impl PendingState {
     }
 
     pub(crate) fn from_code(code: u8) -> Option<PendingState> {
-        [PendingState::Pending, PendingState::Posted, PendingState::Voided]
-            .get(usize::from(code))
-            .copied()
+        [
+            PendingState::Pending,
+            PendingState::Posted,
+            PendingState::Voided,
+            PendingState::Expired,
+        ]
+        .get(usize::from(code))
+        .copied()
     }
 }
 
@@ -82,6 +90,7 @@ enum PendingChange {
     None,
     Created(u128),
     Resolved(u128),
+    Expired(u128),
 }
 
 /// The outcome of one event.
@@ -186,6 +195,8 @@ enum Undo {
         fingerprint: u128,
         posting: Posting,
         pending: PendingChange,
+        /// The entry took its id in the transfer table (an expiry names another's).
+        seen: bool,
     },
 }
 
@@ -206,6 +217,11 @@ pub struct Sequencer {
     pub(crate) transfers: HashMap<u128, TransferSeen, FingerprintBuildHasher>,
     /// Every pending transfer ever made, by id fingerprint, with where it stands.
     pub(crate) pending: HashMap<u128, PendingTransfer, FingerprintBuildHasher>,
+    /// Pending transfers with a timeout that are still pending, by expiry time: the
+    /// next batch's sequencing writes an expiry entry for each one due.
+    pub(crate) expiring: BTreeSet<(UnixNanos, u128)>,
+    /// Ids of the pending transfers that have a timeout (an expiry entry names its id).
+    pub(crate) timed_ids: HashMap<u128, String, FingerprintBuildHasher>,
     pub(crate) next_index: u64,
     pub(crate) last_time: UnixNanos,
     /// Undo records for entries `durable_size..next_index`, oldest first.
@@ -221,6 +237,8 @@ impl PartialEq for Sequencer {
             && self.account_slots == other.account_slots
             && self.transfers == other.transfers
             && self.pending == other.pending
+            && self.expiring == other.expiring
+            && self.timed_ids == other.timed_ids
             && self.next_index == other.next_index
             && self.last_time == other.last_time
     }
@@ -239,6 +257,8 @@ impl Sequencer {
             account_slots: HashMap::new(),
             transfers,
             pending: HashMap::with_hasher(FingerprintBuildHasher),
+            expiring: BTreeSet::new(),
+            timed_ids: HashMap::with_hasher(FingerprintBuildHasher),
             next_index: 0,
             last_time: 0,
             undo: VecDeque::new(),
@@ -287,6 +307,7 @@ impl Sequencer {
         entries: &mut EntryBuffer,
     ) {
         let results_base = results.len();
+        self.expire_due(now, entries);
         // One allocation per batch at most, not one per doubling on the hot path.
         self.undo.reserve(events.len());
         results.reserve(events.len());
@@ -301,7 +322,13 @@ impl Sequencer {
                     next_index: self.next_index,
                 });
             }
-            let result = self.apply(event, now, entries);
+            let result = match event {
+                // Expiries are the ledger's own entries: no request may ask for one.
+                Event::Transfer(t) if t.flags.iter().any(|f| f == "expire_pending") => {
+                    EventResult::rejected(ResultCode::TransferFlagsInvalid)
+                }
+                _ => self.apply(event, now, entries),
+            };
             results.push(result);
             if let Some(start) = chain {
                 if !result.code.is_success() {
@@ -399,19 +426,29 @@ impl Sequencer {
                     fingerprint,
                     posting,
                     pending,
+                    seen,
                 } => {
-                    self.transfers.remove(&fingerprint);
+                    if seen {
+                        self.transfers.remove(&fingerprint);
+                    }
                     let (debit, credit) = posting.accounts().expect("a transfer's posting");
                     let (d, c) = two_mut(&mut self.accounts, debit, credit);
                     posting.undo(&mut d.balance, &mut c.balance);
                     match pending {
                         PendingChange::None => {}
                         PendingChange::Created(key) => {
-                            self.pending.remove(&key);
+                            let p = self.pending.remove(&key).expect("a created pending transfer");
+                            if p.expires_at != 0 {
+                                self.expiring.remove(&(p.expires_at, key));
+                                self.timed_ids.remove(&key);
+                            }
                         }
-                        PendingChange::Resolved(key) => {
-                            self.pending.get_mut(&key).expect("a resolved pending transfer").state =
-                                PendingState::Pending;
+                        PendingChange::Resolved(key) | PendingChange::Expired(key) => {
+                            let p = self.pending.get_mut(&key).expect("a resolved pending transfer");
+                            p.state = PendingState::Pending;
+                            if p.expires_at != 0 {
+                                self.expiring.insert((p.expires_at, key));
+                            }
                         }
                     }
                     self.last_time = prev_time;
@@ -442,6 +479,32 @@ impl Sequencer {
             now
         } else {
             now.max(self.last_time + 1)
+        }
+    }
+
+    /// Writes an expiry entry for every pending transfer whose timeout passed by the time
+    /// this batch is sequenced (the log's clock decides, so replay decides the same).
+    fn expire_due(&mut self, now: UnixNanos, entries: &mut EntryBuffer) {
+        while let Some(&(at, key)) = self.expiring.first() {
+            if at > self.next_time(now) {
+                return;
+            }
+            let id = self.timed_ids.get(&key).expect("a timed pending transfer's id").clone();
+            let expiry = NewTransfer {
+                id: id.clone(),
+                debit: String::new(),
+                credit: String::new(),
+                amount: String::new(),
+                currency: String::new(),
+                reference: String::new(),
+                metadata: String::from("{}"),
+                linked: false,
+                flags: alloc::vec![String::from("expire_pending")],
+                pending_id: id,
+                timeout: 0,
+            };
+            let result = self.post_transfer(&expiry, now, entries);
+            assert_eq!(result.code, ResultCode::Ok, "a due expiry is always recorded");
         }
     }
 
@@ -520,8 +583,12 @@ impl Sequencer {
             Ok(phase) => phase,
             Err(code) => return EventResult::rejected(code),
         };
-        if phase.pending_id() == Some(t.id.as_str()) {
+        let expiry = matches!(phase, Phase::Expire { .. });
+        if phase.pending_id() == Some(t.id.as_str()) && !expiry {
             return EventResult::rejected(ResultCode::PendingIdMustBeDifferent);
+        }
+        if t.timeout > 0 && phase != Phase::Pending {
+            return EventResult::rejected(ResultCode::TimeoutReservedForPending);
         }
         if let Err(code) = validate_reference(&t.reference) {
             return EventResult::rejected(code);
@@ -537,6 +604,7 @@ impl Sequencer {
             None => self.resolve_new(t),
             Some(pending_id) => self.resolve_pending(t, pending_id, matches!(phase, Phase::Post { .. })),
         };
+        let time = self.next_time(now);
         let (debit, credit, currency, amount, pending) = match resolved {
             Ok(r) => r,
             Err(result) => return result,
@@ -555,26 +623,36 @@ impl Sequencer {
             metadata: &metadata,
             linked: t.linked,
             phase: phase.clone(),
+            timeout: t.timeout,
         };
         let digest = body_digest(&record);
-        if let Some(seen) = self.transfers.get(&fingerprint) {
+        if let (false, Some(seen)) = (expiry, self.transfers.get(&fingerprint)) {
             if seen.digest == digest {
                 return EventResult::accepted(ResultCode::Exists, seen.index);
             }
             return EventResult::rejected(ResultCode::IdExistsWithDifferentFields);
         }
-        if let Some((_, state)) = pending {
+        if let Some((_, state, expires_at)) = pending {
+            let due = expires_at != 0 && time >= expires_at;
             match state {
+                // An expiry is written only once due; a post or void comes too late then.
+                PendingState::Pending if expiry && !due => {
+                    return EventResult::rejected(ResultCode::PendingTransferNotPending)
+                }
+                PendingState::Pending if due && !expiry => {
+                    return EventResult::rejected(ResultCode::PendingTransferExpired)
+                }
                 PendingState::Pending => {}
                 PendingState::Posted => return EventResult::rejected(ResultCode::PendingTransferAlreadyPosted),
                 PendingState::Voided => return EventResult::rejected(ResultCode::PendingTransferAlreadyVoided),
+                PendingState::Expired => return EventResult::rejected(ResultCode::PendingTransferExpired),
             }
         }
-        if self.transfers.len() >= self.limits.max_transfers {
+        if !expiry && self.transfers.len() >= self.limits.max_transfers {
             return EventResult::rejected(ResultCode::TransferLimitReached);
         }
         let has_metadata = metadata != "{}";
-        let reserved = pending.map_or(0, |(reserved, _)| reserved);
+        let reserved = pending.map_or(0, |(reserved, _, _)| reserved);
         let posting = Posting::for_transfer(&phase, debit, credit, amount.0, reserved, has_metadata);
         let change = match &phase {
             Phase::Single => PendingChange::None,
@@ -582,12 +660,12 @@ impl Sequencer {
             Phase::Post { pending_id } | Phase::Void { pending_id } => {
                 PendingChange::Resolved(id_fingerprint(pending_id))
             }
+            Phase::Expire { pending_id } => PendingChange::Expired(id_fingerprint(pending_id)),
         };
         if let Err(result) = self.check_limits(&posting) {
             return result;
         }
         let index = self.next_index;
-        let time = self.next_time(now);
         let entry = Entry {
             index,
             time,
@@ -599,6 +677,10 @@ impl Sequencer {
         match change {
             PendingChange::None => {}
             PendingChange::Created(key) => {
+                let expires_at = match t.timeout {
+                    0 => 0,
+                    s => time.saturating_add(s.saturating_mul(1_000_000_000)),
+                };
                 self.pending.insert(
                     key,
                     PendingTransfer {
@@ -606,23 +688,35 @@ impl Sequencer {
                         credit,
                         amount: amount.0,
                         state: PendingState::Pending,
+                        expires_at,
                     },
                 );
+                if expires_at != 0 {
+                    self.expiring.insert((expires_at, key));
+                    self.timed_ids.insert(key, t.id.clone());
+                }
             }
-            PendingChange::Resolved(key) => {
+            PendingChange::Resolved(key) | PendingChange::Expired(key) => {
                 let p = self.pending.get_mut(&key).expect("resolved above");
                 p.state = match phase {
                     Phase::Post { .. } => PendingState::Posted,
+                    Phase::Expire { .. } => PendingState::Expired,
                     _ => PendingState::Voided,
                 };
+                if p.expires_at != 0 {
+                    self.expiring.remove(&(p.expires_at, key));
+                }
             }
         }
-        self.transfers.insert(fingerprint, TransferSeen { index, digest });
+        if !expiry {
+            self.transfers.insert(fingerprint, TransferSeen { index, digest });
+        }
         self.undo.push_back(Undo::Transfer {
             prev_time: self.last_time,
             fingerprint,
             posting,
             pending: change,
+            seen: !expiry,
         });
         self.next_index += 1;
         self.last_time = time;
@@ -634,7 +728,7 @@ impl Sequencer {
     fn resolve_new(
         &self,
         t: &NewTransfer,
-    ) -> Result<(u32, u32, Currency, Amount, Option<(u128, PendingState)>), EventResult> {
+    ) -> Result<(u32, u32, Currency, Amount, Option<(u128, PendingState, UnixNanos)>), EventResult> {
         let currency = Currency::from_code(&t.currency).ok_or(EventResult::rejected(ResultCode::CurrencyInvalid))?;
         let amount = Amount::parse(&t.amount, currency).map_err(EventResult::rejected)?;
         if t.debit == t.credit {
@@ -666,7 +760,7 @@ impl Sequencer {
         t: &NewTransfer,
         pending_id: &str,
         post: bool,
-    ) -> Result<(u32, u32, Currency, Amount, Option<(u128, PendingState)>), EventResult> {
+    ) -> Result<(u32, u32, Currency, Amount, Option<(u128, PendingState, UnixNanos)>), EventResult> {
         let key = id_fingerprint(pending_id);
         let Some(p) = self.pending.get(&key) else {
             let code = match self.transfers.contains_key(&key) {
@@ -696,7 +790,13 @@ impl Sequencer {
         if !post && amount.0 != p.amount {
             return Err(EventResult::rejected(ResultCode::AmountMustBeEmpty));
         }
-        Ok((p.debit, p.credit, currency, amount, Some((p.amount, p.state))))
+        Ok((
+            p.debit,
+            p.credit,
+            currency,
+            amount,
+            Some((p.amount, p.state, p.expires_at)),
+        ))
     }
 
     /// Overflow and balance-limit rules: a limited account's posted and pending debits
@@ -757,6 +857,7 @@ fn event_of(body: &EntryBody<String>) -> Event {
             linked: t.linked,
             flags: t.phase.flag().map(ToString::to_string).into_iter().collect(),
             pending_id: t.phase.pending_id().unwrap_or_default().to_string(),
+            timeout: t.timeout,
         }),
     }
 }

@@ -27,9 +27,9 @@ use sha2::{Digest, Sha256};
 
 /// Magic at the start of a snapshot.
 pub const MAGIC: [u8; 8] = *b"LFSSNAP1";
-/// Format version (2: accounts carry pending totals and the sequencer its pending
-/// transfers; a version-1 snapshot is ignored and the log replayed).
-pub const VERSION: u32 = 2;
+/// Format version (3: pending transfers carry their expiry and the sequencer the ids of
+/// timed ones; 2 added pending totals. An older snapshot is ignored and the log replayed).
+pub const VERSION: u32 = 3;
 /// Section tag of the sequencer core's state.
 pub const SECTION_SEQUENCER: u32 = 1;
 /// Section tag of the hosted read model.

@@ -28,6 +28,7 @@ fn transfer(id: &str, debit: &str, credit: &str, amount: &str) -> Event {
         linked: false,
         flags: Vec::new(),
         pending_id: String::new(),
+        timeout: 0,
     })
 }
 
@@ -318,7 +319,13 @@ fn workload() -> impl Strategy<Value = Vec<Vec<Event>>> {
             };
             let mut e = match kind {
                 0 => account(ids[d], if c == 5 { "JPY" } else { "EUR" }, flags),
-                1 | 2 => two_phase(transfer(&format!("t{id}"), ids[d], ids[c], &amount), "pending", ""),
+                1 | 2 => {
+                    let mut e = two_phase(transfer(&format!("t{id}"), ids[d], ids[c], &amount), "pending", "");
+                    if let Event::Transfer(t) = &mut e {
+                        t.timeout = u64::from(cents % 4); // 0: never; else 1..=3 s
+                    }
+                    e
+                }
                 // Post (part of) or void a transfer that may be pending, posted, resolved
                 // or missing; accounts and amount omitted or repeated.
                 3 => {
@@ -351,6 +358,10 @@ fn two_phase(mut event: Event, flag: &str, pending_id: &str) -> Event {
         t.pending_id = pending_id.to_string();
     }
     event
+}
+
+fn is_expiry(entry: &[u8]) -> bool {
+    entry.windows(16).any(|w| w == b"expire_pending\"]")
 }
 
 /// Per currency, posted debits equal posted credits and pending debits equal pending
@@ -396,12 +407,18 @@ proptest! {
             let before = seq.clone();
             results.clear();
             entries.clear();
-            now += 7;
+            now += 400_000_000; // timeouts of 1 to 3 s expire a few batches later
             seq.execute(batch, now, &mut results, &mut entries);
             prop_assert!(conserved(&seq));
             prop_assert_eq!(results.len(), batch.len());
-            let accepted = results.iter().filter(|r| r.code == ResultCode::Ok).count();
+            let ok = results.iter().filter(|r| r.code == ResultCode::Ok).count();
+            // The ledger's own expiry entries come first, without a result.
+            let expiries = entries.iter().take_while(|e| is_expiry(e)).count();
+            prop_assert!(entries.iter().skip(expiries).all(|e| !is_expiry(e)));
+            let accepted = ok + expiries;
             prop_assert_eq!(accepted, entries.len());
+            // Nothing still pending is past its expiry.
+            prop_assert!(seq.expiring.first().is_none_or(|(at, _)| *at > now));
             prop_assert_eq!(seq.next_index(), before.next_index() + accepted as u64);
             // Linked atomicity: within a chain, either every event succeeds or none does.
             let mut start = 0;
@@ -579,4 +596,121 @@ proptest! {
             prop_assert!(conserved(&seq));
         }
     }
+}
+
+#[test]
+fn a_pending_transfer_expires_by_a_log_entry_that_replays_the_same() {
+    const S: u64 = 1_000_000_000;
+    let mut genesis = ledger();
+    genesis.mark_durable(genesis.next_index());
+    let mut seq = genesis.clone();
+    let mut log: Vec<Vec<u8>> = Vec::new();
+    let batch = |seq: &mut Sequencer, events: &[Event], now: u64, log: &mut Vec<Vec<u8>>| {
+        let (mut results, mut entries) = (Vec::new(), EntryBuffer::new());
+        seq.execute(events, now, &mut results, &mut entries);
+        log.extend(entries.iter().map(<[u8]>::to_vec));
+        results.iter().map(|r| r.code).collect::<Vec<_>>()
+    };
+    let mut auth = two_phase(transfer("auth", "alice", "bob", "30.00"), "pending", "");
+    if let Event::Transfer(t) = &mut auth {
+        t.timeout = 10;
+    }
+    let single_with_timeout = {
+        let mut e = transfer("x", "bank", "alice", "1.00");
+        if let Event::Transfer(t) = &mut e {
+            t.timeout = 5;
+        }
+        e
+    };
+    let forged = two_phase(transfer("f", "", "", ""), "expire_pending", "auth");
+    assert_eq!(
+        batch(
+            &mut seq,
+            &[
+                transfer("fund", "bank", "alice", "100.00"),
+                auth,
+                single_with_timeout,
+                forged
+            ],
+            100 * S,
+            &mut log
+        ),
+        [
+            ResultCode::Ok,
+            ResultCode::Ok,
+            ResultCode::TimeoutReservedForPending,
+            ResultCode::TransferFlagsInvalid
+        ]
+    );
+    let alice = |seq: &Sequencer| seq.account("alice").unwrap().balance;
+    assert_eq!(alice(&seq).debits_pending, 3000);
+    // Before the timeout nothing happens; at it, the next batch first writes the expiry.
+    let before = log.len();
+    assert_eq!(batch(&mut seq, &[], 109 * S, &mut log), Vec::<ResultCode>::new());
+    assert_eq!(log.len(), before);
+    let durable = seq.clone();
+    let cap = two_phase(transfer("cap", "", "", ""), "post_pending", "auth");
+    assert_eq!(
+        batch(&mut seq, core::slice::from_ref(&cap), 111 * S, &mut log),
+        [ResultCode::PendingTransferExpired]
+    );
+    let expiry = core::str::from_utf8(&log[before]).unwrap();
+    assert!(
+        expiry.contains("\"id\":\"auth\"") && expiry.contains("\"flags\":[\"expire_pending\"],\"pending_id\":\"auth\""),
+        "{expiry}"
+    );
+    assert_eq!(alice(&seq).debits_pending, 0, "the reservation was released");
+    assert_eq!(alice(&seq).debits_posted, 0);
+    let void = two_phase(transfer("v", "", "", ""), "void_pending", "auth");
+    assert_eq!(
+        batch(&mut seq, &[void], 112 * S, &mut log),
+        [ResultCode::PendingTransferExpired]
+    );
+    // Rolled back (a failed write), the expiry is undone and written again next time.
+    seq.roll_back_to(durable.next_index());
+    assert!(seq == durable);
+    log.truncate(before);
+    assert_eq!(
+        batch(&mut seq, &[cap], 111 * S, &mut log),
+        [ResultCode::PendingTransferExpired]
+    );
+    // Replay decides the same from the log alone; a snapshot keeps timed transfers.
+    seq.mark_durable(seq.next_index());
+    let mut replayed = genesis.clone();
+    let mut scratch = EntryBuffer::new();
+    for bytes in &log {
+        replayed.replay(bytes, &mut scratch).unwrap();
+    }
+    assert!(replayed == seq);
+    // An expiry before its time does not replay.
+    let mut early = genesis.clone();
+    for bytes in &log[..before] {
+        early.replay(bytes, &mut scratch).unwrap();
+    }
+    let premature = log[before].clone();
+    let text = core::str::from_utf8(&premature)
+        .unwrap()
+        .replace("T00:01:51", "T00:01:45");
+    assert!(early.replay(text.as_bytes(), &mut scratch).is_err());
+}
+
+#[test]
+fn timed_pending_transfers_survive_a_snapshot() {
+    const S: u64 = 1_000_000_000;
+    let mut seq = ledger();
+    run(&mut seq, &[transfer("fund", "bank", "alice", "100.00")]);
+    let mut auth = two_phase(transfer("auth", "alice", "bob", "30.00"), "pending", "");
+    if let Event::Transfer(t) = &mut auth {
+        t.timeout = 10;
+    }
+    let (mut results, mut entries) = (Vec::new(), EntryBuffer::new());
+    seq.execute(&[auth], 100 * S, &mut results, &mut entries);
+    seq.mark_durable(seq.next_index());
+    let mut w = ledgerfs_snapshot::Writer::new();
+    seq.encode_snapshot(&mut w);
+    let mut restored = Sequencer::from_snapshot(&w.buf, Limits::default()).unwrap();
+    assert!(restored == seq);
+    entries.clear();
+    restored.execute(&[], 200 * S, &mut results, &mut entries);
+    assert_eq!(entries.len(), 1, "the restored timeout still expires");
 }
