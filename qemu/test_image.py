@@ -233,6 +233,14 @@ def main(image, transcript_path, key_path, helper, ledgerfs):
         after = console.command("balance alice")["balance"]
         c.check(reply.get("accepted") == 2 and after["net"] == "58.50",
                 f"a pending transfer and its partial capture: {reply.get('accepted')} accepted, alice {after}")
+        # A timeout: the first batch after it starts with the expiry, so the capture is late.
+        console.command('transfers {"id":"auth-2","debit":"alice","credit":"bob","amount":"1.00",'
+                        '"currency":"EUR","flags":["pending"],"timeout":1}')
+        time.sleep(1.5)
+        reply = console.command('transfers {"id":"cap-2","pending_id":"auth-2","flags":["post_pending"]}')
+        after = console.command("balance alice")["balance"]
+        c.check(codes(reply) == [("pending_transfer_expired", None)] and after["debits_pending"] == "0.00",
+                f"a pending transfer expires after its timeout: {codes(reply)}, alice {after}")
         console.stop()
         console = None
 
