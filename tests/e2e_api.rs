@@ -953,3 +953,23 @@ fn a_pending_transfer_with_a_timeout_expires_by_a_log_entry() {
     let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
     assert!(ok, "{out}{err}");
 }
+
+#[test]
+fn a_balancing_transfer_moves_at_most_the_balance_and_says_what_moved() {
+    let d = setup("balancing");
+    let (_, body) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"fund","debit":"bank","credit":"alice","amount":"70.00","currency":"EUR"},
+            {"id":"sweep","debit":"alice","credit":"bob","amount":"1000.00","currency":"EUR","flags":["balancing_debit"]},
+            {"id":"more","debit":"alice","credit":"bob","amount":"1.00","currency":"EUR","flags":["balancing_debit"]}]"#,
+    );
+    assert_eq!(codes(&body), ["ok", "ok", "insufficient_funds"]);
+    let (_, t) = d.get("/v1/transfers/sweep");
+    assert_eq!(
+        (&t["entry"]["amount"], &t["entry"]["flags"]),
+        (&"70.00".into(), &serde_json::json!(["balancing_debit"])),
+        "{t}"
+    );
+    let (_, alice) = d.get("/v1/accounts/alice/balance");
+    assert_eq!(alice["balance"]["net"], "0.00", "{alice}");
+}

@@ -96,7 +96,7 @@ pub fn request_json(data: &[u8]) {
                     let Ok(amount) = Amount::parse(&t.amount, currency) else {
                         continue;
                     };
-                    let Ok(phase) = ledgerfs_model::Phase::parse(&t.flags, &t.pending_id) else {
+                    let Ok((phase, balancing)) = ledgerfs_model::parse_transfer_flags(&t.flags, &t.pending_id) else {
                         continue;
                     };
                     EntryBody::Transfer(TransferRecord {
@@ -106,6 +106,7 @@ pub fn request_json(data: &[u8]) {
                         } else {
                             0
                         },
+                        balancing,
                         id: t.id.clone(),
                         debit: t.debit.clone(),
                         credit: t.credit.clone(),

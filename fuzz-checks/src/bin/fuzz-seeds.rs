@@ -70,6 +70,7 @@ fn entries() -> Vec<Entry> {
                 linked: true,
                 phase: Phase::Single,
                 timeout: 0,
+                balancing: ledgerfs_model::Balancing::default(),
             }),
         },
         Entry {
@@ -86,6 +87,7 @@ fn entries() -> Vec<Entry> {
                 linked: false,
                 phase: Phase::Pending,
                 timeout: 0,
+                balancing: ledgerfs_model::Balancing::default(),
             }),
         },
         Entry {
@@ -102,6 +104,7 @@ fn entries() -> Vec<Entry> {
                 linked: false,
                 phase: Phase::Post { pending_id: "t".into() },
                 timeout: 0,
+                balancing: ledgerfs_model::Balancing::default(),
             }),
         },
     ]

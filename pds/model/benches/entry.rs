@@ -25,6 +25,7 @@ fn transfer_entry(index: u64) -> Entry<String> {
             linked: false,
             phase: ledgerfs_model::Phase::Single,
             timeout: 0,
+            balancing: ledgerfs_model::Balancing::default(),
         }),
     }
 }

@@ -15,7 +15,9 @@
 //! pending transfer's accounts and currency. A pending transfer may carry a `timeout` (in
 //! seconds, after its flags); when it passes, the sequencer writes an expiry: a version-2
 //! transfer entry with `"flags":["expire_pending"]` whose `id` and `pending_id` are the
-//! pending transfer's and whose `amount` is what it released.
+//! pending transfer's and whose `amount` is what it released. Balancing flags
+//! (`balancing_debit`, `balancing_credit`, after the phase flag) make a version-2 entry
+//! too; its `amount` is what moved after clamping.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -24,7 +26,7 @@ use serde::Deserialize;
 
 use crate::amount::Amount;
 use crate::currency::Currency;
-use crate::event::{AccountFlags, AccountKind, Phase};
+use crate::event::{parse_transfer_flags, AccountFlags, AccountKind, Balancing, Phase};
 use crate::json::{write_string, write_u128};
 use crate::limits::{ENTRY_VERSION, ENTRY_VERSION_TWO_PHASE, MAX_ENTRY_LEN};
 use crate::time::{parse_timestamp, write_timestamp, UnixNanos};
@@ -87,6 +89,8 @@ pub struct TransferRecord<S = String> {
     pub phase: Phase<S>,
     /// A pending transfer's timeout in seconds (0: none): it expires at `time` plus this.
     pub timeout: u64,
+    /// Balancing flags: `amount` is what moved after clamping.
+    pub balancing: Balancing,
 }
 
 /// Why bytes are not a valid canonical entry.
@@ -130,7 +134,7 @@ impl<S: AsRef<str>> Entry<S> {
     /// Appends the canonical encoding to `out` (no trailing newline).
     pub fn write(&self, out: &mut String) {
         let version = match &self.body {
-            EntryBody::Transfer(t) if t.phase.flag().is_some() => ENTRY_VERSION_TWO_PHASE,
+            EntryBody::Transfer(t) if t.phase.flag().is_some() || t.balancing.any() => ENTRY_VERSION_TWO_PHASE,
             _ => ENTRY_VERSION,
         };
         out.push_str("{\"v\":");
@@ -180,10 +184,18 @@ impl<S: AsRef<str>> Entry<S> {
                 } else {
                     ",\"linked\":false"
                 });
-                if let Some(flag) = t.phase.flag() {
-                    out.push_str(",\"flags\":[\"");
-                    out.push_str(flag);
-                    out.push_str("\"]");
+                let mut flags = t.phase.flag().into_iter().chain(t.balancing.names()).peekable();
+                if flags.peek().is_some() {
+                    out.push_str(",\"flags\":[");
+                    for (i, flag) in flags.enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        out.push('"');
+                        out.push_str(flag);
+                        out.push('"');
+                    }
+                    out.push(']');
                 }
                 if let Some(pending_id) = t.phase.pending_id() {
                     out.push_str(",\"pending_id\":");
@@ -262,9 +274,9 @@ impl Entry<String> {
                 let amount = Amount::parse(&amount_text, currency).map_err(|_| EntryError::InvalidField("amount"))?;
                 let flags = raw.flags.unwrap_or_default();
                 let pending_id = raw.pending_id.unwrap_or_default();
-                let phase = Phase::parse(&flags, &pending_id)
-                    .map_err(|_| EntryError::InvalidField("flags"))?
-                    .to_owned();
+                let (phase, balancing) =
+                    parse_transfer_flags(&flags, &pending_id).map_err(|_| EntryError::InvalidField("flags"))?;
+                let phase = phase.to_owned();
                 let timeout = raw.timeout.unwrap_or(0);
                 let expires = matches!(phase, Phase::Expire { .. });
                 if (timeout > 0 && phase != Phase::Pending) || (expires && pending_id != raw.id) {
@@ -273,6 +285,7 @@ impl Entry<String> {
                 EntryBody::Transfer(TransferRecord {
                     phase,
                     timeout,
+                    balancing,
                     id: raw.id,
                     debit: raw.debit.ok_or(EntryError::InvalidField("debit"))?,
                     credit: raw.credit.ok_or(EntryError::InvalidField("credit"))?,
@@ -321,6 +334,7 @@ mod tests {
                 linked: false,
                 phase: Phase::Single,
                 timeout: 0,
+                balancing: Balancing::default(),
             }),
         }
     }
@@ -365,6 +379,33 @@ mod tests {
         assert_eq!(Entry::decode(relabelled.as_bytes()), Err(EntryError::NotCanonical));
         let odd = pending.encode().replace("[\"pending\"]", "[\"pending\",\"pending\"]");
         assert_eq!(Entry::decode(odd.as_bytes()), Err(EntryError::InvalidField("flags")));
+    }
+
+    #[test]
+    fn golden_balancing_flags_follow_the_phase_flag() {
+        let mut t = transfer();
+        let EntryBody::Transfer(r) = &mut t.body else {
+            unreachable!()
+        };
+        r.phase = Phase::Pending;
+        r.balancing = Balancing {
+            debit: true,
+            credit: true,
+        };
+        let text = t.encode();
+        assert!(
+            text.starts_with("{\"v\":2,")
+                && text.ends_with(",\"flags\":[\"pending\",\"balancing_debit\",\"balancing_credit\"]}"),
+            "{text}"
+        );
+        assert_eq!(Entry::decode(text.as_bytes()), Ok(t.clone()));
+        let swapped = text.replace(
+            "\"balancing_debit\",\"balancing_credit\"",
+            "\"balancing_credit\",\"balancing_debit\"",
+        );
+        assert_eq!(Entry::decode(swapped.as_bytes()), Err(EntryError::NotCanonical));
+        let twice = text.replace("\"balancing_credit\"]", "\"balancing_debit\"]");
+        assert_eq!(Entry::decode(twice.as_bytes()), Err(EntryError::InvalidField("flags")));
     }
 
     #[test]

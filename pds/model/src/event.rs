@@ -135,26 +135,81 @@ impl<S: AsRef<str>> Phase<S> {
     }
 }
 
-impl<'a> Phase<&'a str> {
-    /// The phase a request's `flags` and `pending_id` ask for, or the code refusing them.
-    pub fn parse(flags: &[String], pending_id: &'a str) -> Result<Phase<&'a str>, crate::ResultCode> {
-        use crate::ResultCode as C;
-        let phase = match flags {
-            [] => Phase::Single,
-            [one] => match one.as_str() {
-                "pending" => Phase::Pending,
-                "post_pending" => Phase::Post { pending_id },
-                "void_pending" => Phase::Void { pending_id },
-                "expire_pending" => Phase::Expire { pending_id },
-                _ => return Err(C::TransferFlagsInvalid),
-            },
-            _ => return Err(C::TransferFlagsInvalid),
+/// Balancing flags (TigerBeetle's): the amount is a maximum, clamped to what the debit
+/// account can give (`balancing_debit`: its posted credits less its posted and pending
+/// debits) and/or the credit account can take (`balancing_credit`: its posted debits less
+/// its posted and pending credits); the entry records what moved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Balancing {
+    /// Clamp to the debit account's balance.
+    pub debit: bool,
+    /// Clamp to the credit account's balance.
+    pub credit: bool,
+}
+
+impl Balancing {
+    /// Either flag set.
+    pub fn any(self) -> bool {
+        self.debit || self.credit
+    }
+
+    /// The flags' names, in canonical order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        [(self.debit, "balancing_debit"), (self.credit, "balancing_credit")]
+            .into_iter()
+            .filter_map(|(set, name)| set.then_some(name))
+    }
+}
+
+/// The phase and balancing flags a transfer's `flags` and `pending_id` ask for, or the code
+/// refusing them: at most one phase flag (`pending`, `post_pending`, `void_pending`,
+/// `expire_pending`), each balancing flag at most once, and balancing only on a transfer
+/// that moves its own amount (single or pending), never on a resolution.
+pub fn parse_transfer_flags<'a>(
+    flags: &[String],
+    pending_id: &'a str,
+) -> Result<(Phase<&'a str>, Balancing), crate::ResultCode> {
+    use crate::ResultCode as C;
+    let mut phase = Phase::Single;
+    let mut balancing = Balancing::default();
+    for flag in flags {
+        let (slot, set) = match flag.as_str() {
+            "balancing_debit" => (&mut balancing.debit, true),
+            "balancing_credit" => (&mut balancing.credit, true),
+            other => {
+                if phase != Phase::Single {
+                    return Err(C::TransferFlagsInvalid);
+                }
+                phase = match other {
+                    "pending" => Phase::Pending,
+                    "post_pending" => Phase::Post { pending_id },
+                    "void_pending" => Phase::Void { pending_id },
+                    "expire_pending" => Phase::Expire { pending_id },
+                    _ => return Err(C::TransferFlagsInvalid),
+                };
+                continue;
+            }
         };
-        match (&phase, pending_id.is_empty()) {
-            (Phase::Post { .. } | Phase::Void { .. } | Phase::Expire { .. }, true) => Err(C::PendingIdRequired),
-            (Phase::Single | Phase::Pending, false) => Err(C::PendingIdMustBeEmpty),
-            _ => Ok(phase),
+        if *slot {
+            return Err(C::TransferFlagsInvalid);
         }
+        *slot = set;
+    }
+    if balancing.any() && !matches!(phase, Phase::Single | Phase::Pending) {
+        return Err(C::TransferFlagsInvalid);
+    }
+    match (&phase, pending_id.is_empty()) {
+        (Phase::Post { .. } | Phase::Void { .. } | Phase::Expire { .. }, true) => Err(C::PendingIdRequired),
+        (Phase::Single | Phase::Pending, false) => Err(C::PendingIdMustBeEmpty),
+        _ => Ok((phase, balancing)),
+    }
+}
+
+impl<'a> Phase<&'a str> {
+    /// The phase a request's `flags` and `pending_id` ask for, or the code refusing them
+    /// (balancing flags aside: see [`parse_transfer_flags`]).
+    pub fn parse(flags: &[String], pending_id: &'a str) -> Result<Phase<&'a str>, crate::ResultCode> {
+        parse_transfer_flags(flags, pending_id).map(|(phase, _)| phase)
     }
 
     /// An owned copy.

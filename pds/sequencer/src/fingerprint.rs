@@ -38,6 +38,15 @@ pub fn body_digest<S: AsRef<str>>(t: &TransferRecord<S>) -> u64 {
             h.update(field.as_bytes());
         }
     }
+    // Likewise a timeout and balancing flags.
+    if t.timeout > 0 {
+        h.update(b"timeout");
+        h.update(t.timeout.to_le_bytes());
+    }
+    for name in t.balancing.names() {
+        h.update((name.len() as u32).to_le_bytes());
+        h.update(name.as_bytes());
+    }
     let digest = h.finalize();
     u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }

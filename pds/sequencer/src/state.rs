@@ -9,7 +9,9 @@ use ledgerfs_model::entry::{AccountRecord, Entry, EntryBody, EntryError, Transfe
 use ledgerfs_model::event::{validate_id, validate_reference, AccountFlags, AccountKind};
 use ledgerfs_model::json::canonical_metadata;
 use ledgerfs_model::time::UnixNanos;
-use ledgerfs_model::{Amount, Currency, Event, NewAccount, NewTransfer, Phase, ResultCode};
+use ledgerfs_model::{
+    parse_transfer_flags, Amount, Balancing, Currency, Event, NewAccount, NewTransfer, Phase, ResultCode,
+};
 
 use crate::entries::{two_mut, Balance, EntryBuffer, Posting};
 use crate::fingerprint::{body_digest, id_fingerprint, FingerprintBuildHasher};
@@ -579,8 +581,8 @@ impl Sequencer {
         if let Err(code) = validate_id(&t.id) {
             return EventResult::rejected(code);
         }
-        let phase = match Phase::parse(&t.flags, &t.pending_id) {
-            Ok(phase) => phase,
+        let (phase, balancing) = match parse_transfer_flags(&t.flags, &t.pending_id) {
+            Ok(parsed) => parsed,
             Err(code) => return EventResult::rejected(code),
         };
         let expiry = matches!(phase, Phase::Expire { .. });
@@ -613,7 +615,7 @@ impl Sequencer {
             self.accounts[debit as usize].record.id.as_str(),
             self.accounts[credit as usize].record.id.as_str(),
         );
-        let record = TransferRecord {
+        let mut record = TransferRecord {
             id: t.id.as_str(),
             debit: debit_id,
             credit: credit_id,
@@ -624,8 +626,17 @@ impl Sequencer {
             linked: t.linked,
             phase: phase.clone(),
             timeout: t.timeout,
+            balancing,
         };
-        let digest = body_digest(&record);
+        // A balancing transfer's amount is a maximum: a retry with the same fields is the
+        // same transfer whatever moved.
+        let digest = match balancing.any() {
+            false => body_digest(&record),
+            true => body_digest(&TransferRecord {
+                amount: Amount(0),
+                ..record.clone()
+            }),
+        };
         if let (false, Some(seen)) = (expiry, self.transfers.get(&fingerprint)) {
             if seen.digest == digest {
                 return EventResult::accepted(ResultCode::Exists, seen.index);
@@ -651,6 +662,13 @@ impl Sequencer {
         if !expiry && self.transfers.len() >= self.limits.max_transfers {
             return EventResult::rejected(ResultCode::TransferLimitReached);
         }
+        if balancing.any() {
+            record.amount = match self.balanced(debit, credit, amount, balancing) {
+                Ok(moved) => moved,
+                Err(result) => return result,
+            };
+        }
+        let amount = record.amount;
         let has_metadata = metadata != "{}";
         let reserved = pending.map_or(0, |(reserved, _, _)| reserved);
         let posting = Posting::for_transfer(&phase, debit, credit, amount.0, reserved, has_metadata);
@@ -721,6 +739,36 @@ impl Sequencer {
         self.next_index += 1;
         self.last_time = time;
         EventResult::created(index, time)
+    }
+
+    /// `amount` clamped to what the debit account can give (its posted credits less its
+    /// posted and pending debits) and/or the credit account can take (its posted debits less
+    /// its posted and pending credits); nothing to move is refused with the limit's code.
+    fn balanced(&self, debit: u32, credit: u32, amount: Amount, balancing: Balancing) -> Result<Amount, EventResult> {
+        let (d, c) = (
+            self.accounts[debit as usize].balance,
+            self.accounts[credit as usize].balance,
+        );
+        let mut moved = amount.0;
+        if balancing.debit {
+            let room = d
+                .credits_posted
+                .saturating_sub(d.debits_posted.saturating_add(d.debits_pending));
+            moved = moved.min(room);
+            if moved == 0 {
+                return Err(EventResult::rejected(ResultCode::InsufficientFunds));
+            }
+        }
+        if balancing.credit {
+            let room = c
+                .debits_posted
+                .saturating_sub(c.credits_posted.saturating_add(c.credits_pending));
+            moved = moved.min(room);
+            if moved == 0 {
+                return Err(EventResult::rejected(ResultCode::ExceedsCredits));
+            }
+        }
+        Ok(Amount(moved))
     }
 
     /// A single-phase or pending transfer's accounts, currency and amount, as given.
@@ -855,7 +903,13 @@ fn event_of(body: &EntryBody<String>) -> Event {
             reference: t.reference.clone(),
             metadata: t.metadata.clone(),
             linked: t.linked,
-            flags: t.phase.flag().map(ToString::to_string).into_iter().collect(),
+            flags: t
+                .phase
+                .flag()
+                .into_iter()
+                .chain(t.balancing.names())
+                .map(ToString::to_string)
+                .collect(),
             pending_id: t.phase.pending_id().unwrap_or_default().to_string(),
             timeout: t.timeout,
         }),

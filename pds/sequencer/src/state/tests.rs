@@ -341,6 +341,23 @@ fn workload() -> impl Strategy<Value = Vec<Vec<Event>>> {
                     "void_pending",
                     &format!("t{}", id / 2),
                 ),
+                // Balancing: the amount is a maximum (pending or not).
+                5 | 6 => {
+                    let mut e = transfer(&format!("t{id}"), ids[d], ids[c], &amount);
+                    if let Event::Transfer(t) = &mut e {
+                        let side = if kind == 5 {
+                            "balancing_debit"
+                        } else {
+                            "balancing_credit"
+                        };
+                        t.flags = match cents % 3 {
+                            0 => alloc::vec![side.to_string()],
+                            1 => alloc::vec!["pending".to_string(), side.to_string()],
+                            _ => alloc::vec!["balancing_credit".to_string(), "balancing_debit".to_string()],
+                        };
+                    }
+                    e
+                }
                 _ => transfer(&format!("t{id}"), ids[d], ids[c], &amount),
             };
             if link {
@@ -713,4 +730,69 @@ fn timed_pending_transfers_survive_a_snapshot() {
     entries.clear();
     restored.execute(&[], 200 * S, &mut results, &mut entries);
     assert_eq!(entries.len(), 1, "the restored timeout still expires");
+}
+
+#[test]
+fn balancing_transfers_move_at_most_what_the_account_can_give() {
+    let mut seq = ledger();
+    run(&mut seq, &[transfer("fund", "bank", "alice", "100.00")]);
+    let balancing = |id: &str, debit: &str, credit: &str, amount: &str, flags: &[&str]| {
+        let mut e = transfer(id, debit, credit, amount);
+        if let Event::Transfer(t) = &mut e {
+            t.flags = flags.iter().map(|f| f.to_string()).collect();
+        }
+        e
+    };
+    let (mut results, mut entries) = (Vec::new(), EntryBuffer::new());
+    // alice has 100.00: a balancing debit of at most 250.00 moves exactly 100.00.
+    let sweep = balancing("sweep", "alice", "bob", "250.00", &["balancing_debit"]);
+    seq.execute(core::slice::from_ref(&sweep), 2_000, &mut results, &mut entries);
+    assert_eq!(results[0].code, ResultCode::Ok);
+    let text = core::str::from_utf8(entries.get(0)).unwrap();
+    assert!(
+        text.contains("\"amount\":\"100.00\"") && text.contains("\"flags\":[\"balancing_debit\"]"),
+        "{text}"
+    );
+    assert_eq!(seq.account("alice").unwrap().balance.debits_posted, 10_000);
+    // A retry is the same transfer, whatever it would move now; nothing left is refused.
+    assert_eq!(run(&mut seq, &[sweep]), [ResultCode::Exists]);
+    assert_eq!(
+        run(
+            &mut seq,
+            &[balancing("again", "alice", "bob", "1.00", &["balancing_debit"])]
+        ),
+        [ResultCode::InsufficientFunds]
+    );
+    // Pending amounts count; balancing on a resolution, or a flag twice, is refused.
+    run(&mut seq, &[transfer("more", "bank", "alice", "50.00")]);
+    assert_eq!(
+        run(
+            &mut seq,
+            &[
+                two_phase(transfer("hold", "alice", "bob", "20.00"), "pending", ""),
+                balancing("rest", "alice", "bob", "99.00", &["pending", "balancing_debit"]),
+                balancing("bad", "", "", "", &["post_pending", "balancing_debit"]),
+                balancing("twice", "alice", "bob", "1.00", &["balancing_debit", "balancing_debit"]),
+            ]
+        ),
+        [
+            ResultCode::Ok,
+            ResultCode::Ok,
+            ResultCode::TransferFlagsInvalid,
+            ResultCode::TransferFlagsInvalid
+        ]
+    );
+    let b = seq.account("alice").unwrap().balance;
+    assert_eq!(
+        (b.debits_pending, b.credits_posted - b.debits_posted - b.debits_pending),
+        (5_000, 0)
+    );
+    // balancing_credit: bob (limited: credits may exceed debits) is capped by its debits.
+    assert_eq!(
+        run(
+            &mut seq,
+            &[balancing("back", "bank", "bob", "5.00", &["balancing_credit"])]
+        ),
+        [ResultCode::ExceedsCredits]
+    );
 }
