@@ -973,3 +973,66 @@ fn a_balancing_transfer_moves_at_most_the_balance_and_says_what_moved() {
     let (_, alice) = d.get("/v1/accounts/alice/balance");
     assert_eq!(alice["balance"]["net"], "0.00", "{alice}");
 }
+
+#[test]
+fn history_is_imported_with_its_original_times_resumably() {
+    let dir = temp_dir("import");
+    init(&dir);
+    add_token(&dir, "alice-app", "alice-secret", "customer", &["alice"]);
+    let d = Daemon::start(&dir);
+    let file = dir.join("history.jsonl");
+    let lines = [
+        r#"{"type":"account","id":"bank","currency":"EUR","time":"2020-01-01T00:00:00Z"}"#,
+        r#"{"type":"account","id":"alice","currency":"EUR","flags":["debits_must_not_exceed_credits"],"time":"2020-01-01T00:00:01Z"}"#,
+        r#"{"v":1,"index":2,"time":"2020-01-02T09:00:00Z","type":"transfer","id":"old-1","debit":"bank","credit":"alice","amount":"100.00","currency":"EUR","reference":"salary","metadata":{},"linked":false}"#,
+        r#"{"type":"transfer","id":"old-2","debit":"alice","credit":"bank","amount":"500.00","currency":"EUR","time":"2020-01-03T09:00:00Z"}"#,
+        r#"{"type":"transfer","id":"old-3","debit":"alice","credit":"bank","amount":"5.00","currency":"EUR","time":"2020-01-04T09:00:00Z"}"#,
+    ];
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let import = |file: &std::path::Path| {
+        run(&[
+            "import",
+            "--url",
+            &d.base,
+            "--token",
+            &d.token,
+            "--batch",
+            "2",
+            "--imported",
+            file.to_str().unwrap(),
+        ])
+    };
+    // old-2 overdraws alice: the import stops there, everything before it recorded.
+    let (ok, out, err) = import(&file);
+    assert!(!ok && err.contains("line 4: insufficient_funds"), "{out}{err}");
+    let (_, t) = d.get("/v1/transfers/old-1");
+    assert_eq!(t["entry"]["time"], "2020-01-02T09:00:00.000000000Z", "{t}");
+    assert_eq!(t["entry"]["flags"], serde_json::json!(["imported"]), "{t}");
+    // Fixed and run again: what was recorded answers exists, the rest goes in.
+    std::fs::write(&file, lines.join("\n").replace("\"500.00\"", "\"50.00\"") + "\n").unwrap();
+    let (ok, out, err) = import(&file);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("5 events, 2 recorded now, 3 already recorded"), "{out}");
+    let (_, alice) = d.get("/v1/accounts/alice/balance");
+    assert_eq!(alice["balance"]["net"], "45.00", "{alice}");
+    // A CSV of new (not imported) events; the ledger's clock stamps them.
+    let csv = dir.join("more.csv");
+    std::fs::write(
+        &csv,
+        "type,id,debit,credit,amount,currency,reference\ntransfer,new-1,bank,alice,\"1.50\",EUR,\"rent, May\"\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run(&["import", "--url", &d.base, "--token", &d.token, csv.to_str().unwrap()]);
+    assert!(ok && out.contains("1 recorded now"), "{out}{err}");
+    let (_, t) = d.get("/v1/transfers/new-1");
+    assert_eq!(t["entry"]["reference"], "rent, May", "{t}");
+    // A customer may not back-date transfers.
+    let (s, body) = d.post_as(
+        "alice-secret",
+        "/v1/transfers",
+        r#"{"id":"x","debit":"alice","credit":"bank","amount":"1.00","currency":"EUR","flags":["imported"],"time":"2030-01-01T00:00:00Z"}"#,
+    );
+    assert_eq!(s, 403, "{body}");
+    let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+}

@@ -96,9 +96,10 @@ pub fn request_json(data: &[u8]) {
                     let Ok(amount) = Amount::parse(&t.amount, currency) else {
                         continue;
                     };
-                    let Ok((phase, balancing)) = ledgerfs_model::parse_transfer_flags(&t.flags, &t.pending_id) else {
+                    let Ok(parsed) = ledgerfs_model::parse_transfer_flags(&t.flags, &t.pending_id) else {
                         continue;
                     };
+                    let (phase, balancing) = (parsed.phase, parsed.balancing);
                     EntryBody::Transfer(TransferRecord {
                         phase: phase.to_owned(),
                         timeout: if phase == ledgerfs_model::Phase::Pending {
@@ -115,6 +116,7 @@ pub fn request_json(data: &[u8]) {
                         reference: t.reference.clone(),
                         metadata,
                         linked: t.linked,
+                        imported: parsed.imported,
                     })
                 }
             };

@@ -427,6 +427,12 @@ async fn create_transfers(
                     caller.name, t.debit
                 )));
             }
+            if !caller.may_import() && t.flags.iter().any(|f| f == "imported") {
+                return Err(ApiError::forbidden(format!(
+                    "role {} may not record imported transfers",
+                    caller.role.as_str()
+                )));
+            }
         }
     }
     submit(&state, events, body.len(), &query).await

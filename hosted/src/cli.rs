@@ -1,5 +1,7 @@
-//! The CLI's own parts beyond the daemon: the HTTP client of `ledgerfs account|transfer|…`
-//! and the offline verifier of `ledgerfs verify`.
+//! The CLI's own parts beyond the daemon: the HTTP client of `ledgerfs account|transfer|…`,
+//! `ledgerfs import` (history migration through the API) and the offline verifier of
+//! `ledgerfs verify`.
 
 pub mod client;
+pub mod import;
 pub mod verify;

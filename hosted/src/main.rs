@@ -126,6 +126,25 @@ enum Command {
     /// Accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Import accounts and transfers (JSON lines or CSV) through the API, in batches,
+    /// with a progress line; a rerun resumes (ids make it idempotent).
+    Import {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The file: JSON lines (one object per line with "type":"account"|"transfer"), or
+        /// CSV with a header row (a .csv file, or --format csv).
+        file: PathBuf,
+        /// jsonl or csv (default: from the file name).
+        #[arg(long)]
+        format: Option<String>,
+        /// Events per request (consecutive lines of one type).
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Mark every event imported: it keeps its "time" (strictly increasing, not in the
+        /// future, after the log's last entry).
+        #[arg(long)]
+        imported: bool,
+    },
     /// Post a transfer.
     Transfer {
         #[command(flatten)]
@@ -454,6 +473,32 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Account(AccountCommand::Show { client, id }) => {
             print(&client.client()?.get(&format!("/v1/accounts/{}", segment(&id)))?);
+        }
+        Command::Import {
+            client,
+            file,
+            format,
+            batch,
+            imported,
+        } => {
+            use ledgerfs_hosted::cli::import::{self, Format};
+            let format = match format.as_deref() {
+                None => Format::of(&file),
+                Some("jsonl" | "json") => Format::JsonLines,
+                Some("csv") => Format::Csv,
+                Some(other) => return Err(Error::Client(format!("--format {other}: jsonl or csv"))),
+            };
+            if batch == 0 || batch > 8189 {
+                return Err(Error::Client("--batch is 1..=8189".into()));
+            }
+            let s = import::run(&client.client()?, &file, format, batch, imported)?;
+            println!(
+                "imported {}: {} events, {} recorded now, {} already recorded",
+                file.display(),
+                s.events,
+                s.ok,
+                s.exists
+            );
         }
         Command::Transfer {
             client,

@@ -274,6 +274,7 @@ impl Trial {
                     flags,
                     metadata: "{}".into(),
                     linked: false,
+                    time: 0,
                 }));
             } else {
                 let pick =
@@ -295,6 +296,7 @@ impl Trial {
                     flags: Vec::new(),
                     pending_id: String::new(),
                     timeout: 0,
+                    time: 0,
                 };
                 // Two-phase: reserve, or resolve an earlier transfer (pending or not).
                 match self.rng.below(10) {

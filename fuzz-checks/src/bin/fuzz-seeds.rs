@@ -52,6 +52,7 @@ fn entries() -> Vec<Entry> {
                 flags: AccountFlags {
                     debits_must_not_exceed_credits: true,
                     credits_must_not_exceed_debits: false,
+                    imported: false,
                 },
                 metadata: "{}".into(),
             }),
@@ -71,6 +72,7 @@ fn entries() -> Vec<Entry> {
                 phase: Phase::Single,
                 timeout: 0,
                 balancing: ledgerfs_model::Balancing::default(),
+                imported: false,
             }),
         },
         Entry {
@@ -88,6 +90,7 @@ fn entries() -> Vec<Entry> {
                 phase: Phase::Pending,
                 timeout: 0,
                 balancing: ledgerfs_model::Balancing::default(),
+                imported: false,
             }),
         },
         Entry {
@@ -105,6 +108,7 @@ fn entries() -> Vec<Entry> {
                 phase: Phase::Post { pending_id: "t".into() },
                 timeout: 0,
                 balancing: ledgerfs_model::Balancing::default(),
+                imported: false,
             }),
         },
     ]
@@ -258,6 +262,7 @@ fn main() {
         flags: Vec::new(),
         pending_id: String::new(),
         timeout: 0,
+        time: 0,
     })];
     let msgs: Vec<(u8, Vec<u8>)> = vec![
         (

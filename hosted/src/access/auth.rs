@@ -62,6 +62,12 @@ impl Caller {
         matches!(self.role, Role::Admin | Role::Operator)
     }
 
+    /// May record imported events (history migrated with its original times): the
+    /// ledger's own staff only, never a customer.
+    pub fn may_import(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Operator)
+    }
+
     /// May post a transfer debiting `debit`.
     pub fn may_debit(&self, debit: &str) -> bool {
         matches!(self.role, Role::Admin | Role::Operator)

@@ -26,6 +26,7 @@ fn transfer_entry(index: u64) -> Entry<String> {
             phase: ledgerfs_model::Phase::Single,
             timeout: 0,
             balancing: ledgerfs_model::Balancing::default(),
+            imported: false,
         }),
     }
 }

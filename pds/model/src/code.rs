@@ -87,11 +87,21 @@ pub enum ResultCode {
     PendingTransferExpired,
     /// A `timeout` on a transfer that is not `pending`.
     TimeoutReservedForPending,
+    /// An `imported` event without its `time`.
+    ImportedTimeRequired,
+    /// A `time` on an event that is not `imported` (the ledger's clock stamps it).
+    TimeReservedForImported,
+    /// An imported event's `time` is after the ledger's clock.
+    ImportedTimeInFuture,
+    /// An imported event's `time` is not after the log's last entry.
+    ImportedTimeMustIncrease,
+    /// A valid RFC 3339 `time` the log cannot hold (before 1970, a leap second).
+    TimeInvalid,
 }
 
 impl ResultCode {
     /// Every code, in documentation order (used by docs and tests).
-    pub const ALL: [ResultCode; 40] = [
+    pub const ALL: [ResultCode; 45] = [
         ResultCode::Ok,
         ResultCode::Exists,
         ResultCode::IdExistsWithDifferentFields,
@@ -132,6 +142,11 @@ impl ResultCode {
         ResultCode::AmountMustBeEmpty,
         ResultCode::PendingTransferExpired,
         ResultCode::TimeoutReservedForPending,
+        ResultCode::ImportedTimeRequired,
+        ResultCode::TimeReservedForImported,
+        ResultCode::ImportedTimeInFuture,
+        ResultCode::ImportedTimeMustIncrease,
+        ResultCode::TimeInvalid,
     ];
 
     /// The stable snake_case code users and scripts match on.
@@ -177,6 +192,11 @@ impl ResultCode {
             ResultCode::AmountMustBeEmpty => "amount_must_be_empty",
             ResultCode::PendingTransferExpired => "pending_transfer_expired",
             ResultCode::TimeoutReservedForPending => "timeout_reserved_for_pending",
+            ResultCode::ImportedTimeRequired => "imported_time_required",
+            ResultCode::TimeReservedForImported => "time_reserved_for_imported",
+            ResultCode::ImportedTimeInFuture => "imported_time_in_future",
+            ResultCode::ImportedTimeMustIncrease => "imported_time_must_increase",
+            ResultCode::TimeInvalid => "time_invalid",
         }
     }
 
@@ -223,6 +243,11 @@ impl ResultCode {
             ResultCode::AmountMustBeEmpty => "void_pending releases the whole pending amount: omit amount",
             ResultCode::PendingTransferExpired => "the pending transfer's timeout passed: its reservation was released",
             ResultCode::TimeoutReservedForPending => "timeout applies to pending transfers only",
+            ResultCode::ImportedTimeRequired => "an imported event needs its original time",
+            ResultCode::TimeReservedForImported => "time may be given for imported events only",
+            ResultCode::ImportedTimeInFuture => "an imported event's time may not be in the future",
+            ResultCode::ImportedTimeMustIncrease => "imported times must increase and follow the log's last entry",
+            ResultCode::TimeInvalid => "the log cannot hold this time (before 1970, or a leap second)",
         }
     }
 

@@ -91,6 +91,8 @@ pub struct TransferRecord<S = String> {
     pub timeout: u64,
     /// Balancing flags: `amount` is what moved after clamping.
     pub balancing: Balancing,
+    /// Migrated from another system: `time` is its original time.
+    pub imported: bool,
 }
 
 /// Why bytes are not a valid canonical entry.
@@ -134,7 +136,9 @@ impl<S: AsRef<str>> Entry<S> {
     /// Appends the canonical encoding to `out` (no trailing newline).
     pub fn write(&self, out: &mut String) {
         let version = match &self.body {
-            EntryBody::Transfer(t) if t.phase.flag().is_some() || t.balancing.any() => ENTRY_VERSION_TWO_PHASE,
+            EntryBody::Transfer(t) if t.phase.flag().is_some() || t.balancing.any() || t.imported => {
+                ENTRY_VERSION_TWO_PHASE
+            }
             _ => ENTRY_VERSION,
         };
         out.push_str("{\"v\":");
@@ -184,7 +188,14 @@ impl<S: AsRef<str>> Entry<S> {
                 } else {
                     ",\"linked\":false"
                 });
-                let mut flags = t.phase.flag().into_iter().chain(t.balancing.names()).peekable();
+                let imported = t.imported.then_some(AccountFlags::IMPORTED);
+                let mut flags = t
+                    .phase
+                    .flag()
+                    .into_iter()
+                    .chain(t.balancing.names())
+                    .chain(imported)
+                    .peekable();
                 if flags.peek().is_some() {
                     out.push_str(",\"flags\":[");
                     for (i, flag) in flags.enumerate() {
@@ -274,9 +285,9 @@ impl Entry<String> {
                 let amount = Amount::parse(&amount_text, currency).map_err(|_| EntryError::InvalidField("amount"))?;
                 let flags = raw.flags.unwrap_or_default();
                 let pending_id = raw.pending_id.unwrap_or_default();
-                let (phase, balancing) =
+                let parsed =
                     parse_transfer_flags(&flags, &pending_id).map_err(|_| EntryError::InvalidField("flags"))?;
-                let phase = phase.to_owned();
+                let (phase, balancing, imported) = (parsed.phase.to_owned(), parsed.balancing, parsed.imported);
                 let timeout = raw.timeout.unwrap_or(0);
                 let expires = matches!(phase, Phase::Expire { .. });
                 if (timeout > 0 && phase != Phase::Pending) || (expires && pending_id != raw.id) {
@@ -286,6 +297,7 @@ impl Entry<String> {
                     phase,
                     timeout,
                     balancing,
+                    imported,
                     id: raw.id,
                     debit: raw.debit.ok_or(EntryError::InvalidField("debit"))?,
                     credit: raw.credit.ok_or(EntryError::InvalidField("credit"))?,
@@ -335,6 +347,7 @@ mod tests {
                 phase: Phase::Single,
                 timeout: 0,
                 balancing: Balancing::default(),
+                imported: false,
             }),
         }
     }
@@ -458,6 +471,7 @@ mod tests {
                 flags: AccountFlags {
                     debits_must_not_exceed_credits: true,
                     credits_must_not_exceed_debits: false,
+                    imported: false,
                 },
                 metadata: "{}".to_owned(),
             }),

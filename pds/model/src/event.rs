@@ -52,6 +52,8 @@ pub struct NewAccount {
     pub metadata: String,
     /// Chains this event to the next one.
     pub linked: bool,
+    /// With the `imported` flag: the original time (Unix nanoseconds; 0 otherwise).
+    pub time: u64,
 }
 
 /// A transfer as requested: `{"id", "debit", "credit", "amount", "currency", "reference",
@@ -83,6 +85,8 @@ pub struct NewTransfer {
     /// Seconds after which a `pending` transfer not yet posted or voided expires (0:
     /// never). Only a pending transfer may have one.
     pub timeout: u64,
+    /// With the `imported` flag: the original time (Unix nanoseconds; 0 otherwise).
+    pub time: u64,
 }
 
 /// What a transfer does in the two-phase model (TigerBeetle's): post at once, reserve,
@@ -161,21 +165,35 @@ impl Balancing {
     }
 }
 
+/// An event's `time` that was given but is not a valid RFC 3339 UTC time (the event is
+/// refused with `time_invalid`).
+pub const INVALID_TIME: u64 = u64::MAX;
+
+/// What a transfer's `flags` ask for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferFlags<'a> {
+    /// Single, pending, or a resolution.
+    pub phase: Phase<&'a str>,
+    /// Balancing flags.
+    pub balancing: Balancing,
+    /// Migrated with its original time (`imported`).
+    pub imported: bool,
+}
+
 /// The phase and balancing flags a transfer's `flags` and `pending_id` ask for, or the code
 /// refusing them: at most one phase flag (`pending`, `post_pending`, `void_pending`,
-/// `expire_pending`), each balancing flag at most once, and balancing only on a transfer
-/// that moves its own amount (single or pending), never on a resolution.
-pub fn parse_transfer_flags<'a>(
-    flags: &[String],
-    pending_id: &'a str,
-) -> Result<(Phase<&'a str>, Balancing), crate::ResultCode> {
+/// `expire_pending`), each balancing flag and `imported` at most once, and balancing only
+/// on a transfer that moves its own amount (single or pending), never on a resolution.
+pub fn parse_transfer_flags<'a>(flags: &[String], pending_id: &'a str) -> Result<TransferFlags<'a>, crate::ResultCode> {
     use crate::ResultCode as C;
     let mut phase = Phase::Single;
     let mut balancing = Balancing::default();
+    let mut imported = false;
     for flag in flags {
         let (slot, set) = match flag.as_str() {
             "balancing_debit" => (&mut balancing.debit, true),
             "balancing_credit" => (&mut balancing.credit, true),
+            AccountFlags::IMPORTED => (&mut imported, true),
             other => {
                 if phase != Phase::Single {
                     return Err(C::TransferFlagsInvalid);
@@ -201,7 +219,11 @@ pub fn parse_transfer_flags<'a>(
     match (&phase, pending_id.is_empty()) {
         (Phase::Post { .. } | Phase::Void { .. } | Phase::Expire { .. }, true) => Err(C::PendingIdRequired),
         (Phase::Single | Phase::Pending, false) => Err(C::PendingIdMustBeEmpty),
-        _ => Ok((phase, balancing)),
+        _ => Ok(TransferFlags {
+            phase,
+            balancing,
+            imported,
+        }),
     }
 }
 
@@ -209,7 +231,7 @@ impl<'a> Phase<&'a str> {
     /// The phase a request's `flags` and `pending_id` ask for, or the code refusing them
     /// (balancing flags aside: see [`parse_transfer_flags`]).
     pub fn parse(flags: &[String], pending_id: &'a str) -> Result<Phase<&'a str>, crate::ResultCode> {
-        parse_transfer_flags(flags, pending_id).map(|(phase, _)| phase)
+        parse_transfer_flags(flags, pending_id).map(|f| f.phase)
     }
 
     /// An owned copy.
@@ -287,6 +309,8 @@ pub struct AccountFlags {
     pub debits_must_not_exceed_credits: bool,
     /// Credits may never exceed debits (an asset account cannot go negative).
     pub credits_must_not_exceed_debits: bool,
+    /// Migrated from another system with its original `time` (no effect on balances).
+    pub imported: bool,
 }
 
 impl AccountFlags {
@@ -294,6 +318,8 @@ impl AccountFlags {
     pub const DEBITS_LIMIT: &'static str = "debits_must_not_exceed_credits";
     /// Name of the credit-limit flag.
     pub const CREDITS_LIMIT: &'static str = "credits_must_not_exceed_debits";
+    /// Name of the imported flag (accounts and transfers).
+    pub const IMPORTED: &'static str = "imported";
 
     /// Parses flag names; duplicates are allowed, unknown names and both limits are not.
     pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<AccountFlags, ResultCode> {
@@ -302,6 +328,7 @@ impl AccountFlags {
             match name.as_ref() {
                 Self::DEBITS_LIMIT => flags.debits_must_not_exceed_credits = true,
                 Self::CREDITS_LIMIT => flags.credits_must_not_exceed_debits = true,
+                Self::IMPORTED => flags.imported = true,
                 _ => return Err(ResultCode::FlagsInvalid),
             }
         }
@@ -315,7 +342,8 @@ impl AccountFlags {
     pub fn names(self) -> impl Iterator<Item = &'static str> {
         let debit = self.debits_must_not_exceed_credits.then_some(Self::DEBITS_LIMIT);
         let credit = self.credits_must_not_exceed_debits.then_some(Self::CREDITS_LIMIT);
-        debit.into_iter().chain(credit)
+        let imported = self.imported.then_some(Self::IMPORTED);
+        debit.into_iter().chain(credit).chain(imported)
     }
 }
 

@@ -25,4 +25,6 @@ pub use amount::Amount;
 pub use code::ResultCode;
 pub use currency::Currency;
 pub use entry::{Entry, EntryBody};
-pub use event::{parse_transfer_flags, AccountFlags, AccountKind, Balancing, Event, NewAccount, NewTransfer, Phase};
+pub use event::{
+    parse_transfer_flags, AccountFlags, AccountKind, Balancing, Event, NewAccount, NewTransfer, Phase, TransferFlags,
+};

@@ -3,6 +3,8 @@
 //! sequenced). Everything about a field's *value* is left to the sequencer, which
 //! reports it per event with a result code.
 
+use crate::event::INVALID_TIME;
+use crate::time::parse_rfc3339;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -72,6 +74,23 @@ struct AccountJson {
     metadata: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     linked: bool,
+    #[serde(default, deserialize_with = "present_string")]
+    time: Option<String>,
+}
+
+/// An imported event's `time`: any RFC 3339 date-time (a request that is not one is
+/// malformed: 400), converted to UTC; [`INVALID_TIME`] for a valid one the log cannot hold
+/// (before 1970), so that event alone is refused (`time_invalid`).
+fn event_time(time: Option<String>, what: &str, i: usize, count: usize) -> Result<u64, RequestError> {
+    let Some(text) = time else { return Ok(0) };
+    match parse_rfc3339(&text) {
+        Ok(Some(t)) if t > 0 && t < INVALID_TIME => Ok(t),
+        Ok(_) => Ok(INVALID_TIME),
+        Err(_) => Err(RequestError::Invalid(match count {
+            1 => format!("`time` is not an RFC 3339 date-time: {text:?}"),
+            _ => format!("{what} {i}: `time` is not an RFC 3339 date-time: {text:?}"),
+        })),
+    }
 }
 
 #[derive(Deserialize)]
@@ -99,6 +118,8 @@ struct TransferJson {
     /// Seconds (TigerBeetle's u32): larger values are refused as malformed.
     #[serde(default)]
     timeout: u32,
+    #[serde(default, deserialize_with = "present_string")]
+    time: Option<String>,
 }
 
 /// A field that may be absent but, when present, must be a string (not `null`).
@@ -112,21 +133,23 @@ fn metadata_text(value: &serde_json::Map<String, serde_json::Value>) -> String {
 
 /// Parses `POST /v1/accounts`: one account object or an array of them.
 pub fn parse_accounts(body: &[u8]) -> Result<Vec<Event>, RequestError> {
-    parse_batch::<AccountJson>(body, "account").map(|accounts| {
-        accounts
-            .into_iter()
-            .map(|a| {
-                Event::Account(NewAccount {
-                    id: a.id,
-                    currency: a.currency,
-                    kind: a.kind,
-                    flags: a.flags,
-                    metadata: metadata_text(&a.metadata),
-                    linked: a.linked,
-                })
-            })
-            .collect()
-    })
+    let accounts = parse_batch::<AccountJson>(body, "account")?;
+    let count = accounts.len();
+    accounts
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            Ok(Event::Account(NewAccount {
+                time: event_time(a.time, "account", i, count)?,
+                id: a.id,
+                currency: a.currency,
+                kind: a.kind,
+                flags: a.flags,
+                metadata: metadata_text(&a.metadata),
+                linked: a.linked,
+            }))
+        })
+        .collect()
 }
 
 /// Parses `POST /v1/transfers`: one transfer object or an array of them. `debit`,
@@ -161,6 +184,7 @@ pub fn parse_transfers(body: &[u8]) -> Result<Vec<Event>, RequestError> {
             flags: t.flags,
             pending_id: t.pending_id.unwrap_or_default(),
             timeout: u64::from(t.timeout),
+            time: event_time(t.time, "transfer", i, count)?,
         }));
     }
     Ok(events)

@@ -113,6 +113,76 @@ pub fn parse_timestamp(text: &str) -> Option<UnixNanos> {
     seconds.checked_mul(NANOS_PER_SECOND)?.checked_add(fraction)
 }
 
+/// Text that is not an RFC 3339 date-time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotRfc3339;
+
+/// Parses any RFC 3339 date-time (`T` or `t`, `Z`, `z` or a `±hh:mm` offset, any number of
+/// fractional digits, of which nine are kept), as JSON Schema's `date-time` allows, for
+/// times a client gives. `Err` when the text is not RFC 3339; `Ok(None)` when it is, but
+/// the time is not one the log can hold (before 1970, a leap second, past 2554).
+pub fn parse_rfc3339(text: &str) -> Result<Option<UnixNanos>, NotRfc3339> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        return Err(NotRfc3339);
+    }
+    let num = |range: core::ops::Range<usize>| -> Result<u64, NotRfc3339> {
+        let s = text.get(range).ok_or(NotRfc3339)?;
+        if !s.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(NotRfc3339);
+        }
+        s.parse().map_err(|_| NotRfc3339)
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return Err(NotRfc3339);
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return Err(NotRfc3339);
+    }
+    let mut rest = &text[19..];
+    let mut fraction = 0u64;
+    if let Some(f) = rest.strip_prefix('.') {
+        let digits = f.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(NotRfc3339);
+        }
+        for (i, c) in f.bytes().take(digits.min(9)).enumerate() {
+            fraction += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
+        }
+        rest = &f[digits..];
+    }
+    let offset: i64 = match rest.as_bytes() {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let digit = |c: &u8| c.is_ascii_digit().then(|| i64::from(c - b'0')).ok_or(NotRfc3339);
+            let (h, m) = (digit(h1)? * 10 + digit(h2)?, digit(m1)? * 10 + digit(m2)?);
+            if h > 23 || m > 59 {
+                return Err(NotRfc3339);
+            }
+            let minutes = h * 60 + m;
+            if *sign == b'+' {
+                minutes
+            } else {
+                -minutes
+            }
+        }
+        _ => return Err(NotRfc3339),
+    };
+    if second == 60 {
+        return Ok(None);
+    }
+    let Some(days) = days_from_civil(year, month, day) else {
+        return Ok(None);
+    };
+    let local = (days * SECONDS_PER_DAY + hour * 3_600 + minute * 60 + second) as i64;
+    let Ok(utc) = u64::try_from(local - offset * 60) else {
+        return Ok(None);
+    };
+    Ok(utc.checked_mul(NANOS_PER_SECOND).and_then(|n| n.checked_add(fraction)))
+}
+
 fn days_in_month(year: u64, month: u64) -> u64 {
     match month {
         2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
@@ -160,6 +230,27 @@ mod tests {
             "2026-01-01T00:00:00+01:00",
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn any_rfc_3339_time_a_client_gives() {
+        let t = parse_timestamp("2026-01-01T10:00:00Z");
+        assert_eq!(parse_rfc3339("2026-01-01T11:30:00+01:30"), Ok(t));
+        assert_eq!(parse_rfc3339("2026-01-01t10:00:00.000000000123z"), Ok(t));
+        assert_eq!(parse_rfc3339("2026-01-01T10:00:00.5Z"), Ok(t.map(|t| t + 500_000_000)));
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), Ok(None));
+        assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), Ok(None));
+        assert_eq!(parse_rfc3339("2026-06-30T23:59:60Z"), Ok(None));
+        for bad in [
+            "",
+            "2026-01-01 10:00:00Z",
+            "2026-01-01T10:00:00",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T10:00:00.Z",
+            "2026-01-01T10:00:00+0100",
+        ] {
+            assert_eq!(parse_rfc3339(bad), Err(NotRfc3339), "{bad}");
         }
     }
 

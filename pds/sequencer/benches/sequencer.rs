@@ -37,6 +37,7 @@ fn account(id: String, flags: &[&str]) -> Event {
         flags: flags.iter().map(|f| f.to_string()).collect(),
         metadata: "{}".into(),
         linked: false,
+        time: 0,
     })
 }
 
@@ -53,6 +54,7 @@ fn transfer(id: String, debit: String, credit: String, amount: String) -> Event 
         flags: Vec::new(),
         pending_id: String::new(),
         timeout: 0,
+        time: 0,
     })
 }
 

@@ -47,6 +47,7 @@ mod tests {
             flags: Vec::new(),
             pending_id: String::new(),
             timeout: 0,
+            time: 0,
         })
     }
 

@@ -130,6 +130,7 @@ mod tests {
             flags: alloc::vec::Vec::new(),
             metadata: "{}".to_string(),
             linked: false,
+            time: 0,
         });
         let (mut results, mut entries) = (alloc::vec::Vec::new(), EntryBuffer::new());
         seq.execute(&[event], now, &mut results, &mut entries);

@@ -43,6 +43,9 @@ pub fn body_digest<S: AsRef<str>>(t: &TransferRecord<S>) -> u64 {
         h.update(b"timeout");
         h.update(t.timeout.to_le_bytes());
     }
+    if t.imported {
+        h.update(b"imported");
+    }
     for name in t.balancing.names() {
         h.update((name.len() as u32).to_le_bytes());
         h.update(name.as_bytes());

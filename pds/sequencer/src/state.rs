@@ -388,7 +388,7 @@ impl Sequencer {
                 found: entry.index,
             });
         }
-        let event = event_of(&entry.body);
+        let event = event_of(&entry);
         scratch.clear();
         let result = self.apply(&event, entry.time, scratch);
         self.mark_durable(self.next_index);
@@ -504,6 +504,7 @@ impl Sequencer {
                 flags: alloc::vec![String::from("expire_pending")],
                 pending_id: id,
                 timeout: 0,
+                time: 0,
             };
             let result = self.post_transfer(&expiry, now, entries);
             assert_eq!(result.code, ResultCode::Ok, "a due expiry is always recorded");
@@ -552,7 +553,10 @@ impl Sequencer {
             return EventResult::rejected(ResultCode::AccountLimitReached);
         }
         let index = self.next_index;
-        let time = self.next_time(now);
+        let time = match self.event_time(flags.imported, a.time, now) {
+            Ok(time) => time,
+            Err(result) => return result,
+        };
         let entry = Entry {
             index,
             time,
@@ -581,8 +585,8 @@ impl Sequencer {
         if let Err(code) = validate_id(&t.id) {
             return EventResult::rejected(code);
         }
-        let (phase, balancing) = match parse_transfer_flags(&t.flags, &t.pending_id) {
-            Ok(parsed) => parsed,
+        let (phase, balancing, imported) = match parse_transfer_flags(&t.flags, &t.pending_id) {
+            Ok(parsed) => (parsed.phase, parsed.balancing, parsed.imported),
             Err(code) => return EventResult::rejected(code),
         };
         let expiry = matches!(phase, Phase::Expire { .. });
@@ -606,7 +610,6 @@ impl Sequencer {
             None => self.resolve_new(t),
             Some(pending_id) => self.resolve_pending(t, pending_id, matches!(phase, Phase::Post { .. })),
         };
-        let time = self.next_time(now);
         let (debit, credit, currency, amount, pending) = match resolved {
             Ok(r) => r,
             Err(result) => return result,
@@ -627,6 +630,7 @@ impl Sequencer {
             phase: phase.clone(),
             timeout: t.timeout,
             balancing,
+            imported,
         };
         // A balancing transfer's amount is a maximum: a retry with the same fields is the
         // same transfer whatever moved.
@@ -643,6 +647,11 @@ impl Sequencer {
             }
             return EventResult::rejected(ResultCode::IdExistsWithDifferentFields);
         }
+        // After the id check: a retried import (its time long passed) answers exists.
+        let time = match self.event_time(imported, t.time, now) {
+            Ok(time) => time,
+            Err(result) => return result,
+        };
         if let Some((_, state, expires_at)) = pending {
             let due = expires_at != 0 && time >= expires_at;
             match state {
@@ -739,6 +748,23 @@ impl Sequencer {
         self.next_index += 1;
         self.last_time = time;
         EventResult::created(index, time)
+    }
+
+    /// An event's time: the ledger's clock (strictly increasing along the log), or, for an
+    /// imported one, its given original time, which must follow the log's last entry and
+    /// not be in the future.
+    fn event_time(&self, imported: bool, given: UnixNanos, now: UnixNanos) -> Result<UnixNanos, EventResult> {
+        match (imported, given) {
+            (_, ledgerfs_model::event::INVALID_TIME) => Err(EventResult::rejected(ResultCode::TimeInvalid)),
+            (false, 0) => Ok(self.next_time(now)),
+            (false, _) => Err(EventResult::rejected(ResultCode::TimeReservedForImported)),
+            (true, 0) => Err(EventResult::rejected(ResultCode::ImportedTimeRequired)),
+            (true, t) if t > now => Err(EventResult::rejected(ResultCode::ImportedTimeInFuture)),
+            (true, t) if self.next_index > 0 && t <= self.last_time => {
+                Err(EventResult::rejected(ResultCode::ImportedTimeMustIncrease))
+            }
+            (true, t) => Ok(t),
+        }
     }
 
     /// `amount` clamped to what the debit account can give (its posted credits less its
@@ -884,8 +910,8 @@ impl Sequencer {
 }
 
 /// The event that, executed alone, reproduces a logged entry.
-fn event_of(body: &EntryBody<String>) -> Event {
-    match body {
+fn event_of(entry: &Entry<String>) -> Event {
+    match &entry.body {
         EntryBody::Account(a) => Event::Account(NewAccount {
             id: a.id.clone(),
             currency: a.currency.code().to_string(),
@@ -893,6 +919,7 @@ fn event_of(body: &EntryBody<String>) -> Event {
             flags: a.flags.names().map(ToString::to_string).collect(),
             metadata: a.metadata.clone(),
             linked: false,
+            time: if a.flags.imported { entry.time } else { 0 },
         }),
         EntryBody::Transfer(t) => Event::Transfer(NewTransfer {
             id: t.id.clone(),
@@ -908,10 +935,12 @@ fn event_of(body: &EntryBody<String>) -> Event {
                 .flag()
                 .into_iter()
                 .chain(t.balancing.names())
+                .chain(t.imported.then_some(AccountFlags::IMPORTED))
                 .map(ToString::to_string)
                 .collect(),
             pending_id: t.phase.pending_id().unwrap_or_default().to_string(),
             timeout: t.timeout,
+            time: if t.imported { entry.time } else { 0 },
         }),
     }
 }

@@ -13,6 +13,7 @@ fn account(id: &str, currency: &str, flags: &[&str]) -> Event {
         flags: flags.iter().map(|f| f.to_string()).collect(),
         metadata: "{}".to_string(),
         linked: false,
+        time: 0,
     })
 }
 
@@ -29,6 +30,7 @@ fn transfer(id: &str, debit: &str, credit: &str, amount: &str) -> Event {
         flags: Vec::new(),
         pending_id: String::new(),
         timeout: 0,
+        time: 0,
     })
 }
 
@@ -795,4 +797,100 @@ fn balancing_transfers_move_at_most_what_the_account_can_give() {
         ),
         [ResultCode::ExceedsCredits]
     );
+}
+
+#[test]
+fn imported_events_keep_their_original_increasing_times_and_replay() {
+    const S: u64 = 1_000_000_000;
+    let imported = |mut event: Event, time: u64| {
+        match &mut event {
+            Event::Account(a) => {
+                a.flags.push("imported".to_string());
+                a.time = time;
+            }
+            Event::Transfer(t) => {
+                t.flags.push("imported".to_string());
+                t.time = time;
+            }
+        }
+        event
+    };
+    let mut seq = Sequencer::new(Limits::default());
+    let (mut results, mut entries) = (Vec::new(), EntryBuffer::new());
+    let batch = [
+        imported(account("bank", "EUR", &[]), 10 * S),
+        imported(account("alice", "EUR", &["debits_must_not_exceed_credits"]), 11 * S),
+        imported(transfer("old-1", "bank", "alice", "5.00"), 12 * S),
+        imported(transfer("old-2", "bank", "alice", "5.00"), 12 * S),
+        imported(transfer("future", "bank", "alice", "5.00"), 2_000 * S),
+        imported(transfer("no-time", "bank", "alice", "5.00"), 0),
+        {
+            let mut e = transfer("stamped", "bank", "alice", "5.00");
+            if let Event::Transfer(t) = &mut e {
+                t.time = 13 * S;
+            }
+            e
+        },
+        imported(transfer("old-3", "bank", "alice", "1.00"), 13 * S),
+        imported(
+            transfer("garbled", "bank", "alice", "1.00"),
+            ledgerfs_model::event::INVALID_TIME,
+        ),
+    ];
+    seq.execute(&batch, 1_000 * S, &mut results, &mut entries);
+    let codes: Vec<ResultCode> = results.iter().map(|r| r.code).collect();
+    assert_eq!(
+        codes,
+        [
+            ResultCode::Ok,
+            ResultCode::Ok,
+            ResultCode::Ok,
+            ResultCode::ImportedTimeMustIncrease,
+            ResultCode::ImportedTimeInFuture,
+            ResultCode::ImportedTimeRequired,
+            ResultCode::TimeReservedForImported,
+            ResultCode::Ok,
+            ResultCode::TimeInvalid,
+        ]
+    );
+    assert_eq!(results[2].time, Some(12 * S));
+    let text = core::str::from_utf8(entries.get(2)).unwrap();
+    assert!(
+        text.contains("\"time\":\"1970-01-01T00:00:12.000000000Z\"") && text.contains("\"flags\":[\"imported\"]"),
+        "{text}"
+    );
+    // New events after an import follow the ledger's clock again.
+    let now = run(&mut seq, &[transfer("new", "bank", "alice", "1.00")]);
+    assert_eq!(now, [ResultCode::Ok]);
+    seq.mark_durable(seq.next_index());
+    let mut replayed = Sequencer::new(Limits::default());
+    let mut scratch = EntryBuffer::new();
+    for bytes in entries.iter() {
+        replayed.replay(bytes, &mut scratch).unwrap();
+    }
+    assert_eq!(replayed.next_index(), 4);
+}
+
+#[test]
+fn a_retried_import_answers_exists() {
+    let mut seq = Sequencer::new(Limits::default());
+    let mut bank = account("bank", "EUR", &["imported"]);
+    let mut alice = account("alice", "EUR", &["imported"]);
+    let mut t = transfer("old", "bank", "alice", "1.00");
+    for (e, time) in [(&mut bank, 10), (&mut alice, 11), (&mut t, 12)] {
+        match e {
+            Event::Account(a) => a.time = time,
+            Event::Transfer(x) => {
+                x.flags.push("imported".to_string());
+                x.time = time;
+            }
+        }
+    }
+    let batch = [bank, alice, t];
+    let (mut results, mut entries) = (Vec::new(), EntryBuffer::new());
+    seq.execute(&batch, 1_000, &mut results, &mut entries);
+    assert!(results.iter().all(|r| r.code == ResultCode::Ok));
+    results.clear();
+    seq.execute(&batch, 2_000, &mut results, &mut entries);
+    assert!(results.iter().all(|r| r.code == ResultCode::Exists), "{results:?}");
 }
