@@ -183,21 +183,30 @@ impl Posting {
 }
 
 impl Balance {
+    /// What the account can still be debited without its debits (posted and pending)
+    /// passing its posted credits: the limit of a `debits_must_not_exceed_credits` account
+    /// and what a `balancing_debit` moves at most.
+    pub fn room_to_debit(&self) -> u128 {
+        self.credits_posted
+            .saturating_sub(self.debits_posted.saturating_add(self.debits_pending))
+    }
+
+    /// What the account can still be credited without its credits (posted and pending)
+    /// passing its posted debits (`credits_must_not_exceed_debits`, `balancing_credit`).
+    pub fn room_to_credit(&self) -> u128 {
+        self.debits_posted
+            .saturating_sub(self.credits_posted.saturating_add(self.credits_pending))
+    }
+
     /// What the account can still be debited (a `debits_must_not_exceed_credits`
     /// account) or credited (`credits_must_not_exceed_debits`) counting pending
     /// amounts; `None` for an account without a limit.
     pub fn available(&self, flags: ledgerfs_model::AccountFlags) -> Option<u128> {
         if flags.debits_must_not_exceed_credits {
-            return Some(
-                self.credits_posted
-                    .saturating_sub(self.debits_posted + self.debits_pending),
-            );
+            return Some(self.room_to_debit());
         }
         if flags.credits_must_not_exceed_debits {
-            return Some(
-                self.debits_posted
-                    .saturating_sub(self.credits_posted + self.credits_pending),
-            );
+            return Some(self.room_to_credit());
         }
         None
     }

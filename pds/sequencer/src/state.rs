@@ -776,22 +776,16 @@ impl Sequencer {
             self.accounts[credit as usize].balance,
         );
         let mut moved = amount.0;
-        if balancing.debit {
-            let room = d
-                .credits_posted
-                .saturating_sub(d.debits_posted.saturating_add(d.debits_pending));
-            moved = moved.min(room);
-            if moved == 0 {
-                return Err(EventResult::rejected(ResultCode::InsufficientFunds));
-            }
-        }
-        if balancing.credit {
-            let room = c
-                .debits_posted
-                .saturating_sub(c.credits_posted.saturating_add(c.credits_pending));
-            moved = moved.min(room);
-            if moved == 0 {
-                return Err(EventResult::rejected(ResultCode::ExceedsCredits));
+        let sides = [
+            (balancing.debit, d.room_to_debit(), ResultCode::InsufficientFunds),
+            (balancing.credit, c.room_to_credit(), ResultCode::ExceedsCredits),
+        ];
+        for (clamp, room, nothing) in sides {
+            if clamp {
+                moved = moved.min(room);
+                if moved == 0 {
+                    return Err(EventResult::rejected(nothing));
+                }
             }
         }
         Ok(Amount(moved))
