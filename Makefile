@@ -32,7 +32,7 @@ endif
 # The cores: each must build for a bare-metal target (proof they are no_std).
 CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest -p ledgerfs-blockstore -p ledgerfs-blkring -p ledgerfs-journal -p ledgerfs-snapshot
 
-.PHONY: setup build run test lint nostd unit loom pinned api-check soak sim fuzz image qemu test-image sel4-image sel4-qemu sel4-test-image bench bench-quick clean
+.PHONY: setup build run test lint nostd unit loom pinned api-check soak sim fuzz image qemu test-image sel4-image sel4-qemu sel4-test-image bench-image sel4-bench-image bench bench-quick clean
 
 build/.setup: scripts/setup.sh rust-toolchain.toml
 	./scripts/setup.sh
@@ -106,7 +106,10 @@ fuzz:
 ## image: the seL4 Microkit image (pds/sel4, system.xml) in build/image/loader.img;
 ## KEY=<attest.key> is compiled into the attest PD only (generated into build/ if absent).
 ## qemu: boots it on the console; test-image: boots it headless and drives the serial line.
-image test-image qemu:
+## bench-image: the appliance's boot benchmark (reset to ready with 1M entries from its
+## snapshot, next to a blank disk's boot); BOOT_N= sets the entries.
+BOOT_N ?= 1000000
+image test-image qemu bench-image:
 	@if [ -z "$(MICROKIT_SDK)" ]; then \
 	  echo "$@: skipped: set MICROKIT_SDK=<path to a Microkit 2.x SDK> to build and boot the seL4 image"; \
 	else \
@@ -144,6 +147,9 @@ sel4-test-image: sel4-image
 	nice -n 10 cargo build -q -p ledgerfs
 	python3 qemu/test_image.py $(IMAGE_DIR)/loader.img $(IMAGE_DIR)/serial.log $(KEY) \
 	  target/debug/examples/verify_checkpoint target/debug/ledgerfs
+
+sel4-bench-image: sel4-image
+	python3 qemu/bench_boot.py $(IMAGE_DIR)/loader.img $(CURDIR)/build/bench-boot $(BOOT_N)
 
 ## bench: the full benchmark suite (criterion micro benches, the daemon over HTTP against
 ## PostgreSQL 15, FUSE, profile) into bench/report.md; BENCH_ARGS=--ten-million adds 10M.
