@@ -1036,3 +1036,33 @@ fn history_is_imported_with_its_original_times_resumably() {
     let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
     assert!(ok, "{out}{err}");
 }
+
+#[test]
+fn a_closing_transfer_closes_an_account_until_it_is_voided() {
+    let d = setup("closing");
+    let (_, body) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"fund","debit":"bank","credit":"alice","amount":"10.00","currency":"EUR"},
+            {"id":"close","debit":"alice","credit":"bank","amount":"10.00","currency":"EUR","flags":["pending","closing_debit"]},
+            {"id":"in","debit":"bank","credit":"alice","amount":"1.00","currency":"EUR"},
+            {"id":"bad","debit":"bob","credit":"bank","amount":"1.00","currency":"EUR","flags":["closing_debit"]}]"#,
+    );
+    assert_eq!(
+        codes(&body),
+        ["ok", "ok", "account_closed", "closing_transfer_must_be_pending"]
+    );
+    assert_eq!(body["results"][2]["field"], "credit", "{body}");
+    let closed = |d: &Daemon| d.get("/v1/accounts/alice/balance").1["balance"]["closed"] == true;
+    assert!(closed(&d));
+    let dir = d.dir.clone();
+    d.stop();
+    let d = Daemon::start(&dir);
+    assert!(closed(&d), "closed across a restart");
+    let (_, body) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"reopen","pending_id":"close","flags":["void_pending"]},
+            {"id":"in","debit":"bank","credit":"alice","amount":"1.00","currency":"EUR"}]"#,
+    );
+    assert_eq!(codes(&body), ["ok", "ok"]);
+    assert!(!closed(&d));
+}

@@ -117,6 +117,7 @@ pub fn request_json(data: &[u8]) {
                         metadata,
                         linked: t.linked,
                         imported: parsed.imported,
+                        closing: ledgerfs_model::Closing::default(),
                     })
                 }
             };

@@ -73,6 +73,7 @@ fn entries() -> Vec<Entry> {
                 timeout: 0,
                 balancing: ledgerfs_model::Balancing::default(),
                 imported: false,
+                closing: ledgerfs_model::Closing::default(),
             }),
         },
         Entry {
@@ -91,6 +92,7 @@ fn entries() -> Vec<Entry> {
                 timeout: 0,
                 balancing: ledgerfs_model::Balancing::default(),
                 imported: false,
+                closing: ledgerfs_model::Closing::default(),
             }),
         },
         Entry {
@@ -109,6 +111,7 @@ fn entries() -> Vec<Entry> {
                 timeout: 0,
                 balancing: ledgerfs_model::Balancing::default(),
                 imported: false,
+                closing: ledgerfs_model::Closing::default(),
             }),
         },
     ]

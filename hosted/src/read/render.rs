@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use ledgerfs_model::entry::{AccountRecord, EntryBody};
 use ledgerfs_model::time::format_timestamp;
+use ledgerfs_model::Closing;
 use ledgerfs_model::Phase;
 use ledgerfs_sequencer::{Balance, Posting};
 use ledgerfs_tiles::leaf_hash;
@@ -129,15 +130,18 @@ pub fn balance_at(
         return Ok(None);
     }
     let mut balance = Balance::default();
-    // What each pending transfer of the account reserved (a resolution names only it).
-    let mut reserved: HashMap<String, u128> = HashMap::new();
+    // What each pending transfer of the account reserved, and which accounts it closes.
+    let mut reserved: HashMap<String, (u128, Closing)> = HashMap::new();
     for &index in postings.iter().take_while(|&&i| i <= last) {
         if let EntryBody::Transfer(t) = reader.decoded(index, size)?.body {
             if t.phase == Phase::Pending {
-                reserved.insert(t.id.clone(), t.amount.0);
+                reserved.insert(t.id.clone(), (t.amount.0, t.closing));
             }
-            let held = t.phase.pending_id().and_then(|id| reserved.get(id)).copied();
-            let posting = Posting::for_transfer(&t.phase, 0, 1, t.amount.0, held.unwrap_or(0), false);
+            let (held, closing) = match t.phase.pending_id().and_then(|id| reserved.get(id)) {
+                Some(&(held, closing)) => (held, closing),
+                None => (0, t.closing),
+            };
+            let posting = Posting::for_transfer(&t.phase, 0, 1, t.amount.0, held, false, closing);
             if t.debit == record.id {
                 posting.apply_debit(&mut balance);
             }

@@ -97,11 +97,15 @@ pub enum ResultCode {
     ImportedTimeMustIncrease,
     /// A valid RFC 3339 `time` the log cannot hold (before 1970, a leap second).
     TimeInvalid,
+    /// The debit or credit account is closed (by a pending closing transfer).
+    AccountClosed,
+    /// `closing_debit` / `closing_credit` on a transfer that is not `pending`.
+    ClosingTransferMustBePending,
 }
 
 impl ResultCode {
     /// Every code, in documentation order (used by docs and tests).
-    pub const ALL: [ResultCode; 45] = [
+    pub const ALL: [ResultCode; 47] = [
         ResultCode::Ok,
         ResultCode::Exists,
         ResultCode::IdExistsWithDifferentFields,
@@ -147,6 +151,8 @@ impl ResultCode {
         ResultCode::ImportedTimeInFuture,
         ResultCode::ImportedTimeMustIncrease,
         ResultCode::TimeInvalid,
+        ResultCode::AccountClosed,
+        ResultCode::ClosingTransferMustBePending,
     ];
 
     /// The stable snake_case code users and scripts match on.
@@ -197,6 +203,8 @@ impl ResultCode {
             ResultCode::ImportedTimeInFuture => "imported_time_in_future",
             ResultCode::ImportedTimeMustIncrease => "imported_time_must_increase",
             ResultCode::TimeInvalid => "time_invalid",
+            ResultCode::AccountClosed => "account_closed",
+            ResultCode::ClosingTransferMustBePending => "closing_transfer_must_be_pending",
         }
     }
 
@@ -248,6 +256,8 @@ impl ResultCode {
             ResultCode::ImportedTimeInFuture => "an imported event's time may not be in the future",
             ResultCode::ImportedTimeMustIncrease => "imported times must increase and follow the log's last entry",
             ResultCode::TimeInvalid => "the log cannot hold this time (before 1970, or a leap second)",
+            ResultCode::AccountClosed => "the account is closed: void its closing transfer to reopen it",
+            ResultCode::ClosingTransferMustBePending => "closing_debit and closing_credit need the pending flag",
         }
     }
 

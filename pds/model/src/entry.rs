@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use crate::amount::Amount;
 use crate::currency::Currency;
-use crate::event::{parse_transfer_flags, AccountFlags, AccountKind, Balancing, Phase};
+use crate::event::{parse_transfer_flags, AccountFlags, AccountKind, Balancing, Closing, Phase};
 use crate::json::{write_string, write_u128};
 use crate::limits::{ENTRY_VERSION, ENTRY_VERSION_TWO_PHASE, MAX_ENTRY_LEN};
 use crate::time::{parse_timestamp, write_timestamp, UnixNanos};
@@ -91,6 +91,8 @@ pub struct TransferRecord<S = String> {
     pub timeout: u64,
     /// Balancing flags: `amount` is what moved after clamping.
     pub balancing: Balancing,
+    /// Closing flags (a pending transfer that closes its accounts).
+    pub closing: Closing,
     /// Migrated from another system: `time` is its original time.
     pub imported: bool,
 }
@@ -136,7 +138,9 @@ impl<S: AsRef<str>> Entry<S> {
     /// Appends the canonical encoding to `out` (no trailing newline).
     pub fn write(&self, out: &mut String) {
         let version = match &self.body {
-            EntryBody::Transfer(t) if t.phase.flag().is_some() || t.balancing.any() || t.imported => {
+            EntryBody::Transfer(t)
+                if t.phase.flag().is_some() || t.balancing.any() || t.closing.any() || t.imported =>
+            {
                 ENTRY_VERSION_TWO_PHASE
             }
             _ => ENTRY_VERSION,
@@ -194,6 +198,7 @@ impl<S: AsRef<str>> Entry<S> {
                     .flag()
                     .into_iter()
                     .chain(t.balancing.names())
+                    .chain(t.closing.names())
                     .chain(imported)
                     .peekable();
                 if flags.peek().is_some() {
@@ -287,7 +292,12 @@ impl Entry<String> {
                 let pending_id = raw.pending_id.unwrap_or_default();
                 let parsed =
                     parse_transfer_flags(&flags, &pending_id).map_err(|_| EntryError::InvalidField("flags"))?;
-                let (phase, balancing, imported) = (parsed.phase.to_owned(), parsed.balancing, parsed.imported);
+                let (phase, balancing, closing, imported) = (
+                    parsed.phase.to_owned(),
+                    parsed.balancing,
+                    parsed.closing,
+                    parsed.imported,
+                );
                 let timeout = raw.timeout.unwrap_or(0);
                 let expires = matches!(phase, Phase::Expire { .. });
                 if (timeout > 0 && phase != Phase::Pending) || (expires && pending_id != raw.id) {
@@ -297,6 +307,7 @@ impl Entry<String> {
                     phase,
                     timeout,
                     balancing,
+                    closing,
                     imported,
                     id: raw.id,
                     debit: raw.debit.ok_or(EntryError::InvalidField("debit"))?,
@@ -348,6 +359,7 @@ mod tests {
                 timeout: 0,
                 balancing: Balancing::default(),
                 imported: false,
+                closing: Closing::default(),
             }),
         }
     }

@@ -165,6 +165,31 @@ impl Balancing {
     }
 }
 
+/// Closing flags (TigerBeetle's), on a pending transfer only: while it is pending (and
+/// once posted) the debit (`closing_debit`) and/or credit (`closing_credit`) account is
+/// closed and refuses new transfers (`account_closed`); voiding it, or its expiry, reopens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Closing {
+    /// Closes the debit account.
+    pub debit: bool,
+    /// Closes the credit account.
+    pub credit: bool,
+}
+
+impl Closing {
+    /// Either flag set.
+    pub fn any(self) -> bool {
+        self.debit || self.credit
+    }
+
+    /// The flags' names, in canonical order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        [(self.debit, "closing_debit"), (self.credit, "closing_credit")]
+            .into_iter()
+            .filter_map(|(set, name)| set.then_some(name))
+    }
+}
+
 /// An event's `time` that was given but is not a valid RFC 3339 UTC time (the event is
 /// refused with `time_invalid`).
 pub const INVALID_TIME: u64 = u64::MAX;
@@ -176,6 +201,8 @@ pub struct TransferFlags<'a> {
     pub phase: Phase<&'a str>,
     /// Balancing flags.
     pub balancing: Balancing,
+    /// Closing flags.
+    pub closing: Closing,
     /// Migrated with its original time (`imported`).
     pub imported: bool,
 }
@@ -189,10 +216,13 @@ pub fn parse_transfer_flags<'a>(flags: &[String], pending_id: &'a str) -> Result
     let mut phase = Phase::Single;
     let mut balancing = Balancing::default();
     let mut imported = false;
+    let mut closing = Closing::default();
     for flag in flags {
         let (slot, set) = match flag.as_str() {
             "balancing_debit" => (&mut balancing.debit, true),
             "balancing_credit" => (&mut balancing.credit, true),
+            "closing_debit" => (&mut closing.debit, true),
+            "closing_credit" => (&mut closing.credit, true),
             AccountFlags::IMPORTED => (&mut imported, true),
             other => {
                 if phase != Phase::Single {
@@ -216,12 +246,16 @@ pub fn parse_transfer_flags<'a>(flags: &[String], pending_id: &'a str) -> Result
     if balancing.any() && !matches!(phase, Phase::Single | Phase::Pending) {
         return Err(C::TransferFlagsInvalid);
     }
+    if closing.any() && phase != Phase::Pending {
+        return Err(C::ClosingTransferMustBePending);
+    }
     match (&phase, pending_id.is_empty()) {
         (Phase::Post { .. } | Phase::Void { .. } | Phase::Expire { .. }, true) => Err(C::PendingIdRequired),
         (Phase::Single | Phase::Pending, false) => Err(C::PendingIdMustBeEmpty),
         _ => Ok(TransferFlags {
             phase,
             balancing,
+            closing,
             imported,
         }),
     }

@@ -26,5 +26,6 @@ pub use code::ResultCode;
 pub use currency::Currency;
 pub use entry::{Entry, EntryBody};
 pub use event::{
-    parse_transfer_flags, AccountFlags, AccountKind, Balancing, Event, NewAccount, NewTransfer, Phase, TransferFlags,
+    parse_transfer_flags, AccountFlags, AccountKind, Balancing, Closing, Event, NewAccount, NewTransfer, Phase,
+    TransferFlags,
 };

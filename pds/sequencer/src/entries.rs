@@ -33,6 +33,8 @@ pub enum Posting {
         amount: u128,
         /// The transfer carries non-empty metadata.
         has_metadata: bool,
+        /// The accounts it closes (`closing_debit`, `closing_credit`).
+        closes: ledgerfs_model::Closing,
     },
     /// A pending transfer of `pending` was resolved: `posted` of it moved (0: voided),
     /// the rest released.
@@ -47,13 +49,17 @@ pub enum Posting {
         posted: u128,
         /// The transfer carries non-empty metadata.
         has_metadata: bool,
+        /// The accounts it reopens: a void or expiry of a closing transfer.
+        reopens: ledgerfs_model::Closing,
     },
 }
 
-/// An account's four totals in minor units. [`Posting::apply`] is the one rule that
-/// changes them, for the sequencer and every read model alike.
+/// An account's four totals in minor units, and whether it is closed. [`Posting::apply`]
+/// is the one rule that changes them, for the sequencer and every read model alike.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Balance {
+    /// Closed by a pending closing transfer (not voided): new transfers are refused.
+    pub closed: bool,
     /// Sum of posted debits.
     pub debits_posted: u128,
     /// Sum of posted credits.
@@ -87,7 +93,9 @@ impl Posting {
 
     /// The posting of a transfer of `phase` moving `amount` (for a resolution: posting
     /// it, or releasing it when voided) between the slots; `reserved` is what the pending
-    /// transfer it resolves had reserved. The one place a phase becomes a balance change.
+    /// transfer it resolves had reserved; `closing`: a pending transfer's own closing flags,
+    /// or those of the pending transfer a resolution resolves. The one place a phase becomes
+    /// a balance change.
     pub fn for_transfer<S>(
         phase: &ledgerfs_model::Phase<S>,
         debit: u32,
@@ -95,6 +103,7 @@ impl Posting {
         amount: u128,
         reserved: u128,
         has_metadata: bool,
+        closing: ledgerfs_model::Closing,
     ) -> Posting {
         use ledgerfs_model::Phase;
         match phase {
@@ -109,13 +118,16 @@ impl Posting {
                 credit,
                 amount,
                 has_metadata,
+                closes: closing,
             },
+            // Posting a closing transfer keeps its accounts closed.
             Phase::Post { .. } => Posting::Resolve {
                 debit,
                 credit,
                 pending: reserved,
                 posted: amount,
                 has_metadata,
+                reopens: ledgerfs_model::Closing::default(),
             },
             Phase::Void { .. } | Phase::Expire { .. } => Posting::Resolve {
                 debit,
@@ -123,6 +135,7 @@ impl Posting {
                 pending: reserved,
                 posted: 0,
                 has_metadata,
+                reopens: closing,
             },
         }
     }
@@ -139,10 +152,19 @@ impl Posting {
         match *self {
             Posting::Opened { .. } => {}
             Posting::Transfer { amount, .. } => b.debits_posted += amount,
-            Posting::Reserve { amount, .. } => b.debits_pending += amount,
-            Posting::Resolve { pending, posted, .. } => {
+            Posting::Reserve { amount, closes, .. } => {
+                b.debits_pending += amount;
+                b.closed |= closes.debit;
+            }
+            Posting::Resolve {
+                pending,
+                posted,
+                reopens,
+                ..
+            } => {
                 b.debits_pending -= pending;
                 b.debits_posted += posted;
+                b.closed &= !reopens.debit;
             }
         }
     }
@@ -152,10 +174,19 @@ impl Posting {
         match *self {
             Posting::Opened { .. } => {}
             Posting::Transfer { amount, .. } => b.credits_posted += amount,
-            Posting::Reserve { amount, .. } => b.credits_pending += amount,
-            Posting::Resolve { pending, posted, .. } => {
+            Posting::Reserve { amount, closes, .. } => {
+                b.credits_pending += amount;
+                b.closed |= closes.credit;
+            }
+            Posting::Resolve {
+                pending,
+                posted,
+                reopens,
+                ..
+            } => {
                 b.credits_pending -= pending;
                 b.credits_posted += posted;
+                b.closed &= !reopens.credit;
             }
         }
     }
@@ -168,15 +199,25 @@ impl Posting {
                 debit.debits_posted -= amount;
                 credit.credits_posted -= amount;
             }
-            Posting::Reserve { amount, .. } => {
+            Posting::Reserve { amount, closes, .. } => {
                 debit.debits_pending -= amount;
                 credit.credits_pending -= amount;
+                // An account is closed by one transfer at a time (a closed one refuses more).
+                debit.closed &= !closes.debit;
+                credit.closed &= !closes.credit;
             }
-            Posting::Resolve { pending, posted, .. } => {
+            Posting::Resolve {
+                pending,
+                posted,
+                reopens,
+                ..
+            } => {
                 debit.debits_pending += pending;
                 credit.credits_pending += pending;
                 debit.debits_posted -= posted;
                 credit.credits_posted -= posted;
+                debit.closed |= reopens.debit;
+                credit.closed |= reopens.credit;
             }
         }
     }

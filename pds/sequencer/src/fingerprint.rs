@@ -46,7 +46,7 @@ pub fn body_digest<S: AsRef<str>>(t: &TransferRecord<S>) -> u64 {
     if t.imported {
         h.update(b"imported");
     }
-    for name in t.balancing.names() {
+    for name in t.balancing.names().chain(t.closing.names()) {
         h.update((name.len() as u32).to_le_bytes());
         h.update(name.as_bytes());
     }

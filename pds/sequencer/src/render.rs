@@ -114,6 +114,9 @@ pub fn write_balance_json(
     if let Some(available) = b.available(flags) {
         amount(",\"available\":", &Amount(available).format(currency), out);
     }
+    if b.closed {
+        out.push_str(",\"closed\":true");
+    }
     out.push('}');
 }
 

@@ -5,6 +5,7 @@
 use alloc::string::String;
 
 use ledgerfs_model::entry::{Entry, EntryBody};
+use ledgerfs_model::Closing;
 use ledgerfs_snapshot::{Reader, SnapshotError, Writer};
 
 use crate::entries::Balance;
@@ -31,6 +32,7 @@ impl Sequencer {
             for total in [b.debits_posted, b.credits_posted, b.debits_pending, b.credits_pending] {
                 w.u128(total);
             }
+            w.u32(u32::from(b.closed));
         }
         w.u64(self.transfers.len() as u64);
         for (fingerprint, seen) in &self.transfers {
@@ -46,6 +48,7 @@ impl Sequencer {
             w.u128(p.amount);
             w.u32(u32::from(p.state.code()));
             w.u64(p.expires_at);
+            w.u32(u32::from(p.closing.debit) | (u32::from(p.closing.credit) << 1));
         }
         w.u64(self.timed_ids.len() as u64);
         for (fingerprint, id) in &self.timed_ids {
@@ -82,6 +85,11 @@ impl Sequencer {
                     credits_posted: r.u128()?,
                     debits_pending: r.u128()?,
                     credits_pending: r.u128()?,
+                    closed: match r.u32()? {
+                        0 => false,
+                        1 => true,
+                        _ => return Err(SnapshotError::Malformed("an account's closed flag")),
+                    },
                 },
             });
         }
@@ -120,7 +128,15 @@ impl Sequencer {
                 return Err(SnapshotError::Malformed("pending table"));
             }
             let expires_at = r.u64()?;
+            let closing = match r.u32()? {
+                bits @ 0..=3 => Closing {
+                    debit: bits & 1 != 0,
+                    credit: bits & 2 != 0,
+                },
+                _ => return Err(SnapshotError::Malformed("a pending transfer's closing flags")),
+            };
             let p = PendingTransfer {
+                closing,
                 debit,
                 credit,
                 amount,

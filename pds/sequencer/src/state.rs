@@ -10,7 +10,7 @@ use ledgerfs_model::event::{validate_id, validate_reference, AccountFlags, Accou
 use ledgerfs_model::json::canonical_metadata;
 use ledgerfs_model::time::UnixNanos;
 use ledgerfs_model::{
-    parse_transfer_flags, Amount, Balancing, Currency, Event, NewAccount, NewTransfer, Phase, ResultCode,
+    parse_transfer_flags, Amount, Balancing, Closing, Currency, Event, NewAccount, NewTransfer, Phase, ResultCode,
 };
 
 use crate::entries::{two_mut, Balance, EntryBuffer, Posting};
@@ -58,6 +58,8 @@ pub(crate) struct PendingTransfer {
     pub(crate) state: PendingState,
     /// When it expires if still pending (log time; 0: never).
     pub(crate) expires_at: UnixNanos,
+    /// The accounts it closes while pending (and once posted).
+    pub(crate) closing: Closing,
 }
 
 /// Where a pending transfer stands.
@@ -585,8 +587,8 @@ impl Sequencer {
         if let Err(code) = validate_id(&t.id) {
             return EventResult::rejected(code);
         }
-        let (phase, balancing, imported) = match parse_transfer_flags(&t.flags, &t.pending_id) {
-            Ok(parsed) => (parsed.phase, parsed.balancing, parsed.imported),
+        let (phase, balancing, closing, imported) = match parse_transfer_flags(&t.flags, &t.pending_id) {
+            Ok(parsed) => (parsed.phase, parsed.balancing, parsed.closing, parsed.imported),
             Err(code) => return EventResult::rejected(code),
         };
         let expiry = matches!(phase, Phase::Expire { .. });
@@ -630,6 +632,7 @@ impl Sequencer {
             phase: phase.clone(),
             timeout: t.timeout,
             balancing,
+            closing,
             imported,
         };
         // A balancing transfer's amount is a maximum: a retry with the same fields is the
@@ -652,7 +655,7 @@ impl Sequencer {
             Ok(time) => time,
             Err(result) => return result,
         };
-        if let Some((_, state, expires_at)) = pending {
+        if let Some((_, state, expires_at, _)) = pending {
             let due = expires_at != 0 && time >= expires_at;
             match state {
                 // An expiry is written only once due; a post or void comes too late then.
@@ -679,8 +682,37 @@ impl Sequencer {
         }
         let amount = record.amount;
         let has_metadata = metadata != "{}";
-        let reserved = pending.map_or(0, |(reserved, _, _)| reserved);
-        let posting = Posting::for_transfer(&phase, debit, credit, amount.0, reserved, has_metadata);
+        let reserved = pending.map_or(0, |(reserved, _, _, _)| reserved);
+        // A closed account takes no new transfer and no post of another's reservation;
+        // voids and expiries still release what is reserved (voiding the closing transfer
+        // reopens it).
+        let resolves_closing = pending.is_some_and(|(_, _, _, c)| c.any());
+        let (d, c) = (
+            &self.accounts[debit as usize].balance,
+            &self.accounts[credit as usize].balance,
+        );
+        let releases = matches!(phase, Phase::Void { .. } | Phase::Expire { .. });
+        if !releases && !resolves_closing {
+            if d.closed {
+                return EventResult::rejected_on(ResultCode::AccountClosed, "debit");
+            }
+            if c.closed {
+                return EventResult::rejected_on(ResultCode::AccountClosed, "credit");
+            }
+        }
+        let closing_of_posting = match pending {
+            Some((_, _, _, of_pending)) => of_pending,
+            None => closing,
+        };
+        let posting = Posting::for_transfer(
+            &phase,
+            debit,
+            credit,
+            amount.0,
+            reserved,
+            has_metadata,
+            closing_of_posting,
+        );
         let change = match &phase {
             Phase::Single => PendingChange::None,
             Phase::Pending => PendingChange::Created(fingerprint),
@@ -716,6 +748,7 @@ impl Sequencer {
                         amount: amount.0,
                         state: PendingState::Pending,
                         expires_at,
+                        closing,
                     },
                 );
                 if expires_at != 0 {
@@ -796,7 +829,16 @@ impl Sequencer {
     fn resolve_new(
         &self,
         t: &NewTransfer,
-    ) -> Result<(u32, u32, Currency, Amount, Option<(u128, PendingState, UnixNanos)>), EventResult> {
+    ) -> Result<
+        (
+            u32,
+            u32,
+            Currency,
+            Amount,
+            Option<(u128, PendingState, UnixNanos, Closing)>,
+        ),
+        EventResult,
+    > {
         let currency = Currency::from_code(&t.currency).ok_or(EventResult::rejected(ResultCode::CurrencyInvalid))?;
         let amount = Amount::parse(&t.amount, currency).map_err(EventResult::rejected)?;
         if t.debit == t.credit {
@@ -828,7 +870,16 @@ impl Sequencer {
         t: &NewTransfer,
         pending_id: &str,
         post: bool,
-    ) -> Result<(u32, u32, Currency, Amount, Option<(u128, PendingState, UnixNanos)>), EventResult> {
+    ) -> Result<
+        (
+            u32,
+            u32,
+            Currency,
+            Amount,
+            Option<(u128, PendingState, UnixNanos, Closing)>,
+        ),
+        EventResult,
+    > {
         let key = id_fingerprint(pending_id);
         let Some(p) = self.pending.get(&key) else {
             let code = match self.transfers.contains_key(&key) {
@@ -863,7 +914,7 @@ impl Sequencer {
             p.credit,
             currency,
             amount,
-            Some((p.amount, p.state, p.expires_at)),
+            Some((p.amount, p.state, p.expires_at, p.closing)),
         ))
     }
 
@@ -929,6 +980,7 @@ fn event_of(entry: &Entry<String>) -> Event {
                 .flag()
                 .into_iter()
                 .chain(t.balancing.names())
+                .chain(t.closing.names())
                 .chain(t.imported.then_some(AccountFlags::IMPORTED))
                 .map(ToString::to_string)
                 .collect(),

@@ -360,6 +360,19 @@ fn workload() -> impl Strategy<Value = Vec<Vec<Event>>> {
                     }
                     e
                 }
+                // Closing: a pending transfer that closes an account until voided.
+                7 => {
+                    let side = if cents % 2 == 0 {
+                        "closing_debit"
+                    } else {
+                        "closing_credit"
+                    };
+                    let mut e = two_phase(transfer(&format!("t{id}"), ids[d], ids[c], &amount), "pending", "");
+                    if let Event::Transfer(t) = &mut e {
+                        t.flags.push(side.to_string());
+                    }
+                    e
+                }
                 _ => transfer(&format!("t{id}"), ids[d], ids[c], &amount),
             };
             if link {
@@ -893,4 +906,64 @@ fn a_retried_import_answers_exists() {
     results.clear();
     seq.execute(&batch, 2_000, &mut results, &mut entries);
     assert!(results.iter().all(|r| r.code == ResultCode::Exists), "{results:?}");
+}
+
+#[test]
+fn a_closing_transfer_closes_its_account_until_voided() {
+    let mut seq = ledger();
+    run(&mut seq, &[transfer("fund", "bank", "alice", "100.00")]);
+    let flagged = |id: &str, debit: &str, credit: &str, amount: &str, flags: &[&str], of: &str| {
+        let mut e = transfer(id, debit, credit, amount);
+        if let Event::Transfer(t) = &mut e {
+            t.flags = flags.iter().map(|f| f.to_string()).collect();
+            t.pending_id = of.to_string();
+        }
+        e
+    };
+    let close = flagged("close", "alice", "bank", "0.01", &["pending", "closing_debit"], "");
+    assert_eq!(
+        run(
+            &mut seq,
+            &[
+                two_phase(transfer("hold", "alice", "bob", "10.00"), "pending", ""),
+                flagged("bad", "alice", "bank", "1.00", &["closing_debit"], ""),
+                close.clone(),
+                transfer("late", "alice", "bob", "1.00"),
+                transfer("in", "bank", "alice", "1.00"),
+                two_phase(transfer("cap", "", "", ""), "post_pending", "hold"),
+                two_phase(transfer("rel", "", "", ""), "void_pending", "hold"),
+            ]
+        ),
+        [
+            ResultCode::Ok,
+            ResultCode::ClosingTransferMustBePending,
+            ResultCode::Ok,
+            ResultCode::AccountClosed,
+            ResultCode::AccountClosed,
+            ResultCode::AccountClosed,
+            ResultCode::Ok,
+        ]
+    );
+    assert!(seq.account("alice").unwrap().balance.closed);
+    assert!(
+        !seq.account("bank").unwrap().balance.closed,
+        "closing_debit closes the debit side only"
+    );
+    // A storage failure rolls the closing back; voiding it reopens the account.
+    seq.mark_durable(seq.next_index());
+    let durable = seq.clone();
+    let reopen = two_phase(transfer("reopen", "", "", ""), "void_pending", "close");
+    assert_eq!(run(&mut seq, core::slice::from_ref(&reopen)), [ResultCode::Ok]);
+    assert!(!seq.account("alice").unwrap().balance.closed);
+    seq.roll_back_to(durable.next_index());
+    assert!(seq == durable && seq.account("alice").unwrap().balance.closed);
+    assert_eq!(
+        run(&mut seq, &[reopen, transfer("late", "alice", "bob", "1.00")]),
+        [ResultCode::Ok, ResultCode::Ok]
+    );
+    // The snapshot keeps it.
+    seq.mark_durable(seq.next_index());
+    let mut w = ledgerfs_snapshot::Writer::new();
+    seq.encode_snapshot(&mut w);
+    assert!(Sequencer::from_snapshot(&w.buf, Limits::default()).unwrap() == seq);
 }
