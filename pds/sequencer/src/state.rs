@@ -204,6 +204,17 @@ enum Undo {
     },
 }
 
+/// What a transfer moves, between which accounts: debit and credit slots, currency,
+/// amount, and for a resolution the pending transfer's reserved amount, state, expiry and
+/// closing flags.
+type Resolved = (
+    u32,
+    u32,
+    Currency,
+    Amount,
+    Option<(u128, PendingState, UnixNanos, Closing)>,
+);
+
 /// Where a linked chain started, to roll back to.
 #[derive(Clone, Copy, Debug)]
 struct ChainStart {
@@ -825,20 +836,7 @@ impl Sequencer {
     }
 
     /// A single-phase or pending transfer's accounts, currency and amount, as given.
-    #[allow(clippy::type_complexity)]
-    fn resolve_new(
-        &self,
-        t: &NewTransfer,
-    ) -> Result<
-        (
-            u32,
-            u32,
-            Currency,
-            Amount,
-            Option<(u128, PendingState, UnixNanos, Closing)>,
-        ),
-        EventResult,
-    > {
+    fn resolve_new(&self, t: &NewTransfer) -> Result<Resolved, EventResult> {
         let currency = Currency::from_code(&t.currency).ok_or(EventResult::rejected(ResultCode::CurrencyInvalid))?;
         let amount = Amount::parse(&t.amount, currency).map_err(EventResult::rejected)?;
         if t.debit == t.credit {
@@ -864,22 +862,7 @@ impl Sequencer {
     /// A post's or void's accounts, currency and amount: the pending transfer's, which
     /// any given field must repeat. Returns the pending transfer's reserved amount and
     /// state too.
-    #[allow(clippy::type_complexity)]
-    fn resolve_pending(
-        &self,
-        t: &NewTransfer,
-        pending_id: &str,
-        post: bool,
-    ) -> Result<
-        (
-            u32,
-            u32,
-            Currency,
-            Amount,
-            Option<(u128, PendingState, UnixNanos, Closing)>,
-        ),
-        EventResult,
-    > {
+    fn resolve_pending(&self, t: &NewTransfer, pending_id: &str, post: bool) -> Result<Resolved, EventResult> {
         let key = id_fingerprint(pending_id);
         let Some(p) = self.pending.get(&key) else {
             let code = match self.transfers.contains_key(&key) {
