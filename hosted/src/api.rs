@@ -427,7 +427,7 @@ async fn create_transfers(
                     caller.name, t.debit
                 )));
             }
-            if !caller.may_import() && t.flags.iter().any(|f| f == "imported") {
+            if !caller.may_import() && t.flags.iter().any(|f| f == ledgerfs_model::AccountFlags::IMPORTED) {
                 return Err(ApiError::forbidden(format!(
                     "role {} may not record imported transfers",
                     caller.role.as_str()

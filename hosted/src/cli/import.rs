@@ -24,6 +24,8 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
+use ledgerfs_model::AccountFlags;
+
 use crate::cli::client::Client;
 use crate::error::{Error, Result};
 
@@ -56,6 +58,9 @@ pub struct Summary {
     /// Already recorded (a rerun).
     pub exists: u64,
 }
+
+/// The flag that keeps an event's own time.
+const IMPORTED: &str = AccountFlags::IMPORTED;
 
 /// One event to send: its line number, whether it is an account, and its API object.
 struct Line {
@@ -214,7 +219,7 @@ fn event(number: u64, mut object: Map<String, Value>, imported: bool) -> std::re
         }
         let flags = object.entry("flags").or_insert_with(|| Value::Array(Vec::new()));
         match flags {
-            Value::Array(list) if !list.iter().any(|f| f == "imported") => list.push("imported".into()),
+            Value::Array(list) if !list.iter().any(|f| f == IMPORTED) => list.push(IMPORTED.into()),
             Value::Array(_) => {}
             _ => return Err("flags is not a list".into()),
         }

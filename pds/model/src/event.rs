@@ -116,6 +116,9 @@ pub enum Phase<S = String> {
     },
 }
 
+/// The flag of an expiry entry ([`Phase::Expire`]): the ledger writes it, requests may not.
+pub const EXPIRE_PENDING: &str = "expire_pending";
+
 impl<S: AsRef<str>> Phase<S> {
     /// The flag naming this phase in requests and entries (`None` for a single-phase one).
     pub fn flag(&self) -> Option<&'static str> {
@@ -124,7 +127,7 @@ impl<S: AsRef<str>> Phase<S> {
             Phase::Pending => Some("pending"),
             Phase::Post { .. } => Some("post_pending"),
             Phase::Void { .. } => Some("void_pending"),
-            Phase::Expire { .. } => Some("expire_pending"),
+            Phase::Expire { .. } => Some(EXPIRE_PENDING),
         }
     }
 
@@ -232,7 +235,7 @@ pub fn parse_transfer_flags<'a>(flags: &[String], pending_id: &'a str) -> Result
                     "pending" => Phase::Pending,
                     "post_pending" => Phase::Post { pending_id },
                     "void_pending" => Phase::Void { pending_id },
-                    "expire_pending" => Phase::Expire { pending_id },
+                    EXPIRE_PENDING => Phase::Expire { pending_id },
                     _ => return Err(C::TransferFlagsInvalid),
                 };
                 continue;

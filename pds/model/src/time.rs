@@ -72,45 +72,20 @@ pub fn format_timestamp(nanos: UnixNanos) -> String {
 }
 
 /// Parses RFC 3339 UTC text (`Z` suffix, 0 to 9 fractional digits). Strict: the
-/// canonical form is accepted, as are shorter fractions for human input.
+/// canonical form is accepted, as are shorter fractions for human input. The subset of
+/// [`parse_rfc3339`] the log writes: uppercase `T` and `Z`, no offset, at most nine
+/// fractional digits, a time the log can hold.
 pub fn parse_timestamp(text: &str) -> Option<UnixNanos> {
     let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    let fraction = text.get(19..text.len().saturating_sub(1)).unwrap_or("");
+    let strict = b.len() >= 20
+        && b[10] == b'T'
+        && b[b.len() - 1] == b'Z'
+        && (fraction.is_empty() || (fraction.starts_with('.') && fraction.len() <= 10));
+    if !strict {
         return None;
     }
-    let num = |range: core::ops::Range<usize>| -> Option<u64> {
-        let s = text.get(range)?;
-        if !s.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        s.parse().ok()
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let rest = &text[19..];
-    let fraction_text = match rest.strip_suffix('Z')? {
-        "" => "",
-        f => f.strip_prefix('.')?,
-    };
-    if fraction_text.len() > 9 || !fraction_text.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    if rest != "Z" && fraction_text.is_empty() {
-        return None;
-    }
-    let mut fraction = 0u64;
-    for (i, c) in fraction_text.bytes().enumerate() {
-        fraction += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
-    }
-    let days = days_from_civil(year, month, day)?;
-    let seconds = days * SECONDS_PER_DAY + hour * 3_600 + minute * 60 + second;
-    seconds.checked_mul(NANOS_PER_SECOND)?.checked_add(fraction)
+    parse_rfc3339(text).ok().flatten()
 }
 
 /// Text that is not an RFC 3339 date-time.

@@ -339,7 +339,7 @@ impl Sequencer {
             }
             let result = match event {
                 // Expiries are the ledger's own entries: no request may ask for one.
-                Event::Transfer(t) if t.flags.iter().any(|f| f == "expire_pending") => {
+                Event::Transfer(t) if t.flags.iter().any(|f| f == ledgerfs_model::event::EXPIRE_PENDING) => {
                     EventResult::rejected(ResultCode::TransferFlagsInvalid)
                 }
                 _ => self.apply(event, now, entries),
@@ -514,7 +514,7 @@ impl Sequencer {
                 reference: String::new(),
                 metadata: String::from("{}"),
                 linked: false,
-                flags: alloc::vec![String::from("expire_pending")],
+                flags: alloc::vec![String::from(ledgerfs_model::event::EXPIRE_PENDING)],
                 pending_id: id,
                 timeout: 0,
                 time: 0,
