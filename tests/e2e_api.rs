@@ -1066,3 +1066,205 @@ fn a_closing_transfer_closes_an_account_until_it_is_voided() {
     assert_eq!(codes(&body), ["ok", "ok"]);
     assert!(!closed(&d));
 }
+
+#[test]
+fn statements_filter_page_both_ways_and_carry_the_balance_after_each_posting() {
+    let d = setup("statement");
+    let (_, body) = d.post(
+        "/v1/accounts",
+        r#"[{"id":"carol","currency":"EUR","kind":"customer","metadata":{"segment":"retail","tier":2}},
+            {"id":"fees","currency":"USD","kind":"revenue","metadata":{"segment":"internal"}}]"#,
+    );
+    assert_eq!(codes(&body), ["ok", "ok"]);
+    // Ten transfers into alice, one out, a pending one and its capture.
+    let mut batch = Vec::new();
+    for i in 0..10 {
+        batch.push(format!(
+            r#"{{"id":"in-{i}","debit":"bank","credit":"alice","amount":"1.00","currency":"EUR","reference":"{}"}}"#,
+            if i % 2 == 0 { "even" } else { "odd" }
+        ));
+    }
+    batch.push(
+        r#"{"id":"out","debit":"alice","credit":"bob","amount":"3.00","currency":"EUR","reference":"rent"}"#.into(),
+    );
+    batch.push(
+        r#"{"id":"auth","debit":"alice","credit":"bank","amount":"2.00","currency":"EUR","flags":["pending"]}"#.into(),
+    );
+    batch.push(r#"{"id":"cap","pending_id":"auth","amount":"1.50","flags":["post_pending"]}"#.into());
+    let (_, body) = d.post("/v1/transfers", &format!("[{}]", batch.join(",")));
+    assert_eq!(codes(&body), ["ok"; 13], "{body}");
+
+    // Every posting with the balance after it; the last one is the current balance.
+    let (s, all) = d.get("/v1/accounts/alice/transfers");
+    assert_eq!(s, 200, "{all}");
+    let lines = all["transfers"].as_array().unwrap();
+    assert_eq!(lines.len(), 13);
+    assert_eq!(lines[0]["balance_after"]["net"], "1.00");
+    assert_eq!(lines[10]["side"], "debit");
+    assert_eq!(lines[10]["counterparty"], "bob");
+    assert_eq!(lines[10]["balance_after"]["net"], "7.00");
+    assert_eq!(lines[11]["phase"], "pending");
+    assert_eq!(lines[11]["balance_after"]["debits_pending"], "2.00");
+    assert_eq!(lines[12]["pending_id"], "auth");
+    assert_eq!(lines[12]["balance_after"]["net"], "5.50");
+    assert_eq!(lines[12]["balance_after"]["debits_pending"], "0.00");
+    let (_, now) = d.get("/v1/accounts/alice/balance");
+    assert_eq!(lines[12]["balance_after"], now["balance"]);
+    assert_eq!((&all["next_after"], &all["next_before"]), (&Value::Null, &Value::Null));
+
+    // Filters: direction, reference, phase, time range.
+    let ids = |v: &Value, key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                l["id"]
+                    .as_str()
+                    .unwrap_or(l["transfer"].as_str().unwrap_or(""))
+                    .to_string()
+            })
+            .collect()
+    };
+    let (_, debits) = d.get("/v1/accounts/alice/transfers?direction=debit");
+    assert_eq!(ids(&debits, "transfers"), ["out", "auth", "cap"]);
+    let (_, odd) = d.get("/v1/accounts/alice/transfers?reference=odd&direction=credit");
+    assert_eq!(ids(&odd, "transfers"), ["in-1", "in-3", "in-5", "in-7", "in-9"]);
+    let (_, two_phase) = d.get("/v1/accounts/alice/transfers?phase=pending,post_pending");
+    assert_eq!(ids(&two_phase, "transfers"), ["auth", "cap"]);
+    let from = lines[0]["time"].as_str().unwrap();
+    let (_, none) = d.get(&format!("/v1/accounts/alice/transfers?to={from}"));
+    assert_eq!(none["transfers"].as_array().unwrap().len(), 0, "to is exclusive");
+    let (_, since) = d.get(&format!("/v1/accounts/alice/transfers?from={from}"));
+    assert_eq!(since["transfers"].as_array().unwrap().len(), 13, "from is inclusive");
+
+    // Paging forwards, then backwards from the end, covers the same lines.
+    let mut forward = Vec::new();
+    let mut path = "/v1/accounts/alice/transfers?limit=4".to_string();
+    loop {
+        let (s, page) = d.get(&path);
+        assert_eq!(s, 200, "{page}");
+        forward.extend(ids(&page, "transfers"));
+        match page["next_after"].as_u64() {
+            Some(after) => path = format!("/v1/accounts/alice/transfers?limit=4&after={after}"),
+            None => break,
+        }
+    }
+    let mut backward = Vec::new();
+    let mut path = "/v1/accounts/alice/transfers?limit=4&before=18446744073709551615".to_string();
+    loop {
+        let (_, page) = d.get(&path);
+        let mut page_ids = ids(&page, "transfers");
+        page_ids.extend(backward);
+        backward = page_ids;
+        match page["next_before"].as_u64() {
+            Some(before) => path = format!("/v1/accounts/alice/transfers?limit=4&before={before}"),
+            None => break,
+        }
+    }
+    assert_eq!(forward.len(), 13);
+    assert_eq!(forward, backward);
+    // Both bounds: the newest lines strictly between them.
+    let (i1, i5) = (lines[1]["index"].as_u64().unwrap(), lines[5]["index"].as_u64().unwrap());
+    let (_, between) = d.get(&format!("/v1/accounts/alice/transfers?after={i1}&before={i5}&limit=2"));
+    assert_eq!(ids(&between, "transfers"), ["in-3", "in-4"]);
+    assert!(
+        between["next_before"].is_u64() && between["next_after"].is_u64(),
+        "{between}"
+    );
+
+    // The balance history is the same walk, compact.
+    let (_, history) = d.get("/v1/accounts/alice/balances?limit=2&before=18446744073709551615");
+    let balances = history["balances"].as_array().unwrap();
+    assert_eq!(ids(&history, "balances"), ["auth", "cap"]);
+    assert_eq!(balances[1]["balance"], now["balance"]);
+    assert!(history["next_before"].is_u64(), "{history}");
+
+    // Bad filters are request_invalid and name the parameter.
+    for (query, word) in [
+        ("direction=sideways", "direction"),
+        ("phase=posted,maybe", "phase"),
+        ("from=yesterday", "from"),
+        ("limit=0", "limit"),
+        ("colour=red", "colour"),
+    ] {
+        let (s, body) = d.get(&format!("/v1/accounts/alice/transfers?{query}"));
+        assert_eq!(s, 400, "{query}: {body}");
+        assert_eq!(body["error"]["code"], "request_invalid", "{query}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(word),
+            "{query}: {body}"
+        );
+    }
+    assert_eq!(d.get("/v1/accounts/nobody/transfers").0, 404);
+    // A customer reads its own statement only.
+    assert_eq!(d.get_as("alice-secret", "/v1/accounts/alice/transfers").0, 200);
+    assert_eq!(d.get_as("alice-secret", "/v1/accounts/bob/balances").0, 403);
+
+    // Account listing by kind, currency and metadata.
+    let list = |q: &str| -> Vec<String> {
+        let (s, body) = d.get(&format!("/v1/accounts?{q}"));
+        assert_eq!(s, 200, "{q}: {body}");
+        body["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(list("kind=customer"), ["alice", "bob", "yen", "carol"]);
+    assert_eq!(list("currency=USD"), ["fees"]);
+    assert_eq!(list("metadata_key=segment"), ["carol", "fees"]);
+    assert_eq!(list("metadata_key=segment&metadata_value=retail"), ["carol"]);
+    assert_eq!(list("metadata_key=tier&metadata_value=2"), ["carol"]);
+    assert_eq!(list("kind=customer&currency=EUR&limit=2"), ["alice", "bob"]);
+    let (_, page) = d.get("/v1/accounts?kind=customer&limit=2");
+    assert_eq!(page["next_after"], "bob");
+    let (_, last) = d.get("/v1/accounts?kind=customer&after=yen");
+    assert_eq!(last["next_after"], Value::Null, "{last}");
+    assert_eq!(list("metadata_value=internal"), ["fees"], "a value under any key");
+    assert!(list("currency=XXQ").is_empty(), "no account has an unknown currency");
+    for q in ["kind=bank", "after=alice&limit=0"] {
+        let (s, body) = d.get(&format!("/v1/accounts?{q}"));
+        assert_eq!(
+            (s, body["error"]["code"].as_str()),
+            (400, Some("request_invalid")),
+            "{q}: {body}"
+        );
+    }
+
+    // The CLI asks the same questions.
+    let (ok, out, err) = run(&[
+        "transfers",
+        "alice",
+        "--url",
+        &d.base,
+        "--token",
+        &d.token,
+        "--direction",
+        "debit",
+        "--limit",
+        "2",
+    ]);
+    assert!(
+        ok && out.contains("\"out\"") && out.contains("next_after"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = run(&[
+        "balances", "alice", "--url", &d.base, "--token", &d.token, "--before", "100",
+    ]);
+    assert!(ok && out.contains("balances"), "{out}{err}");
+    let (ok, out, err) = run(&[
+        "account",
+        "list",
+        "--url",
+        &d.base,
+        "--token",
+        &d.token,
+        "--metadata-key",
+        "segment",
+        "--metadata-value",
+        "retail",
+    ]);
+    assert!(ok && out.contains("carol") && !out.contains("fees"), "{out}{err}");
+}

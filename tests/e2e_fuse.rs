@@ -165,7 +165,7 @@ fn the_ledger_as_a_read_only_filesystem() {
     );
     let tx_log = std::fs::read_to_string(mnt.join("accounts/alice/tx.log")).unwrap();
     assert!(
-        tx_log.starts_with("3\t") && tx_log.contains("\tt1\tcredit\t10.50\tEUR\tbank\tsalary\tposted\n"),
+        tx_log.starts_with("3\t") && tx_log.contains("\tt1\tcredit\t10.50\tEUR\tbank\tsalary\tposted\t10.50\n"),
         "{tx_log}"
     );
     assert_eq!(read_json(&mnt.join("transactions/t1.json"))["entry"]["amount"], "10.50");
@@ -277,6 +277,37 @@ fn the_ledger_as_a_read_only_filesystem() {
         read_json(&mnt.join("accounts/alice/balance.json"))["as_of"]["size"],
         SIZE + 1
     );
+    // A pending transfer shows in balance.json, pending.json and tx.log at once.
+    m.daemon.post(
+        "/v1/transfers",
+        r#"{"id":"hold","debit":"alice","credit":"bank","amount":"2","currency":"EUR","flags":["pending"],"timeout":3600}"#,
+    );
+    let balance = read_json(&mnt.join("accounts/alice/balance.json"))["balance"].clone();
+    assert_eq!(
+        (&balance["net"], &balance["debits_pending"]),
+        (&"11.50".into(), &"2.00".into()),
+        "{balance}"
+    );
+    let pending = read_json(&mnt.join("accounts/alice/pending.json"))["pending"].clone();
+    assert_eq!(
+        (&pending[0]["id"], &pending[0]["amount"]),
+        (&"hold".into(), &"2.00".into()),
+        "{pending}"
+    );
+    assert!(pending[0]["expires_at"].is_string(), "{pending}");
+    let tx_log = std::fs::read_to_string(mnt.join("accounts/alice/tx.log")).unwrap();
+    assert!(
+        tx_log.ends_with("\thold\tdebit\t-2.00\tEUR\tbank\t\tpending\t11.50\n"),
+        "{tx_log}"
+    );
+    m.daemon.post(
+        "/v1/transfers",
+        r#"{"id":"release","pending_id":"hold","flags":["void_pending"]}"#,
+    );
+    assert_eq!(
+        read_json(&mnt.join("accounts/alice/pending.json"))["pending"],
+        serde_json::json!([])
+    );
     // Access by uid: strangers are refused, customers see their own accounts only.
     let (ok, _, err) = as_uid(STRANGER_UID, &["ls", mnt.to_str().unwrap()]);
     assert!(!ok && err.contains("Permission denied"), "{err}");
@@ -285,7 +316,10 @@ fn the_ledger_as_a_read_only_filesystem() {
     assert_eq!(out.trim(), "alice");
     let (ok, out, _) = as_uid(CUSTOMER_UID, &["ls", mnt.join("transactions").to_str().unwrap()]);
     assert!(ok);
-    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["t1.json", "t3.json"]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["hold.json", "release.json", "t1.json", "t3.json"]
+    );
     let (ok, _, err) = as_uid(
         CUSTOMER_UID,
         &["cat", mnt.join("accounts/bob/balance.json").to_str().unwrap()],

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use ledgerfs_model::entry::Entry;
+use ledgerfs_model::entry::{AccountRecord, Entry};
 use ledgerfs_model::limits::MAX_REQUEST_BYTES;
 use ledgerfs_model::request::{parse_accounts, parse_transfers};
 use ledgerfs_model::time::parse_timestamp;
@@ -35,6 +35,7 @@ use crate::error::Error;
 use crate::pipeline::engine::{BatchOutcome, Engine};
 use crate::read::logread::LogReader;
 use crate::read::render::{self, account_json, b64_hashes, checkpoint_json};
+use crate::read::statement;
 use crate::read::view::Committed;
 
 /// Most entries one history page or stream catch-up read returns.
@@ -186,6 +187,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{id}/pending", get(get_pending))
         .route("/v1/accounts/{id}/balance", get(get_balance))
         .route("/v1/accounts/{id}/history", get(get_history))
+        .route("/v1/accounts/{id}/transfers", get(get_statement))
+        .route("/v1/accounts/{id}/balances", get(get_balance_history))
         .route("/v1/transfers", post(create_transfers))
         .route("/v1/transfers/{id}", get(get_transfer))
         .route("/v1/entries/{index}", get(get_entry))
@@ -490,32 +493,96 @@ async fn submit(state: &AppState, events: Vec<Event>, bytes: usize, query: &Subm
 }
 
 #[derive(Deserialize)]
-struct PageQuery {
+#[serde(deny_unknown_fields)]
+struct AccountListQuery {
     after: Option<String>,
     limit: Option<usize>,
+    kind: Option<String>,
+    currency: Option<String>,
+    metadata_key: Option<String>,
+    metadata_value: Option<String>,
+}
+
+/// Which accounts a listing wants; every condition given must hold.
+struct AccountFilter {
+    kind: Option<ledgerfs_model::AccountKind>,
+    /// `Some(None)`: a code that is no currency, so no account matches.
+    currency: Option<Option<ledgerfs_model::Currency>>,
+    /// A key (any, if `None`) and the value it must have (any, if `None`).
+    metadata: Option<(Option<String>, Option<String>)>,
+}
+
+impl AccountFilter {
+    fn parse(q: &AccountListQuery) -> ApiResult<AccountFilter> {
+        let invalid = |message: String| ApiError::bad_request("request_invalid", message);
+        let kind = q
+            .kind
+            .as_deref()
+            .map(|k| {
+                ledgerfs_model::AccountKind::parse(k).ok_or_else(|| {
+                    let kinds: Vec<_> = ledgerfs_model::AccountKind::ALL.iter().map(|k| k.as_str()).collect();
+                    invalid(format!("`kind` is one of {}", kinds.join(", ")))
+                })
+            })
+            .transpose()?;
+        // A code no account can have matches none (not an error: the answer is known).
+        let currency = q.currency.as_deref().map(ledgerfs_model::Currency::from_code);
+        let metadata = match (&q.metadata_key, &q.metadata_value) {
+            (None, None) => None,
+            (key, value) => Some((key.clone(), value.clone())),
+        };
+        Ok(AccountFilter {
+            kind,
+            currency,
+            metadata,
+        })
+    }
+
+    /// Whether an account passes. A metadata value matches a string value exactly, or
+    /// any other value parsed as JSON (`2`, `true`); without a key, any key's value.
+    fn matches(&self, record: &AccountRecord) -> bool {
+        if self.kind.is_some_and(|k| k != record.kind) || self.currency.is_some_and(|c| c != Some(record.currency)) {
+            return false;
+        }
+        let Some((key, want)) = &self.metadata else { return true };
+        let Ok(Value::Object(metadata)) = serde_json::from_str::<Value>(&record.metadata) else {
+            return false;
+        };
+        let value_matches = |value: &Value| match (value, want) {
+            (_, None) => true,
+            (Value::String(text), Some(want)) => text == want,
+            (other, Some(want)) => serde_json::from_str::<Value>(want).is_ok_and(|w| w == *other),
+        };
+        match key {
+            Some(key) => metadata.get(key).is_some_and(value_matches),
+            None => metadata.values().any(value_matches),
+        }
+    }
 }
 
 async fn list_accounts(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<AccountListQuery>,
 ) -> ApiResult<Json<Value>> {
     let caller = caller(&state, &headers)?;
-    let view = state.engine.view.state.read().expect("view lock");
+    let filter = AccountFilter::parse(&q)?;
     let limit = page_limit(q.limit)?;
+    let view = state.engine.view.state.read().expect("view lock");
     let start = match &q.after {
         Some(after) => view.slots.get(after.as_str()).map_or(0, |&s| s as usize + 1),
         None => 0,
     };
-    let page: Vec<Value> = view.accounts[start..]
+    let mut matching = view.accounts[start..]
         .iter()
-        .filter(|a| caller.may_read_account(&a.record.id))
+        .filter(|a| caller.may_read_account(&a.record.id) && filter.matches(&a.record));
+    let page: Vec<Value> = matching
+        .by_ref()
         .take(limit)
         .map(|a| account_json(a, view.size))
         .collect();
-    let next = (page.len() == limit)
-        .then(|| page.last().map(|a| a["id"].clone()))
-        .flatten();
+    let more = matching.next().is_some();
+    let next = more.then(|| page.last().map(|a| a["id"].clone())).flatten();
     Ok(Json(json!({"accounts": page, "next_after": next})))
 }
 
@@ -570,6 +637,121 @@ async fn get_pending(
         .await
         .map_err(|e| ApiError::from(Error::Storage(e.to_string())))??;
     Ok(Json(value))
+}
+
+/// The filters and cursor of a statement query (`/transfers`, `/balances`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatementQuery {
+    from: Option<String>,
+    to: Option<String>,
+    reference: Option<String>,
+    phase: Option<String>,
+    direction: Option<String>,
+    after: Option<u64>,
+    before: Option<u64>,
+    limit: Option<usize>,
+}
+
+impl StatementQuery {
+    /// The core's filter and cursor, or `400 request_invalid` naming what is wrong.
+    fn parse(&self) -> ApiResult<(statement::Filter, statement::Cursor, usize)> {
+        let invalid = |message: String| ApiError::bad_request("request_invalid", message);
+        let time = |name: &str, text: &Option<String>| -> ApiResult<Option<u64>> {
+            text.as_deref()
+                .map(|t| {
+                    parse_timestamp(t)
+                        .ok_or_else(|| invalid(format!("`{name}` is an RFC 3339 UTC time like 2026-11-21T10:00:00Z")))
+                })
+                .transpose()
+        };
+        let mut phases = Vec::new();
+        for name in self.phase.iter().flat_map(|p| p.split(',')) {
+            let known = statement::PHASES.iter().find(|&&p| p == name).ok_or_else(|| {
+                invalid(format!(
+                    "`phase` is a comma-separated list of {}",
+                    statement::PHASES.join(", ")
+                ))
+            })?;
+            phases.push(*known);
+        }
+        let side = self
+            .direction
+            .as_deref()
+            .map(|d| statement::Side::parse(d).ok_or_else(|| invalid("`direction` is debit or credit".into())))
+            .transpose()?;
+        let cursor = statement::Cursor {
+            after: self.after,
+            before: self.before,
+        };
+        let filter = statement::Filter {
+            from: time("from", &self.from)?,
+            to: time("to", &self.to)?,
+            reference: self.reference.clone(),
+            phases,
+            side,
+        };
+        Ok((filter, cursor, page_limit(self.limit)?))
+    }
+}
+
+/// One page of an account's statement, read in a blocking task, with `render` turning
+/// each line into JSON.
+async fn statement_page(
+    state: AppState,
+    headers: HeaderMap,
+    id: String,
+    q: StatementQuery,
+    key: &'static str,
+    render: fn(&AccountRecord, &statement::Line) -> Value,
+) -> ApiResult<Json<Value>> {
+    let (committed, a) = readable_account(&state, &headers, &id)?;
+    let (filter, cursor, limit) = q.parse()?;
+    let reader = state.reader.clone();
+    let page = tokio::task::spawn_blocking(move || {
+        statement::page(&reader, &a.record, &a.postings, committed.size, &filter, cursor, limit)
+            .map(|page| (page, a.record, committed.size))
+    })
+    .await
+    .map_err(|e| ApiError::from(Error::Storage(e.to_string())))??;
+    let (page, record, size) = page;
+    let lines: Vec<Value> = page.lines.iter().map(|l| render(&record, l)).collect();
+    Ok(Json(json!({
+        "account": id,
+        "currency": record.currency.code(),
+        key: lines,
+        "next_after": page.next_after(),
+        "next_before": page.next_before(),
+        "as_of_size": size,
+    })))
+}
+
+/// The account's transfers, filtered and paged both ways, each with the balance after it.
+async fn get_statement(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<StatementQuery>,
+) -> ApiResult<Json<Value>> {
+    statement_page(state, headers, id, q, "transfers", render::line_json).await
+}
+
+/// The account's balance history: the balance after each of its postings.
+async fn get_balance_history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<StatementQuery>,
+) -> ApiResult<Json<Value>> {
+    statement_page(state, headers, id, q, "balances", |record, line| {
+        json!({
+            "index": line.index,
+            "time": ledgerfs_model::time::format_timestamp(line.time),
+            "transfer": line.transfer.id,
+            "balance": render::balance_json(record, &line.balance_after),
+        })
+    })
+    .await
 }
 
 #[derive(Deserialize)]

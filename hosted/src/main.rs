@@ -173,6 +173,22 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
+    /// An account's transfers, filtered and paged both ways, each with the balance after it.
+    Transfers {
+        #[command(flatten)]
+        client: ClientArgs,
+        account: String,
+        #[command(flatten)]
+        query: StatementArgs,
+    },
+    /// An account's balance history: the balance after each of its postings.
+    Balances {
+        #[command(flatten)]
+        client: ClientArgs,
+        account: String,
+        #[command(flatten)]
+        query: StatementArgs,
+    },
     /// Inclusion and consistency proofs.
     #[command(subcommand)]
     Proof(ProofCommand),
@@ -372,6 +388,80 @@ enum AccountCommand {
         client: ClientArgs,
         id: String,
     },
+    /// List accounts in opening order, filtered by kind, currency and metadata.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        currency: Option<String>,
+        /// Accounts whose metadata has this key.
+        #[arg(long)]
+        metadata_key: Option<String>,
+        /// ... with this value (a string exactly, another value as JSON; without a key, under any key).
+        #[arg(long)]
+        metadata_value: Option<String>,
+        /// The page after this account id.
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+/// The filters and cursor of `transfers` and `balances` (the API's query parameters).
+#[derive(clap::Args)]
+struct StatementArgs {
+    /// Committed at or after this RFC 3339 UTC time.
+    #[arg(long)]
+    from: Option<String>,
+    /// Committed before this RFC 3339 UTC time.
+    #[arg(long)]
+    to: Option<String>,
+    /// Exactly this reference.
+    #[arg(long)]
+    reference: Option<String>,
+    /// posted, pending, post_pending, void_pending, expire_pending (comma-separated).
+    #[arg(long)]
+    phase: Option<String>,
+    /// debit or credit.
+    #[arg(long)]
+    direction: Option<String>,
+    /// The page after this log index (the reply's next_after).
+    #[arg(long)]
+    after: Option<u64>,
+    /// The page before this log index (the reply's next_before); with --after, between both.
+    #[arg(long)]
+    before: Option<u64>,
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+}
+
+impl StatementArgs {
+    /// The query string, percent-encoded.
+    fn query(&self) -> String {
+        let mut q = format!("limit={}", self.limit);
+        let texts = [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("reference", &self.reference),
+            ("phase", &self.phase),
+            ("direction", &self.direction),
+        ];
+        for (name, value) in texts {
+            if let Some(value) = value {
+                q.push_str(&format!("&{name}={}", segment(value)));
+            }
+        }
+        if let Some(after) = self.after {
+            q.push_str(&format!("&after={after}"));
+        }
+        if let Some(before) = self.before {
+            q.push_str(&format!("&before={before}"));
+        }
+        q
+    }
 }
 
 #[derive(Subcommand)]
@@ -473,6 +563,38 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Account(AccountCommand::Show { client, id }) => {
             print(&client.client()?.get(&format!("/v1/accounts/{}", segment(&id)))?);
+        }
+        Command::Account(AccountCommand::List {
+            client,
+            kind,
+            currency,
+            metadata_key,
+            metadata_value,
+            after,
+            limit,
+        }) => {
+            let mut path = format!("/v1/accounts?limit={limit}");
+            let texts = [
+                ("kind", kind),
+                ("currency", currency),
+                ("metadata_key", metadata_key),
+                ("metadata_value", metadata_value),
+                ("after", after),
+            ];
+            for (name, value) in texts {
+                if let Some(value) = value {
+                    path.push_str(&format!("&{name}={}", segment(&value)));
+                }
+            }
+            print(&client.client()?.get(&path)?);
+        }
+        Command::Transfers { client, account, query } => {
+            let path = format!("/v1/accounts/{}/transfers?{}", segment(&account), query.query());
+            print(&client.client()?.get(&path)?);
+        }
+        Command::Balances { client, account, query } => {
+            let path = format!("/v1/accounts/{}/balances?{}", segment(&account), query.query());
+            print(&client.client()?.get(&path)?);
         }
         Command::Import {
             client,

@@ -3,4 +3,5 @@
 
 pub mod logread;
 pub mod render;
+pub mod statement;
 pub mod view;

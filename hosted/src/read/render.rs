@@ -6,16 +6,16 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+use ledgerfs_model::amount::format_signed;
 use ledgerfs_model::entry::{AccountRecord, EntryBody};
 use ledgerfs_model::time::format_timestamp;
-use ledgerfs_model::Closing;
 use ledgerfs_model::Phase;
-use ledgerfs_sequencer::{Balance, Posting};
+use ledgerfs_sequencer::Balance;
 use ledgerfs_tiles::leaf_hash;
-use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::read::logread::LogReader;
+use crate::read::statement::{self, Line, Side};
 use crate::read::view::{AccountView, Committed};
 
 /// Base64 of each hash.
@@ -91,28 +91,30 @@ pub fn meta_file(a: &AccountView) -> Value {
 
 /// `tx.log`: one tab-separated line per posting, oldest first:
 /// index, time, transfer id, side, signed amount, currency, counterparty, reference,
-/// phase (`posted`, or `pending`, `post_pending`, `void_pending` for two-phase ones: a
-/// pending line reserves its amount, a void's releases it, a post's is what moved).
+/// phase (`posted`, or `pending`, `post_pending`, `void_pending`, `expire_pending` for
+/// two-phase ones: a pending line reserves its amount, a void's or an expiry's releases
+/// it, a post's is what moved), and the posted net balance after it (`balance_after`).
 pub fn tx_log(reader: &LogReader, a: &AccountView, size: u64) -> Result<String> {
     let mut out = String::new();
-    for &index in &a.postings {
-        let entry = reader.decoded(index, size)?;
-        let EntryBody::Transfer(t) = entry.body else { continue };
-        let amount = t.amount.format(t.currency);
-        let (side, sign, other) = if t.debit == a.record.id {
-            ("debit", "-", &t.credit)
-        } else {
-            ("credit", "", &t.debit)
-        };
-        let reference = t.reference.replace(['\t', '\n'], " ");
+    statement::walk(reader, &a.record, &a.postings, size, |line| {
+        let t = &line.transfer;
+        let sign = if line.side == Side::Debit { "-" } else { "" };
+        let b = &line.balance_after;
         out.push_str(&format!(
-            "{index}\t{}\t{}\t{side}\t{sign}{amount}\t{}\t{other}\t{reference}\t{}\n",
-            format_timestamp(entry.time),
+            "{}\t{}\t{}\t{}\t{sign}{}\t{}\t{}\t{}\t{}\t{}\n",
+            line.index,
+            format_timestamp(line.time),
             t.id,
+            line.side.as_str(),
+            t.amount.format(t.currency),
             t.currency,
-            t.phase.flag().unwrap_or("posted"),
+            line.counterparty(),
+            t.reference.replace(['\t', '\n'], " "),
+            statement::phase_name(&t.phase),
+            format_signed(b.credits_posted, b.debits_posted, t.currency),
         ));
-    }
+        true
+    })?;
     Ok(out)
 }
 
@@ -129,27 +131,8 @@ pub fn balance_at(
     if last < opened {
         return Ok(None);
     }
-    let mut balance = Balance::default();
-    // What each pending transfer of the account reserved, and which accounts it closes.
-    let mut reserved: HashMap<String, (u128, Closing)> = HashMap::new();
-    for &index in postings.iter().take_while(|&&i| i <= last) {
-        if let EntryBody::Transfer(t) = reader.decoded(index, size)?.body {
-            if t.phase == Phase::Pending {
-                reserved.insert(t.id.clone(), (t.amount.0, t.closing));
-            }
-            let (held, closing) = match t.phase.pending_id().and_then(|id| reserved.get(id)) {
-                Some(&(held, closing)) => (held, closing),
-                None => (0, t.closing),
-            };
-            let posting = Posting::for_transfer(&t.phase, 0, 1, t.amount.0, held, false, closing);
-            if t.debit == record.id {
-                posting.apply_debit(&mut balance);
-            }
-            if t.credit == record.id {
-                posting.apply_credit(&mut balance);
-            }
-        }
-    }
+    let upto = &postings[..postings.partition_point(|&i| i <= last)];
+    let balance = statement::walk(reader, record, upto, size, |_| true)?;
     let at = reader.decoded(last, size)?;
     Ok(Some(json!({
         "id": record.id,
@@ -158,6 +141,30 @@ pub fn balance_at(
         "at_time": format_timestamp(at.time),
         "balance": balance_json(record, &balance),
     })))
+}
+
+/// One statement line as JSON: the transfer from the account's side, and its balance
+/// after it.
+pub fn line_json(record: &AccountRecord, line: &Line) -> Value {
+    let t = &line.transfer;
+    let mut value = json!({
+        "index": line.index,
+        "time": format_timestamp(line.time),
+        "id": t.id,
+        "side": line.side.as_str(),
+        "phase": statement::phase_name(&t.phase),
+        "amount": t.amount.format(t.currency),
+        "currency": t.currency.code(),
+        "debit": t.debit,
+        "credit": t.credit,
+        "counterparty": line.counterparty(),
+        "reference": t.reference,
+        "balance_after": balance_json(record, &line.balance_after),
+    });
+    if let Some(pending_id) = t.phase.pending_id() {
+        value["pending_id"] = json!(pending_id);
+    }
+    value
 }
 
 /// An account's pending transfers not yet posted or voided, oldest first, read from its
