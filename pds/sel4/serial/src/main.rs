@@ -9,6 +9,7 @@ extern crate alloc;
 
 mod pl011;
 
+use embedded_io::{Read, ReadReady};
 use ledgerfs_console::{Input, LineBuffer};
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
 use pl011::Pl011;
@@ -53,19 +54,19 @@ fn init() -> Serial {
     // cannot garble the next command.
     serial.uart.clear_rx_interrupt();
     let mut last = None;
-    while let Some(byte) = serial.uart.get() {
-        last = Some(byte);
+    let mut chunk = [0u8; 64];
+    while let Ok(true) = (&serial.uart).read_ready() {
+        let Ok(n) = (&serial.uart).read(&mut chunk);
+        last = chunk[..n].last().copied().or(last);
     }
     if let Some(byte) = last {
         if byte != b'\r' && byte != b'\n' {
             serial.line.skip_line();
         }
-        serial
-            .uart
-            .put_all(b"(input typed during boot dropped up to its line end)\n");
+        out(&serial.uart, b"(input typed during boot dropped up to its line end)\n");
     }
     // The banner last: a host that waits for it types into a console that listens.
-    serial.uart.put_all(BANNER.as_bytes());
+    out(&serial.uart, BANNER.as_bytes());
     serial.read_uart();
     serial
 }
@@ -86,40 +87,50 @@ impl Serial {
     /// interrupt is cleared first, so a byte that arrives while draining raises it anew.
     fn read_uart(&mut self) {
         self.uart.clear_rx_interrupt();
-        while let Some(byte) = self.uart.get() {
-            match self.line.push(byte) {
-                Input::Echo(b) => self.uart.put(b),
-                Input::Erase => self.uart.put_all(b"\x08 \x08"),
-                Input::Line(line) => {
-                    self.uart.put_all(b"\n");
-                    match self.to_seq.send(line, 0) {
-                        Ok(()) => {}
-                        Err(RingError::Full) => {
-                            let reply = "{\"error\":{\"code\":\"busy\",\"message\":\"the ledger's command queue is full: retry\"}}";
-                            put_reply(
-                                &self.uart,
-                                &ledgerfs_console::tag(reply, ledgerfs_console::split(line).0),
-                            );
-                        }
-                        Err(e) => report(&self.uart, "serial_to_seq", e),
-                    }
-                    if self.to_seq.needs_signal() {
-                        SEQUENCER.notify();
-                    }
-                }
-                Input::TooLong(prefix) => {
-                    let reply = alloc::format!(
-                        "{{\"error\":{{\"code\":\"request_too_large\",\"message\":\"a command line is at most {} bytes: send smaller batches\"}}}}",
-                        self.capacity
-                    );
-                    self.uart.put_all(b"\n");
-                    put_reply(
-                        &self.uart,
-                        &ledgerfs_console::tag(&reply, ledgerfs_console::split(prefix).0),
-                    );
-                }
-                Input::None => {}
+        let mut chunk = [0u8; 64];
+        while let Ok(true) = (&self.uart).read_ready() {
+            let Ok(n) = (&self.uart).read(&mut chunk);
+            for &byte in &chunk[..n] {
+                self.take(byte);
             }
+        }
+    }
+
+    /// Edits the line with one received byte, echoing it, and sends a complete line.
+    fn take(&mut self, byte: u8) {
+        match self.line.push(byte) {
+            Input::Echo(b) => out(&self.uart, &[b]),
+            Input::Erase => out(&self.uart, b"\x08 \x08"),
+            Input::Line(line) => {
+                out(&self.uart, b"\n");
+                match self.to_seq.send(line, 0) {
+                    Ok(()) => {}
+                    Err(RingError::Full) => {
+                        let reply =
+                            "{\"error\":{\"code\":\"busy\",\"message\":\"the ledger's command queue is full: retry\"}}";
+                        put_reply(
+                            &self.uart,
+                            &ledgerfs_console::tag(reply, ledgerfs_console::split(line).0),
+                        );
+                    }
+                    Err(e) => report(&self.uart, "serial_to_seq", e),
+                }
+                if self.to_seq.needs_signal() {
+                    SEQUENCER.notify();
+                }
+            }
+            Input::TooLong(prefix) => {
+                let reply = alloc::format!(
+                    "{{\"error\":{{\"code\":\"request_too_large\",\"message\":\"a command line is at most {} bytes: send smaller batches\"}}}}",
+                    self.capacity
+                );
+                out(&self.uart, b"\n");
+                put_reply(
+                    &self.uart,
+                    &ledgerfs_console::tag(&reply, ledgerfs_console::split(prefix).0),
+                );
+            }
+            Input::None => {}
         }
     }
 
@@ -132,11 +143,11 @@ impl Serial {
                     // echoed) is echoed again after it.
                     let partial = self.line.partial();
                     if !partial.is_empty() {
-                        self.uart.put_all(b"\n");
+                        out(&self.uart, b"\n");
                     }
-                    self.uart.put_all(&self.reply[..len]);
-                    self.uart.put_all(b"\n");
-                    self.uart.put_all(partial);
+                    out(&self.uart, &self.reply[..len]);
+                    out(&self.uart, b"\n");
+                    out(&self.uart, partial);
                 }
                 Err(RingError::Empty) => match self.from_seq.request_signal() {
                     Ok(false) => continue,
@@ -152,19 +163,24 @@ impl Serial {
     }
 }
 
+/// Writes bytes to the console (the UART's `embedded_io::Write`, which cannot fail).
+fn out(uart: &Pl011, bytes: &[u8]) {
+    let Ok(()) = embedded_io::Write::write_all(&mut &*uart, bytes);
+}
+
 /// Prints a reply of this PD's own (`busy`, `request_too_large`) as one line.
 fn put_reply(uart: &Pl011, reply: &str) {
-    uart.put_all(reply.as_bytes());
-    uart.put_all(b"\n");
+    out(uart, reply.as_bytes());
+    out(uart, b"\n");
 }
 
 /// Reports a queue the peer corrupted; that queue is stopped for good.
 fn report(uart: &Pl011, queue: &str, e: RingError) {
-    uart.put_all(b"serial: queue ");
-    uart.put_all(queue.as_bytes());
-    uart.put_all(b" stopped: ");
-    uart.put_all(e.code().as_bytes());
-    uart.put_all(b"\n");
+    out(uart, b"serial: queue ");
+    out(uart, queue.as_bytes());
+    out(uart, b" stopped: ");
+    out(uart, e.code().as_bytes());
+    out(uart, b"\n");
 }
 
 impl Handler for Serial {
