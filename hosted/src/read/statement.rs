@@ -7,6 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use ledgerfs_model::entry::{AccountRecord, EntryBody, TransferRecord};
+use ledgerfs_model::event::PHASE_FLAGS;
 use ledgerfs_model::time::UnixNanos;
 use ledgerfs_model::{Closing, Phase};
 use ledgerfs_sequencer::{Balance, Posting};
@@ -43,12 +44,15 @@ impl Side {
 }
 
 /// The phase names a statement line carries: `posted` for a transfer posted at once, and
-/// the two-phase flags for the others.
-pub const PHASES: [&str; 5] = ["posted", "pending", "post_pending", "void_pending", "expire_pending"];
+/// the model's two-phase flags for the others.
+pub const PHASES: [&str; 5] = [POSTED, PHASE_FLAGS[0], PHASE_FLAGS[1], PHASE_FLAGS[2], PHASE_FLAGS[3]];
+
+/// The phase name of a transfer posted at once (it has no flag).
+const POSTED: &str = "posted";
 
 /// The name of a transfer's phase on a statement line.
 pub fn phase_name<S: AsRef<str>>(phase: &Phase<S>) -> &'static str {
-    phase.flag().unwrap_or("posted")
+    phase.flag().unwrap_or(POSTED)
 }
 
 /// One posting of the account, with the balance right after it.

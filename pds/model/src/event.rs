@@ -116,17 +116,26 @@ pub enum Phase<S = String> {
     },
 }
 
+/// The flag of a pending transfer ([`Phase::Pending`]).
+pub const PENDING: &str = "pending";
+/// The flag of a post ([`Phase::Post`]).
+pub const POST_PENDING: &str = "post_pending";
+/// The flag of a void ([`Phase::Void`]).
+pub const VOID_PENDING: &str = "void_pending";
 /// The flag of an expiry entry ([`Phase::Expire`]): the ledger writes it, requests may not.
 pub const EXPIRE_PENDING: &str = "expire_pending";
+/// Every two-phase flag, in the order of [`Phase`]'s variants: what readers (queries,
+/// renderings) may name a phase by.
+pub const PHASE_FLAGS: [&str; 4] = [PENDING, POST_PENDING, VOID_PENDING, EXPIRE_PENDING];
 
 impl<S: AsRef<str>> Phase<S> {
     /// The flag naming this phase in requests and entries (`None` for a single-phase one).
     pub fn flag(&self) -> Option<&'static str> {
         match self {
             Phase::Single => None,
-            Phase::Pending => Some("pending"),
-            Phase::Post { .. } => Some("post_pending"),
-            Phase::Void { .. } => Some("void_pending"),
+            Phase::Pending => Some(PENDING),
+            Phase::Post { .. } => Some(POST_PENDING),
+            Phase::Void { .. } => Some(VOID_PENDING),
             Phase::Expire { .. } => Some(EXPIRE_PENDING),
         }
     }
@@ -232,9 +241,9 @@ pub fn parse_transfer_flags<'a>(flags: &[String], pending_id: &'a str) -> Result
                     return Err(C::TransferFlagsInvalid);
                 }
                 phase = match other {
-                    "pending" => Phase::Pending,
-                    "post_pending" => Phase::Post { pending_id },
-                    "void_pending" => Phase::Void { pending_id },
+                    PENDING => Phase::Pending,
+                    POST_PENDING => Phase::Post { pending_id },
+                    VOID_PENDING => Phase::Void { pending_id },
                     EXPIRE_PENDING => Phase::Expire { pending_id },
                     _ => return Err(C::TransferFlagsInvalid),
                 };
