@@ -8,6 +8,10 @@
 # (default: qemu-system-aarch64 from PATH). The loader address is the Microkit SDK's for
 # this board. The disk is a virtio-blk device on QEMU's virtio-mmio bus with the default
 # write-back cache: the appliance's flushes reach the host file with fdatasync.
+# The network: QEMU user networking (the appliance is 10.0.2.15), its HTTP port 80
+# forwarded from 127.0.0.1:NET_PORT (default 8480; NET_PORT=off: no network device). The
+# virtio-net device sits on virtio-mmio bus 23 = transport 23 (0xa002e00, IRQ 71), so its
+# MMIO page is not the disk's (transport 31): system.xml maps each page into one driver.
 set -euo pipefail
 image=${1:?usage: qemu/boot.sh IMAGE [--headless | --socket PATH]}
 qemu=${QEMU:-qemu-system-aarch64}
@@ -21,6 +25,12 @@ args=(-machine virt,virtualization=on -cpu cortex-a53 -m size=2G
       -device "loader,file=$image,addr=0x70000000,cpu-num=0"
       -drive "file=$disk,format=raw,if=none,id=ledger"
       -device virtio-blk-device,drive=ledger)
+net_port=${NET_PORT:-8480}
+if [ "$net_port" != off ]; then
+  args+=(-netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$net_port-:80"
+         -device virtio-net-device,netdev=net0,bus=virtio-mmio-bus.23)
+  echo "boot.sh: the appliance's HTTP API is forwarded from http://127.0.0.1:$net_port/" >&2
+fi
 # A QEMU unpacked into a prefix (not installed) needs to be told where its firmware is.
 share="$(dirname "$(command -v "$qemu")")/../share/qemu"
 [ -d "$share" ] && args+=(-L "$share")

@@ -89,15 +89,9 @@ impl ApiError {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
-        let status = match &e {
-            Error::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
-            Error::Storage(_)
-            | Error::Attest(_)
-            | Error::AuditUnavailable(_)
-            | Error::StoreLocked(_)
-            | Error::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        // The one table of codes and statuses, shared with the appliance's network PD.
+        let status =
+            StatusCode::from_u16(ledgerfs_http::status_of(e.code())).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         ApiError::new(status, e.code(), e.to_string())
     }
 }

@@ -182,6 +182,32 @@ pub mod tiles_tag {
     /// Sequencer → tiles, at boot: a postcard [`SnapshotGet`](super::SnapshotGet); tiles →
     /// sequencer: a postcard [`SnapshotGot`](super::SnapshotGot).
     pub const SNAPSHOT_GET: u32 = 5;
+    /// Sequencer → tiles: a postcard [`LogRead`](super::LogRead) (a `/log/` file the
+    /// network PD was asked for); tiles → sequencer: a postcard [`LogFile`](super::LogFile).
+    pub const LOG_READ: u32 = 6;
+}
+
+/// Sequencer → tiles: read one file of the published tlog-tiles tree, by its path under
+/// `/log/` (`checkpoint`, `tile/0/x001/234`, `tile/entries/000.p/5`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRead {
+    /// The path under `/log/`.
+    pub path: String,
+}
+
+/// Tiles → sequencer: the file a [`LogRead`] asked for. Only files of the durable,
+/// signed tree are served: what a reader sees is never rewritten.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogFile {
+    /// Its bytes.
+    Found(#[serde(with = "bytes::one")] Vec<u8>),
+    /// No such file (or not a tlog-tiles path).
+    Missing,
+    /// The disk could not be read.
+    Failed {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Sequencer → tiles: the next piece of a snapshot (a `ledgerfs-snapshot` container of the

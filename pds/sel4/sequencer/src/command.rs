@@ -1,5 +1,6 @@
 //! The console commands: `accounts JSON`, `transfers JSON` (the HTTP API's request
-//! bodies, parsed by ledgerfs-model), `balance ID`, `checkpoint`, `status`, `snapshot` and `bench N`,
+//! bodies, parsed by ledgerfs-model), `balance ID`, `checkpoint`, `status`, `snapshot`, `log PATH`
+//! (a file of the published tree) and `bench N`,
 //! each answered with one JSON line.
 //! Every ledger rule is the sequencer core's; this module only parses and renders.
 //!
@@ -31,6 +32,8 @@ pub enum Outcome {
     Snapshot,
     /// Run the in-image throughput benchmark with this many transfers (`bench N`).
     Bench(u64),
+    /// Read this file of the published tree (`log PATH`, the network PD's `/log/PATH`).
+    Log(String),
 }
 
 /// Runs one command line against the ledger.
@@ -47,6 +50,12 @@ pub fn run(seq: &mut Sequencer, entries: &mut EntryBuffer, line: &[u8], now: Uni
         b"checkpoint" if rest.is_empty() => return Outcome::Checkpoint,
         b"status" if rest.is_empty() => return Outcome::Status,
         b"snapshot" if rest.is_empty() => return Outcome::Snapshot,
+        b"log" if !rest.is_empty() => {
+            return match core::str::from_utf8(rest) {
+                Ok(path) => Outcome::Log(String::from(path)),
+                Err(_) => Outcome::Reply(error("not_found", "no such log file")),
+            };
+        }
         b"bench" => {
             return match core::str::from_utf8(rest).ok().and_then(|n| n.parse::<u64>().ok()) {
                 Some(n) if (1..=crate::bench::MAX_TRANSFERS).contains(&n) => Outcome::Bench(n),
@@ -56,7 +65,7 @@ pub fn run(seq: &mut Sequencer, entries: &mut EntryBuffer, line: &[u8], now: Uni
         _ => {
             return Outcome::Reply(error(
                 "command_unknown",
-                "commands: accounts JSON | transfers JSON | balance ID | checkpoint | status | snapshot | bench N",
+                "commands: accounts JSON | transfers JSON | balance ID | checkpoint | status | snapshot | log PATH | bench N",
             ));
         }
     };
@@ -91,7 +100,7 @@ pub fn checkpoint(note: &[u8]) -> String {
     out
 }
 
-/// `{"id","currency","balance":{...},"as_of_size"}` of one account (the balance object
+/// `{"id","currency","kind","flags","metadata","balance":{...},"as_of_size"}` of one account (the balance object
 /// is the core's, the one the daemon's API answers too).
 fn balance(seq: &Sequencer, id: &[u8]) -> String {
     let Some(a) = core::str::from_utf8(id).ok().and_then(|id| seq.account(id)) else {
@@ -100,7 +109,27 @@ fn balance(seq: &Sequencer, id: &[u8]) -> String {
     let c = a.record.currency;
     let mut out = String::from("{\"id\":");
     write_string(&mut out, &a.record.id);
-    write!(out, ",\"currency\":\"{}\",\"balance\":", c.code()).expect("String write");
+    write!(
+        out,
+        ",\"currency\":\"{}\",\"kind\":\"{}\",\"flags\":[",
+        c.code(),
+        a.record.kind.as_str()
+    )
+    .expect("String write");
+    for (i, flag) in a.record.flags.names().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(&mut out, flag);
+    }
+    out.push_str("],\"metadata\":");
+    // Canonical metadata is JSON text already (the log's own form).
+    out.push_str(if a.record.metadata.is_empty() {
+        "null"
+    } else {
+        &a.record.metadata
+    });
+    out.push_str(",\"balance\":");
     write_balance_json(&mut out, &a.balance, c, a.record.flags);
     write!(out, ",\"as_of_size\":{}}}", seq.next_index()).expect("String write");
     out

@@ -1,8 +1,12 @@
-//! The sequencer protection domain: receives command lines from the serial PD over the
-//! `serial_to_seq` queue, runs them through the ledgerfs-sequencer core and sends one
-//! JSON reply per command back over `seq_to_serial`. It notifies the serial PD only when
-//! serial asked (sDDF discipline); with a full reply queue it stops taking commands
-//! until serial hands buffers back (backpressure, nothing dropped).
+//! The sequencer protection domain: receives command lines from two clients, the serial
+//! PD (`serial_to_seq`) and the network PD (`net_to_seq`, each HTTP request as the console
+//! command it means), runs them through the ledgerfs-sequencer core and sends one reply
+//! per command back to the client that sent it (`seq_to_serial`, `seq_to_net`), in the
+//! order they came. It takes the two queues in turn, so neither client starves the
+//! other. It notifies a client only when it asked (sDDF discipline); with a full reply
+//! queue it stops taking commands until that client hands buffers back (backpressure,
+//! nothing dropped). Replies to the network PD carry a `ledgerfs_http::route::reply_tag`:
+//! JSON, or the bytes of a `/log/` file tiles read.
 //!
 //! Durability: the entries of each command go to the tiles PD (`seq_to_tiles`, a
 //! `CommitRequest`); the reply is sent only when tiles reports them durable under a signed
@@ -40,10 +44,11 @@ use alloc::vec::Vec;
 
 use bench::BenchRun;
 use command::Outcome;
+use ledgerfs_http::route::reply_tag;
 use ledgerfs_model::time::UnixNanos;
 use ledgerfs_proto::{
-    CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, SnapshotGet, SnapshotGot, SnapshotPiece, SnapshotPut,
-    decode, encode_vec, tiles_tag,
+    CommitRequest, DurabilityNotice, LogFile, LogRead, ReplayReply, ReplayRequest, SnapshotGet, SnapshotGot,
+    SnapshotPiece, SnapshotPut, decode, encode_vec, tiles_tag,
 };
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
 use ledgerfs_sel4_clock::{counter, ticks_to_nanos};
@@ -62,8 +67,12 @@ const SERIAL: Channel = Channel::new(1);
 const TILES: Channel = Channel::new(2);
 /// The protected-procedure channel into the timer PD.
 const TIMER: Channel = Channel::new(5);
+/// The channel to the network PD.
+const NETWORK: Channel = Channel::new(3);
 /// Size of each queue region to and from serial (system.xml).
 const QUEUE_SIZE: usize = 0x80_0000;
+/// Size of each queue region to and from the network PD (system.xml).
+const NET_QUEUE_SIZE: usize = 0x200_0000;
 /// Sizes of the queue regions to and from tiles (system.xml).
 const SEQ_TO_TILES_SIZE: usize = 0x400_0000;
 const TILES_TO_SEQ_SIZE: usize = 0x200_0000;
@@ -86,12 +95,14 @@ fn init() -> SequencerPd {
     .expect("the heap is set once");
     // SAFETY: system.xml maps each queue region at its symbol into this PD and its peer
     // (serial or tiles) only; we are the receiving end of one and the sending end of the other.
-    let (from_serial, to_serial, to_tiles, from_tiles) = unsafe {
+    let (from_serial, to_serial, to_tiles, from_tiles, from_net, to_net) = unsafe {
         (
             MessageReceiver::attach(memory_region_symbol!(serial_to_seq: *mut u8).as_ptr(), QUEUE_SIZE),
             MessageSender::attach(memory_region_symbol!(seq_to_serial: *mut u8).as_ptr(), QUEUE_SIZE),
             MessageSender::attach(memory_region_symbol!(seq_to_tiles: *mut u8).as_ptr(), SEQ_TO_TILES_SIZE),
             MessageReceiver::attach(memory_region_symbol!(tiles_to_seq: *mut u8).as_ptr(), TILES_TO_SEQ_SIZE),
+            MessageReceiver::attach(memory_region_symbol!(net_to_seq: *mut u8).as_ptr(), NET_QUEUE_SIZE),
+            MessageSender::attach(memory_region_symbol!(seq_to_net: *mut u8).as_ptr(), NET_QUEUE_SIZE),
         )
     };
     let limits = Limits {
@@ -110,9 +121,13 @@ fn init() -> SequencerPd {
         to_serial: to_serial.expect("seq_to_serial"),
         to_tiles: to_tiles.expect("seq_to_tiles"),
         from_tiles: from_tiles.expect("tiles_to_seq"),
+        from_net: from_net.expect("net_to_seq"),
+        to_net: to_net.expect("seq_to_net"),
+        client: Client::Serial,
+        net_turn: false,
         waiting: None,
         tiles_msg: alloc::vec![0; RegionLayout::new(TILES_TO_SEQ_SIZE).expect("queue region fits").buffer_size],
-        line: alloc::vec![0; RegionLayout::new(QUEUE_SIZE).expect("queue region fits").buffer_size],
+        line: alloc::vec![0; RegionLayout::new(NET_QUEUE_SIZE).expect("queue region fits").buffer_size],
         pending: None,
         command_id: None,
         failure: None,
@@ -141,6 +156,8 @@ enum Waiting {
     Durable { size: u64, then: Then },
     /// The current checkpoint note.
     Checkpoint,
+    /// A file of the published tree (`log PATH`).
+    LogFile,
     /// The next replay batch (boot).
     Replay { started: u64 },
     /// The next piece of the snapshot being loaded (boot), appended to `bytes`.
@@ -174,10 +191,16 @@ struct SequencerPd {
     to_serial: MessageSender<'static>,
     to_tiles: MessageSender<'static>,
     from_tiles: MessageReceiver<'static>,
+    from_net: MessageReceiver<'static>,
+    to_net: MessageSender<'static>,
+    /// Who sent the command being answered.
+    client: Client,
+    /// The network PD's queue is looked at first next time (the two take turns).
+    net_turn: bool,
     waiting: Option<Waiting>,
     tiles_msg: Vec<u8>,
     line: Vec<u8>,
-    pending: Option<String>,
+    pending: Option<Outgoing>,
     /// The id of the command being answered (`@ID ` prefix), echoed by its reply.
     command_id: Option<String>,
     /// Why tiles could not recover the disk; set, every command fails.
@@ -189,17 +212,31 @@ struct SequencerPd {
 impl SequencerPd {
     /// Answers every waiting command, then sleeps with a signal requested.
     fn pump(&mut self) {
-        let mut wake_serial = false;
+        let (mut wake_serial, mut wake_net) = (false, false);
         loop {
             self.take_tiles_messages();
             if let Some(reply) = self.pending.take() {
-                let tagged = ledgerfs_console::tag(&reply, self.command_id.as_deref());
-                match self.to_serial.send(tagged.as_bytes(), 0) {
+                let (sender, bytes, tag) = match (self.client, &reply) {
+                    (Client::Serial, out) => {
+                        let text = out.console_text();
+                        let tagged = ledgerfs_console::tag(&text, self.command_id.as_deref());
+                        (&mut self.to_serial, tagged.into_bytes(), 0)
+                    }
+                    (Client::Net, Outgoing::Json(json)) => {
+                        (&mut self.to_net, json.clone().into_bytes(), reply_tag::JSON)
+                    }
+                    (Client::Net, Outgoing::File(bytes)) => (&mut self.to_net, bytes.clone(), reply_tag::FILE),
+                    (Client::Net, Outgoing::Missing) => (&mut self.to_net, Vec::new(), reply_tag::NOT_FOUND),
+                };
+                match sender.send(&bytes, tag) {
                     Ok(()) => {
                         self.command_id = None;
-                        wake_serial |= self.to_serial.needs_signal()
+                        match self.client {
+                            Client::Serial => wake_serial |= self.to_serial.needs_signal(),
+                            Client::Net => wake_net |= self.to_net.needs_signal(),
+                        }
                     }
-                    Err(RingError::Full) if self.to_serial.request_signal() == Ok(false) => {
+                    Err(RingError::Full) if sender.request_signal() == Ok(false) => {
                         self.pending = Some(reply);
                         continue;
                     }
@@ -207,8 +244,8 @@ impl SequencerPd {
                         self.pending = Some(reply);
                         break;
                     }
-                    Err(RingError::BadCapacity) => self.pending = Some(too_large()),
-                    Err(e) => break debug_println!("sequencer: seq_to_serial stopped: {e}"),
+                    Err(RingError::BadCapacity) => self.pending = Some(Outgoing::Json(too_large())),
+                    Err(e) => break debug_println!("sequencer: reply queue stopped: {e}"),
                 }
             }
             if self.pending.is_some() {
@@ -221,18 +258,52 @@ impl SequencerPd {
                     Err(e) => break debug_println!("sequencer: tiles_to_seq stopped: {e}"),
                 }
             }
-            match self.from_serial.recv(&mut self.line) {
-                Ok((len, _tag)) => {
-                    self.run_command(len);
+            // The two clients take turns.
+            let order = if self.net_turn {
+                [Client::Net, Client::Serial]
+            } else {
+                [Client::Serial, Client::Net]
+            };
+            let mut took = false;
+            let mut stopped = false;
+            for client in order {
+                let queue = match client {
+                    Client::Serial => &mut self.from_serial,
+                    Client::Net => &mut self.from_net,
+                };
+                match queue.recv(&mut self.line) {
+                    Ok((len, _tag)) => {
+                        self.client = client;
+                        self.net_turn = client == Client::Serial;
+                        self.run_command(len);
+                        took = true;
+                        break;
+                    }
+                    Err(RingError::Empty) => {}
+                    Err(e) => {
+                        debug_println!("sequencer: {} stopped: {e}", client.queue());
+                        stopped = true;
+                    }
                 }
-                Err(RingError::Empty) if self.from_serial.request_signal() == Ok(false) => {}
-                Err(RingError::Empty) if self.start_snapshot() => {}
-                Err(RingError::Empty) => break,
-                Err(e) => break debug_println!("sequencer: serial_to_seq stopped: {e}"),
             }
+            if took {
+                continue;
+            }
+            let serial_quiet = self.from_serial.request_signal() != Ok(false);
+            let net_quiet = self.from_net.request_signal() != Ok(false);
+            if !(serial_quiet && net_quiet) && !stopped {
+                continue;
+            }
+            if self.start_snapshot() {
+                continue;
+            }
+            break;
         }
         if wake_serial | self.from_serial.needs_signal() {
             SERIAL.notify();
+        }
+        if wake_net | self.from_net.needs_signal() {
+            NETWORK.notify();
         }
         // Messages to tiles come from commands, replay steps and benchmark batches alike:
         // one check covers them all.
@@ -250,18 +321,22 @@ impl SequencerPd {
         self.line.copy_within(start..start + len, 0);
         if let Some(reason) = &self.failure {
             let message = alloc::format!("the disk could not be recovered: {reason}");
-            self.pending = Some(command::error("storage_unavailable", &message));
+            self.pending = Outgoing::some(command::error("storage_unavailable", &message));
             return;
         }
         let now = wall_clock();
         match command::run(&mut self.seq, &mut self.entries, &self.line[..len], now) {
-            Outcome::Reply(reply) => self.pending = Some(reply),
+            Outcome::Reply(reply) => self.pending = Outgoing::some(reply),
             Outcome::Commit(reply) => self.commit(Then::Reply(reply)),
             Outcome::Checkpoint => self.ask_tiles(&[], tiles_tag::CHECKPOINT, Waiting::Checkpoint),
-            Outcome::Status => self.pending = Some(self.status()),
+            Outcome::Log(path) => match encode_vec(&LogRead { path }) {
+                Ok(bytes) => self.ask_tiles(&bytes, tiles_tag::LOG_READ, Waiting::LogFile),
+                Err(_) => self.pending = Some(Outgoing::Missing),
+            },
+            Outcome::Status => self.pending = Outgoing::some(self.status()),
             Outcome::Snapshot => {
                 if !self.take_snapshot(true) {
-                    self.pending = Some(command::error(
+                    self.pending = Outgoing::some(command::error(
                         "snapshot_refused",
                         "the snapshot could not be handed to tiles",
                     ));
@@ -274,7 +349,10 @@ impl SequencerPd {
                     line.extend_from_slice(bench::ACCOUNTS);
                     match command::run(&mut self.seq, &mut self.entries, &line, now) {
                         Outcome::Commit(_) => return self.commit(Then::Bench(run)),
-                        _ => return self.pending = Some(command::error("bench_failed", "opening the bench accounts")),
+                        _ => {
+                            return self.pending =
+                                Outgoing::some(command::error("bench_failed", "opening the bench accounts"));
+                        }
                     }
                 }
                 self.bench_step(run);
@@ -286,7 +364,7 @@ impl SequencerPd {
     fn bench_step(&mut self, mut run: BenchRun) {
         let Some(batch) = run.next_batch() else {
             let elapsed = ticks_to_nanos(counter().wrapping_sub(run.started));
-            self.pending = Some(run.report(elapsed, self.seq.next_index()));
+            self.pending = Outgoing::some(run.report(elapsed, self.seq.next_index()));
             return;
         };
         let mut line = Vec::from(&b"transfers "[..]);
@@ -296,8 +374,8 @@ impl SequencerPd {
                 run.accepted += self.entries.len() as u64;
                 self.commit(Then::Bench(run));
             }
-            Outcome::Reply(reply) => self.pending = Some(reply),
-            _ => self.pending = Some(command::error("bench_failed", "unexpected outcome")),
+            Outcome::Reply(reply) => self.pending = Outgoing::some(reply),
+            _ => self.pending = Outgoing::some(command::error("bench_failed", "unexpected outcome")),
         }
     }
 
@@ -449,7 +527,7 @@ impl SequencerPd {
             debug_println!("sequencer: snapshot not stored: {reason}");
         }
         if reply {
-            self.pending = Some(match outcome {
+            self.pending = Outgoing::some(match outcome {
                 Ok(json) => json,
                 Err(reason) => command::error("snapshot_refused", &reason),
             });
@@ -570,7 +648,7 @@ impl SequencerPd {
             return;
         }
         self.waiting = None;
-        self.pending = Some(match full {
+        self.pending = Outgoing::some(match full {
             true => command::error(
                 "storage_full",
                 "the disk is full: the entries were not stored; nothing changed",
@@ -589,7 +667,19 @@ impl SequencerPd {
             };
             let bytes = &self.tiles_msg[..len];
             match (tag, self.waiting.take()) {
-                (tiles_tag::CHECKPOINT, Some(Waiting::Checkpoint)) => self.pending = Some(command::checkpoint(bytes)),
+                (tiles_tag::CHECKPOINT, Some(Waiting::Checkpoint)) => {
+                    self.pending = Outgoing::some(command::checkpoint(bytes))
+                }
+                (tiles_tag::LOG_READ, Some(Waiting::LogFile)) => {
+                    self.pending = Some(match decode::<LogFile>(bytes) {
+                        Ok(LogFile::Found(file)) => Outgoing::File(file),
+                        Ok(LogFile::Missing) => Outgoing::Missing,
+                        Ok(LogFile::Failed { reason }) => {
+                            Outgoing::Json(command::error("storage_unavailable", &reason))
+                        }
+                        Err(_) => Outgoing::Json(command::error("storage_unavailable", "malformed reply from tiles")),
+                    })
+                }
                 (tiles_tag::REPLAY, Some(Waiting::Replay { started })) => self.replayed(len, started),
                 (tiles_tag::SNAPSHOT_GET, Some(Waiting::SnapshotLoad { bytes, started })) => {
                     self.snapshot_loaded(len, bytes, started)
@@ -606,7 +696,7 @@ impl SequencerPd {
                                 }
                                 match waiting {
                                     Some(Waiting::Durable { size: want, then }) if size >= want => match then {
-                                        Then::Reply(reply) => self.pending = Some(reply),
+                                        Then::Reply(reply) => self.pending = Outgoing::some(reply),
                                         Then::Bench(run) => self.bench_step(run),
                                     },
                                     other => self.waiting = other,
@@ -653,6 +743,58 @@ fn restore(bytes: &[u8], limits: Limits) -> Result<(Sequencer, Binding), String>
 fn wall_clock() -> UnixNanos {
     TIMER.pp_call(MessageInfo::new(0, 0));
     get_mr(0) as UnixNanos
+}
+
+/// A client of the sequencer PD.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Client {
+    /// The serial console.
+    Serial,
+    /// The network PD (HTTP).
+    Net,
+}
+
+impl Client {
+    fn queue(self) -> &'static str {
+        match self {
+            Client::Serial => "serial_to_seq",
+            Client::Net => "net_to_seq",
+        }
+    }
+}
+
+/// A reply waiting to be sent.
+enum Outgoing {
+    /// A JSON line.
+    Json(String),
+    /// A `/log/` file's bytes.
+    File(Vec<u8>),
+    /// No such `/log/` file.
+    Missing,
+}
+
+impl Outgoing {
+    /// `Some(Json)`: most replies are JSON text.
+    fn some(json: String) -> Option<Outgoing> {
+        Some(Outgoing::Json(json))
+    }
+
+    /// The reply as one console line (a file as its size and, if it is text, the text).
+    fn console_text(&self) -> String {
+        match self {
+            Outgoing::Json(json) => json.clone(),
+            Outgoing::File(bytes) => {
+                let mut out = alloc::format!("{{\"file\":{{\"bytes\":{}", bytes.len());
+                if let Ok(text) = core::str::from_utf8(bytes) {
+                    out.push_str(",\"text\":");
+                    ledgerfs_model::json::write_string(&mut out, text);
+                }
+                out.push_str("}}");
+                out
+            }
+            Outgoing::Missing => command::error("not_found", "no such log file"),
+        }
+    }
 }
 
 /// The reply to a batch whose results do not fit one queue buffer.

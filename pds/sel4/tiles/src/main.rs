@@ -35,15 +35,15 @@ use alloc::vec::Vec;
 use ledgerfs_attest::{SignReply, SignRequest, parse_checkpoint_unverified};
 use ledgerfs_blockstore::{BlockStore, DeviceError, Error as StoreError, SnapshotReader};
 use ledgerfs_proto::{
-    CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, SnapshotGet, SnapshotGot, SnapshotPiece, SnapshotPut,
-    attest_tag, decode, encode_vec, tiles_tag,
+    CommitRequest, DurabilityNotice, LogFile, LogRead, ReplayReply, ReplayRequest, SnapshotGet, SnapshotGot,
+    SnapshotPiece, SnapshotPut, attest_tag, decode, encode_vec, tiles_tag,
 };
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
 use ledgerfs_sel4_clock::counter;
 use ledgerfs_sequencer::{CommitGate, Notice};
 use ledgerfs_tiles::{
-    CommitError, CommitFailure, LogWriter, SignedHead, TileLog, TileStore, empty_root, read_entries,
-    tree_root_from_tiles,
+    CommitError, CommitFailure, LogWriter, SignedHead, TileLog, TilePath, TileReader, TileStore, empty_root,
+    read_entries, tree_root_from_tiles,
 };
 use ringdisk::RingDisk;
 use sel4_microkit::{
@@ -300,11 +300,45 @@ impl TilesPd {
                     let bytes = encode_vec(&reply).expect("a snapshot piece encodes");
                     self.send_seq(&bytes, tiles_tag::SNAPSHOT_GET);
                 }
+                tiles_tag::LOG_READ => {
+                    let reply = match decode::<LogRead>(&self.buf[..len]) {
+                        Ok(read) => self.log_file(&read.path),
+                        Err(_) => LogFile::Missing,
+                    };
+                    let bytes = encode_vec(&reply).expect("a log file encodes");
+                    self.send_seq(&bytes, tiles_tag::LOG_READ);
+                }
                 _ => debug_println!("tiles: unknown message tag {tag}; ignored"),
             }
         }
         if self.to_seq.needs_signal() | self.from_seq.needs_signal() {
             SEQUENCER.notify();
+        }
+    }
+
+    /// A file of the published tree (`/log/...` on the network): the checkpoint note or
+    /// a tile the block store holds. Between commits everything it holds is durable and
+    /// covered by the checkpoint, so a full tile served here never changes.
+    fn log_file(&self, path: &str) -> LogFile {
+        let Ok(writer) = &self.writer else {
+            return LogFile::Failed {
+                reason: String::from("the disk could not be recovered"),
+            };
+        };
+        let read = if path == "checkpoint" {
+            writer.store().checkpoint()
+        } else {
+            match TilePath::parse(path) {
+                Some(tile) => writer.store().read(&tile),
+                None => return LogFile::Missing,
+            }
+        };
+        match read {
+            Ok(Some(bytes)) => LogFile::Found(bytes),
+            Ok(None) => LogFile::Missing,
+            Err(e) => LogFile::Failed {
+                reason: alloc::format!("reading {path}: {e}"),
+            },
         }
     }
 
