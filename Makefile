@@ -161,7 +161,7 @@ sel4-test-image: sel4-image
 	nice -n 10 cargo build -q -p ledgerfs-attest --example verify_checkpoint
 	nice -n 10 cargo build -q -p ledgerfs
 	python3 qemu/test_image.py $(IMAGE_DIR)/loader.img $(IMAGE_DIR)/serial.log $(KEY) \
-	  target/debug/examples/verify_checkpoint target/debug/ledgerfs
+	  target/debug/examples/verify_checkpoint target/debug/ledgerfs $(TOKEN) $(AUDITOR_TOKEN)
 
 sel4-bench-image: sel4-image
 	python3 qemu/bench_boot.py $(IMAGE_DIR)/loader.img $(CURDIR)/build/bench-boot $(BOOT_N)
