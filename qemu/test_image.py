@@ -423,8 +423,8 @@ def main(image, transcript_path, key_path, helper, ledgerfs, token_path, auditor
         api = Http(console.net_port, token)
         lost = 0
         for i in range(0, len(acked), 2048):
-            status, _, body = api.request("POST", "/v1/transfers", acked[i:i + 2048])
-            lost += sum(r["code"] != "exists" for r in body["results"]) if status == 200 else len(acked[i:i + 2048])
+            code, _, body = api.request("POST", "/v1/transfers", acked[i:i + 2048])
+            lost += sum(r["code"] != "exists" for r in body["results"]) if code == 200 else len(acked[i:i + 2048])
         c.check(len(acked) > 0 and lost == 0,
                 f"boot 3 has every transfer acknowledged over HTTP before the kill ({len(acked)}, {lost} lost)")
         rc_alice = console.command("balance alice")["balance"]
