@@ -47,6 +47,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("blkring", blkring),
     ("blockstore", blockstore),
     ("journal", journal),
+    ("http_request", http_request),
     #[cfg(feature = "hosted")]
     ("hosted_config", hosted_config),
 ];
@@ -153,6 +154,51 @@ pub fn entry(data: &[u8]) {
 
 // ---------------------------------------------------------------------------------
 // Tile paths (ledgerfs_tiles::TilePath)
+
+/// The appliance's HTTP core on a connection's bytes: framing (`ledgerfs_http::request::parse`)
+/// never panics and never claims more bytes than it was given or a body over the limit;
+/// every framed request routes (tokens checked against a table) and every route's reply
+/// shape, fed the rest of the bytes as the sequencer's reply under each tag, becomes a
+/// response whose wire form states its own length.
+pub fn http_request(data: &[u8]) {
+    use ledgerfs_http::request::{parse, Parsed};
+    use ledgerfs_http::route::{respond, route, Route};
+    let limits = ledgerfs_http::Limits {
+        max_head: 1024,
+        max_body: 4096,
+    };
+    let tokens = ledgerfs_http::Tokens::parse(&format!(
+        "{} admin\n{} auditor\n",
+        ledgerfs_http::auth::token_digest_hex("fuzz-admin"),
+        ledgerfs_http::auth::token_digest_hex("fuzz-auditor")
+    ))
+    .expect("a valid table");
+    let mut rest = data;
+    for _ in 0..4 {
+        match parse(rest, &limits) {
+            Parsed::Partial => return,
+            Parsed::Invalid(r) => {
+                assert!((400..500).contains(&r.status), "framing refusals are client errors");
+                return;
+            }
+            Parsed::Complete { request, consumed } => {
+                assert!(consumed > 0 && consumed <= rest.len() && request.body.len() <= limits.max_body);
+                rest = &rest[consumed..];
+                let response = match route(&request, &tokens) {
+                    Route::Respond(r) => r,
+                    Route::Command { line, reply } => {
+                        assert!(!line.contains(&b'\n'), "a command is one line");
+                        let tag = rest.first().map_or(0, |b| u32::from(b % 4));
+                        respond(reply, tag, rest, "")
+                    }
+                };
+                let wire = response.encode(request.keep_alive, request.head_only);
+                let head = format!("Content-Length: {}\r\n", response.body.len());
+                assert!(wire.windows(head.len()).any(|w| w == head.as_bytes()));
+            }
+        }
+    }
+}
 
 /// `TilePath::parse`: never panics; accepts only what `to_path` produces; and every
 /// valid path (built from the first 12 bytes) parses back from its text.

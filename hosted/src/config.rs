@@ -17,34 +17,9 @@ pub const CONFIG_FILE: &str = "ledgerfs.toml";
 /// Default API address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
-/// What a bearer token may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Everything, including opening accounts and reading the audit trail.
-    Admin,
-    /// Opens accounts and posts transfers; reads everything but the audit trail.
-    Operator,
-    /// Reads everything, including the audit trail; writes nothing.
-    Auditor,
-    /// Reads everything a supervisor needs (balances, reports, log); writes nothing.
-    Regulator,
-    /// Reads its own accounts and posts transfers debiting them.
-    Customer,
-}
-
-impl Role {
-    /// The stable name used in config and errors.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Operator => "operator",
-            Role::Auditor => "auditor",
-            Role::Regulator => "regulator",
-            Role::Customer => "customer",
-        }
-    }
-}
+/// What a bearer token may do: the roles of `ledgerfs-http`, which the appliance's
+/// token table uses too.
+pub use ledgerfs_http::Role;
 
 /// One configured bearer token.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -200,6 +200,20 @@ fn main() {
         c.put("entry", &format!("{i}"), e.encode());
     }
 
+    // http_request: requests as clients send them (several on one connection, too).
+    for (i, r) in [
+        "GET /health HTTP/1.1\r\nHost: a\r\n\r\n",
+        "POST /v1/transfers HTTP/1.1\r\nAuthorization: Bearer fuzz-admin\r\nContent-Length: 84\r\n\r\n[{\"id\":\"t1\",\"debit\":\"a\",\"credit\":\"b\",\"amount\":\"1.00\",\"currency\":\"EUR\"}]",
+        "GET /v1/accounts/al%69ce HTTP/1.1\r\nAuthorization: Bearer fuzz-auditor\r\n\r\n{\"error\":{\"code\":\"not_found\"}}",
+        "GET /log/tile/0/x001/002 HTTP/1.1\r\nAuthorization: Bearer fuzz-admin\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n",
+        "HEAD /v1/checkpoint HTTP/1.1\r\nConnection: close\r\nAuthorization: Bearer fuzz-admin\r\n\r\n{\"checkpoint\":\"o\\n3\\nr\\n\"}",
+    ]
+    .iter()
+    .enumerate()
+    {
+        c.put("http_request", &format!("{i}"), r.as_bytes());
+    }
+
     // tile_path
     for (i, p) in [
         TilePath::hash(0, 1_234_067, 256),

@@ -5,31 +5,38 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::response::Response;
 
-/// What a token may do (the hosted daemon's roles that need no account list).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a token may do: one set of roles for the hosted daemon's configuration and the
+/// appliance's token table (which takes every role but `customer`, whose account list
+/// only the hosted configuration can give).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Everything.
+    /// Everything, including opening accounts and reading the audit trail.
     Admin,
-    /// Opens accounts and posts transfers; reads everything.
+    /// Opens accounts and posts transfers; reads everything but the audit trail.
     Operator,
-    /// Reads everything; writes nothing.
+    /// Reads everything, including the audit trail; writes nothing.
     Auditor,
-    /// Reads everything a supervisor needs; writes nothing.
+    /// Reads everything a supervisor needs (balances, reports, log); writes nothing.
     Regulator,
+    /// Reads its own accounts and posts transfers debiting them (hosted only).
+    Customer,
 }
 
 impl Role {
-    /// The role's name in a token table.
+    /// The stable name used in configuration, token tables and errors.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Operator => "operator",
             Role::Auditor => "auditor",
             Role::Regulator => "regulator",
+            Role::Customer => "customer",
         }
     }
 

@@ -408,19 +408,11 @@ impl Network {
                     conn.state = State::Reading;
                 }
             }
-            // The peer went away (or reset): free the slot.
-            if !socket.is_active() {
-                socket.abort();
-                conn.state = State::Listening;
-                conn.input = Vec::new();
-                conn.output = Vec::new();
-                progress = true;
-                open -= 1;
-                continue;
-            }
+            // The peer went away (or reset), or the connection idled: free the slot.
             let idle = now_ms.saturating_sub(conn.last_progress_ms) > IDLE_TIMEOUT_MS;
-            if idle && !matches!(conn.state, State::Waiting) {
-                self.stats.timeouts += 1;
+            let idled = idle && !matches!(conn.state, State::Waiting);
+            if !socket.is_active() || idled {
+                self.stats.timeouts += u64::from(idled && socket.is_active());
                 socket.abort();
                 conn.state = State::Listening;
                 conn.input = Vec::new();
