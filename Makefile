@@ -28,6 +28,12 @@ KEY ?= $(CURDIR)/build/attest.key
 # image holds only their SHA-256 digests (build/image/tokens.txt).
 TOKEN ?= $(CURDIR)/build/appliance.token
 AUDITOR_TOKEN ?= $(CURDIR)/build/appliance-auditor.token
+# The appliance's capacity: `make image TRANSFER_LIMIT= ACCOUNT_LIMIT=` sizes the sequencer's
+# heap region from them (128 B per transfer, 1 KiB per account, 64 MiB more, in 2 MiB pages;
+# README "Limits") in build/image/system.xml and compiles the limits into the sequencer PD.
+TRANSFER_LIMIT ?= 3000000
+ACCOUNT_LIMIT ?= 100000
+SEQUENCER_HEAP = $(shell echo $$(( ($(TRANSFER_LIMIT) * 128 + $(ACCOUNT_LIMIT) * 1024 + 67108864 + 2097151) / 2097152 * 2097152 )))
 # `make qemu NET_PORT=`: the host port forwarded to the appliance's HTTP port 80.
 NET_PORT ?= 8480
 SEL4_ENV := SEL4_INCLUDE_DIRS=$(abspath $(MICROKIT_SDK))/board/$(MICROKIT_BOARD)/$(MICROKIT_CONFIG)/include
@@ -36,7 +42,7 @@ SEL4_ENV += CARGO_NET_GIT_FETCH_WITH_CLI=true GIT_CONFIG_COUNT=1 \
   GIT_CONFIG_KEY_0=url.$(RUST_SEL4_GIT).insteadOf GIT_CONFIG_VALUE_0=https://github.com/seL4/rust-sel4
 endif
 # The cores: each must build for a bare-metal target (proof they are no_std).
-CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest -p ledgerfs-blockstore -p ledgerfs-blkring -p ledgerfs-journal -p ledgerfs-snapshot
+CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest -p ledgerfs-blockstore -p ledgerfs-blkring -p ledgerfs-journal -p ledgerfs-snapshot -p ledgerfs-console -p ledgerfs-http
 
 .PHONY: setup build run test lint nostd unit loom pinned api-check soak sim fuzz image qemu test-image sel4-image sel4-qemu sel4-test-image bench-image sel4-bench-image bench bench-quick clean
 
@@ -146,10 +152,16 @@ sel4-image:
 	  echo "image: building PD $$pd"; \
 	  key=; [ $$pd = attest ] && key="LEDGERFS_ATTEST_KEY=$(abspath $(KEY))"; \
 	  [ $$pd = network ] && key="LEDGERFS_APPLIANCE_TOKENS=$(IMAGE_DIR)/tokens.txt"; \
+	  [ $$pd = sequencer ] && key="LEDGERFS_SEQUENCER_HEAP=$(SEQUENCER_HEAP) LEDGERFS_TRANSFER_LIMIT=$(TRANSFER_LIMIT) LEDGERFS_ACCOUNT_LIMIT=$(ACCOUNT_LIMIT)"; \
 	  (cd pds/sel4 && $(SEL4_ENV) env $$key nice -n 10 cargo build --release -p $$pd --target-dir $(SEL4_TARGET)); \
 	  cp $(SEL4_TARGET)/aarch64-sel4/release/$$pd.elf $(IMAGE_DIR)/; \
 	done
-	$(MICROKIT_SDK)/bin/microkit system.xml --search-path $(IMAGE_DIR) --board $(MICROKIT_BOARD) \
+	@sed 's|<memory_region name="sequencer_heap" size="0x20000000"|<memory_region name="sequencer_heap" size="'$$(printf '0x%x' $(SEQUENCER_HEAP))'"|' \
+	  system.xml > $(IMAGE_DIR)/system.xml
+	@grep -q "sequencer_heap\" size=\"$$(printf '0x%x' $(SEQUENCER_HEAP))\"" $(IMAGE_DIR)/system.xml || \
+	  { echo "image: could not size sequencer_heap in system.xml"; exit 1; }
+	@echo "image: sequencer heap $$(( $(SEQUENCER_HEAP) >> 20 )) MiB for $(TRANSFER_LIMIT) transfers and $(ACCOUNT_LIMIT) accounts"
+	$(MICROKIT_SDK)/bin/microkit $(IMAGE_DIR)/system.xml --search-path $(IMAGE_DIR) --board $(MICROKIT_BOARD) \
 	  --config $(MICROKIT_CONFIG) -o $(IMAGE_DIR)/loader.img -r $(IMAGE_DIR)/report.txt
 	@echo "image: $(IMAGE_DIR)/loader.img"
 

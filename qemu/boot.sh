@@ -5,7 +5,8 @@
 #   qemu/boot.sh IMAGE --socket PATH    serial on a unix socket (for `ledgerfs appliance`)
 # DISK= names the raw disk image (default build/disk.img; created, 1 GiB, when absent;
 # sparse; a blank disk is formatted by the appliance at first boot). QEMU= names the emulator
-# (default: qemu-system-aarch64 from PATH). The loader address is the Microkit SDK's for
+# (default: qemu-system-aarch64 from PATH); QEMU_MEM= the RAM (default 2G: an image built
+# with a large TRANSFER_LIMIT needs more). The loader address is the Microkit SDK's for
 # this board. The disk is a virtio-blk device on QEMU's virtio-mmio bus with the default
 # write-back cache: the appliance's flushes reach the host file with fdatasync.
 # The network: QEMU user networking (the appliance is 10.0.2.15), its HTTP port 80
@@ -21,7 +22,7 @@ if [ ! -e "$disk" ]; then
   truncate -s "${DISK_SIZE:-1G}" "$disk"
   echo "boot.sh: created a blank disk $disk (${DISK_SIZE:-1G}, sparse)" >&2
 fi
-args=(-machine virt,virtualization=on -cpu cortex-a53 -m size=2G
+args=(-machine virt,virtualization=on -cpu cortex-a53 -m "size=${QEMU_MEM:-2G}"
       -device "loader,file=$image,addr=0x70000000,cpu-num=0"
       -drive "file=$disk,format=raw,if=none,id=ledger"
       -device virtio-blk-device,drive=ledger)

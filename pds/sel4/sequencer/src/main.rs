@@ -80,11 +80,35 @@ const TILES_TO_SEQ_SIZE: usize = 0x200_0000;
 /// The sequencer's heap: the `sequencer_heap` memory region (system.xml), not `.bss`, so
 /// its size does not count against the loader image, which must fit below 0x70000000 on
 /// QEMU virt. Its bounds are set first thing in `init`, before anything allocates.
-/// 512 MiB holds the core's state for `max_transfers` (3 million: the transfer-id table
-/// at its largest, mid-rehash, is about 200 MiB) with room to spare.
 #[global_allocator]
 static HEAP: DeferredStaticDlmalloc<RawOneShotMutex> = DeferredStaticDlmalloc::new();
-const HEAP_SIZE: usize = 0x2000_0000;
+/// The heap's size, and the limits it is sized for, from the image build (`make image
+/// TRANSFER_LIMIT= ACCOUNT_LIMIT=`), which writes the same size into the image's
+/// system.xml: 128 bytes per transfer (the transfer-id table's 32-byte slots at their
+/// worst, mid-rehash, plus the snapshot held while it is restored), 1 KiB per account and
+/// 64 MiB for the rest, in 2 MiB pages. The defaults are the committed system.xml's.
+const HEAP_SIZE: usize = build_number(option_env!("LEDGERFS_SEQUENCER_HEAP"), 0x2000_0000);
+const TRANSFER_LIMIT: usize = build_number(option_env!("LEDGERFS_TRANSFER_LIMIT"), 3_000_000);
+const ACCOUNT_LIMIT: usize = build_number(option_env!("LEDGERFS_ACCOUNT_LIMIT"), 100_000);
+
+/// A decimal number from the image build's environment (or the default); a build with a
+/// malformed one fails.
+const fn build_number(value: Option<&str>, default: usize) -> usize {
+    let Some(text) = value else { return default };
+    let bytes = text.as_bytes();
+    assert!(!bytes.is_empty(), "an image build limit is empty");
+    let mut n = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(
+            bytes[i].is_ascii_digit(),
+            "an image build limit is not a decimal number"
+        );
+        n = n * 10 + (bytes[i] - b'0') as usize;
+        i += 1;
+    }
+    n
+}
 
 #[protection_domain]
 fn init() -> SequencerPd {
@@ -106,8 +130,8 @@ fn init() -> SequencerPd {
         )
     };
     let limits = Limits {
-        max_accounts: 100_000,
-        max_transfers: 3_000_000,
+        max_accounts: ACCOUNT_LIMIT,
+        max_transfers: TRANSFER_LIMIT,
         reserve_transfers: 1024,
     };
     let mut pd = SequencerPd {
@@ -134,9 +158,10 @@ fn init() -> SequencerPd {
         ready_ticks: 0,
     };
     debug_println!(
-        "sequencer: recovering ({} accounts, {} transfers max)",
+        "sequencer: recovering ({} accounts, {} transfers max; {} MiB heap)",
         limits.max_accounts,
-        limits.max_transfers
+        limits.max_transfers,
+        HEAP_SIZE >> 20
     );
     pd.ask_snapshot(0, Vec::new(), counter());
     pd.pump();
