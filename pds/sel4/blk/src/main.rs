@@ -16,8 +16,6 @@
 #![no_std]
 #![no_main]
 
-use core::ptr::NonNull;
-
 use ledgerfs_blkring::{BLOCK_SIZE, BlkRequest, Checked, Status, validate};
 use sel4_microkit::{
     Channel, Handler, Infallible, MessageInfo, debug_println, memory_region_symbol, protection_domain, var,
@@ -26,16 +24,12 @@ use sel4_shared_memory::SharedMemoryRef;
 use sel4_shared_ring_buffer::{RingBuffers, roles::Use};
 use sel4_virtio_hal_impl::HalImpl;
 use virtio_drivers::device::blk::{SECTOR_SIZE, VirtIOBlk};
-use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
-use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::transport::DeviceType;
+use virtio_drivers::transport::mmio::MmioTransport;
 
 /// Region sizes (system.xml).
 const DMA_SIZE: usize = 0x40_0000;
 const DATA_SIZE: usize = 0x40_0000;
-/// The mapped MMIO page holds 8 virtio-mmio transports of 0x200 bytes (QEMU virt's
-/// 0xa003000 page: transports 24..=31; QEMU fills the highest first).
-const MMIO_PAGE: usize = 0x1000;
-const TRANSPORT_SIZE: usize = 0x200;
 const SECTORS_PER_BLOCK: usize = BLOCK_SIZE / SECTOR_SIZE;
 
 type Rings = RingBuffers<'static, Use, fn(), BlkRequest>;
@@ -48,13 +42,9 @@ fn init() -> BlkPd {
         *var!(blk_dma_paddr: usize = 0),
     );
     let mmio = *var!(virtio_mmio_vaddr: usize = 0);
-    let device = (0..MMIO_PAGE / TRANSPORT_SIZE).rev().find_map(|i| {
-        let header = NonNull::new((mmio + i * TRANSPORT_SIZE) as *mut VirtIOHeader)?;
-        // SAFETY: system.xml maps the MMIO page uncached into this PD only; each transport
-        // is TRANSPORT_SIZE bytes of device registers.
-        let transport = unsafe { MmioTransport::new(header, TRANSPORT_SIZE) }.ok()?;
-        (transport.device_type() == DeviceType::Block).then_some(transport)
-    });
+    // SAFETY: system.xml maps the disk's MMIO page (QEMU virt's 0xa003000: transports
+    // 24..=31) uncached into this PD only.
+    let device = unsafe { ledgerfs_sel4_virtio::find(mmio, DeviceType::Block) }.map(|(_, t)| t);
     let device = device.and_then(|t| match VirtIOBlk::<HalImpl, _>::new(t) {
         Ok(d) => Some(d),
         Err(e) => {

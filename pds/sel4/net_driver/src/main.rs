@@ -17,16 +17,14 @@
 
 extern crate alloc;
 
-use core::ptr::NonNull;
-
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
 use sel4_microkit::{
     Channel, ChannelSet, Handler, Infallible, debug_println, memory_region_symbol, protection_domain, var,
 };
 use sel4_virtio_hal_impl::HalImpl;
 use virtio_drivers::device::net::VirtIONet;
-use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
-use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::transport::DeviceType;
+use virtio_drivers::transport::mmio::MmioTransport;
 
 /// The device's interrupt (system.xml `<irq id="0">`).
 const DEVICE: Channel = Channel::new(0);
@@ -35,9 +33,6 @@ const NETWORK: Channel = Channel::new(1);
 /// Region sizes (system.xml).
 const DMA_SIZE: usize = 0x20_0000;
 const FRAME_QUEUE_SIZE: usize = 0x4_0000;
-/// The mapped MMIO page holds 8 virtio-mmio transports of 0x200 bytes.
-const MMIO_PAGE: usize = 0x1000;
-const TRANSPORT_SIZE: usize = 0x200;
 /// The transport system.xml's interrupt belongs to (transport 23: IRQ 48 + 23).
 const EXPECTED_SLOT: usize = 7;
 /// Receive buffers in the device's queue, and their size (a frame plus virtio's header).
@@ -54,13 +49,8 @@ fn init() -> NetDriver {
         *var!(net_dma_paddr: usize = 0),
     );
     let mmio = *var!(virtio_net_mmio_vaddr: usize = 0);
-    let found = (0..MMIO_PAGE / TRANSPORT_SIZE).rev().find_map(|i| {
-        let header = NonNull::new((mmio + i * TRANSPORT_SIZE) as *mut VirtIOHeader)?;
-        // SAFETY: system.xml maps the MMIO page uncached into this PD only; each transport
-        // is TRANSPORT_SIZE bytes of device registers.
-        let transport = unsafe { MmioTransport::new(header, TRANSPORT_SIZE) }.ok()?;
-        (transport.device_type() == DeviceType::Network).then_some((i, transport))
-    });
+    // SAFETY: system.xml maps the card's MMIO page uncached into this PD only.
+    let found = unsafe { ledgerfs_sel4_virtio::find(mmio, DeviceType::Network) };
     let device = match found {
         Some((slot, transport)) => {
             if slot != EXPECTED_SLOT {
