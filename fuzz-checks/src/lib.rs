@@ -25,8 +25,8 @@ use ledgerfs_model::json::canonical_metadata;
 use ledgerfs_model::request::{parse_accounts, parse_transfers};
 use ledgerfs_model::{Amount, Currency, Entry, EntryBody, Event};
 use ledgerfs_proto::{
-    decode, encode_vec, CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, SequencerReply, SequencerRequest,
-    SnapshotGet, SnapshotGot, SnapshotPiece, SnapshotPut,
+    decode, encode_vec, CommitRequest, DurabilityNotice, LogFile, LogRead, ReplayReply, ReplayRequest, SequencerReply,
+    SequencerRequest, SnapshotGet, SnapshotGot, SnapshotPiece, SnapshotPut,
 };
 use ledgerfs_tiles::{bundle_push, read_entries, verify_tree, BundleIter, MemStore, TilePath, TileReader};
 use sha2::{Digest, Sha256};
@@ -373,7 +373,7 @@ pub fn proto(data: &[u8]) {
     let Some((&which, bytes)) = data.split_first() else {
         return;
     };
-    match which % 12 {
+    match which % 14 {
         0 => round_trip::<SequencerRequest>(bytes),
         1 => {
             round_trip::<SequencerReply>(bytes);
@@ -394,7 +394,9 @@ pub fn proto(data: &[u8]) {
         8 => round_trip::<SnapshotPiece>(bytes),
         9 => round_trip::<SnapshotPut>(bytes),
         10 => round_trip::<SnapshotGet>(bytes),
-        _ => round_trip::<SnapshotGot>(bytes),
+        11 => round_trip::<SnapshotGot>(bytes),
+        12 => round_trip::<LogRead>(bytes),
+        _ => round_trip::<LogFile>(bytes),
     }
 }
 

@@ -14,8 +14,8 @@ use ledgerfs_model::entry::{AccountRecord, TransferRecord};
 use ledgerfs_model::event::{AccountFlags, AccountKind, NewTransfer};
 use ledgerfs_model::{Amount, Currency, Entry, EntryBody, Event, Phase};
 use ledgerfs_proto::{
-    encode_vec, CommitRequest, DurabilityNotice, ReplayReply, ReplayRequest, SequencerReply, SequencerRequest,
-    SnapshotGet, SnapshotGot, SnapshotPiece, SnapshotPut, WireResult,
+    encode_vec, CommitRequest, DurabilityNotice, LogFile, LogRead, ReplayReply, ReplayRequest, SequencerReply,
+    SequencerRequest, SnapshotGet, SnapshotGot, SnapshotPiece, SnapshotPut, WireResult,
 };
 use ledgerfs_tiles::{bundle_push, TileLog, TilePath, TileStore};
 
@@ -393,6 +393,14 @@ fn main() {
             })
             .unwrap(),
         ),
+        (
+            12,
+            encode_vec(&LogRead {
+                path: "tile/0/x001/002".into(),
+            })
+            .unwrap(),
+        ),
+        (13, encode_vec(&LogFile::Found(b"entry bundle".to_vec())).unwrap()),
     ];
     for (i, (which, bytes)) in msgs.iter().enumerate() {
         c.put("proto", &format!("{i}"), with_mode(*which, bytes));

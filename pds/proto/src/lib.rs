@@ -382,6 +382,30 @@ mod tests {
         }
     }
 
+    /// The `/log/` file messages round-trip, and a truncated or garbage one is refused,
+    /// never misread.
+    #[test]
+    fn log_file_messages_round_trip() {
+        let read = LogRead {
+            path: "tile/entries/x001/234.p/5".to_string(),
+        };
+        assert_eq!(decode::<LogRead>(&encode_vec(&read).unwrap()).unwrap(), read);
+        for file in [
+            LogFile::Found(vec![0, 1, 2, 255]),
+            LogFile::Missing,
+            LogFile::Failed {
+                reason: "reading checkpoint: io".to_string(),
+            },
+        ] {
+            let bytes = encode_vec(&file).unwrap();
+            assert_eq!(decode::<LogFile>(&bytes).unwrap(), file);
+            if bytes.len() > 1 {
+                assert!(decode::<LogFile>(&bytes[..bytes.len() - 1]).is_err());
+            }
+        }
+        assert!(decode::<LogFile>(&[9]).is_err());
+    }
+
     /// The byte-string encoding is postcard's encoding of a sequence of `u8`: the same
     /// bytes on the wire as before it.
     #[test]
