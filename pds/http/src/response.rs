@@ -51,14 +51,9 @@ impl Response {
         }
     }
 
-    /// The API's error body, `{"error":{"code","message"}}`, with this status.
+    /// The API's error body with this status.
     pub fn error(status: u16, code: &str, message: &str) -> Response {
-        let mut out = String::from("{\"error\":{\"code\":");
-        write_string(&mut out, code);
-        out.push_str(",\"message\":");
-        write_string(&mut out, message);
-        out.push_str("}}");
-        let mut r = Response::with(status, JSON, out.into_bytes());
+        let mut r = Response::with(status, JSON, error_body(code, message).into_bytes());
         r.close = matches!(status, 400 | 413 | 431) && code != "request_invalid" && code != "batch_too_large";
         r
     }
@@ -99,6 +94,17 @@ impl Response {
     pub fn keeps(&self, keep_alive: bool) -> bool {
         keep_alive && !self.close
     }
+}
+
+/// The API's error body, `{"error":{"code","message"}}`: the one writer of it for the
+/// appliance (its network PD's own refusals and the sequencer PD's replies alike).
+pub fn error_body(code: &str, message: &str) -> String {
+    let mut out = String::from("{\"error\":{\"code\":");
+    write_string(&mut out, code);
+    out.push_str(",\"message\":");
+    write_string(&mut out, message);
+    out.push_str("}}");
+    out
 }
 
 #[cfg(test)]

@@ -135,10 +135,7 @@ fn balance(seq: &Sequencer, id: &[u8]) -> String {
     out
 }
 
-/// The API's error body.
+/// The API's error body (ledgerfs-http's, the one the network PD answers with too).
 pub fn error(code: &str, message: &str) -> String {
-    let mut out = alloc::format!("{{\"error\":{{\"code\":\"{code}\",\"message\":");
-    write_string(&mut out, message);
-    out.push_str("}}");
-    out
+    ledgerfs_http::response::error_body(code, message)
 }
