@@ -163,6 +163,13 @@ impl<'a> MessageSender<'a> {
         self.active.try_push(d).inspect_err(|_| self.dead = true)
     }
 
+    /// Whether [`MessageSender::send`] would find a buffer now: one never
+    /// sent, or one the receiver handed back. Lets a caller that cannot
+    /// keep a message (smoltcp's transmit token) decline before building it.
+    pub fn has_room(&mut self) -> bool {
+        !self.dead && (self.fresh < SLOTS || self.free.available().is_ok_and(|n| n > 0))
+    }
+
     /// Whether the receiver sleeps on an empty queue: `true` obliges the
     /// caller to notify it once.
     pub fn needs_signal(&mut self) -> bool {
@@ -276,12 +283,15 @@ mod tests {
         let mut tx = unsafe { MessageSender::attach(base, 16384) }.unwrap();
         let mut rx = unsafe { MessageReceiver::attach(base, 16384) }.unwrap();
         for _ in 0..SLOTS {
+            assert!(tx.has_room());
             tx.send(b"x", 0).unwrap();
         }
+        assert!(!tx.has_room(), "every buffer is with the receiver");
         assert_eq!(tx.send(b"x", 0), Err(RingError::Full));
         assert_eq!(tx.request_signal(), Ok(true));
         let mut out = [0u8; 8];
         rx.recv(&mut out).unwrap();
+        assert!(tx.has_room(), "a buffer came back");
         assert!(rx.needs_signal(), "the sender asked for a buffer");
         tx.send(b"y", 0).unwrap();
         // A forged descriptor pointing outside the data area.

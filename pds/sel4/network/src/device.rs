@@ -1,5 +1,11 @@
 //! smoltcp's `Device` over the net_driver's frame queues: a received frame is copied out
 //! of `net_rx`, a frame to send is built in place and copied into `net_tx`.
+//!
+//! Back-pressure, not loss: a token is handed out only while `net_tx` has a free buffer.
+//! When it has none, smoltcp keeps the segment in its socket buffer and sends it at a
+//! later poll; [`Frames::tx_blocked`] tells the PD to ask the driver for a signal when a
+//! buffer comes back. (Dropping the frame instead would need smoltcp's retransmission
+//! timer to recover it, and this PD has no timer: the connection would stall.)
 
 use alloc::vec::Vec;
 
@@ -15,8 +21,10 @@ pub struct Frames {
     pub tx: MessageSender<'static>,
     /// Largest frame a queue buffer holds.
     pub buffer: usize,
-    /// Frames smoltcp built that `net_tx` had no room for (dropped; TCP retransmits).
+    /// Frames smoltcp built that `net_tx` refused (should stay 0: tokens wait for room).
     pub tx_dropped: u64,
+    /// smoltcp wanted to send and `net_tx` had no free buffer: wait for the driver.
+    pub tx_blocked: bool,
     /// A frame was sent since the driver was last told.
     pub sent: bool,
     /// A frame was taken since the driver was last told.
@@ -31,6 +39,11 @@ impl phy::Device for Frames {
     type TxToken<'a> = TxToken<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken, TxToken<'_>)> {
+        // A received frame may need an answer (an ACK): leave it queued until one fits.
+        if !self.tx.has_room() {
+            self.tx_blocked = true;
+            return None;
+        }
         let mut frame = alloc::vec![0; self.buffer];
         match self.rx.recv(&mut frame) {
             Ok((len, _)) => {
@@ -44,6 +57,10 @@ impl phy::Device for Frames {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
+        if !self.tx.has_room() {
+            self.tx_blocked = true;
+            return None;
+        }
         Some(TxToken(self))
     }
 

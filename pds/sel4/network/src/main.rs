@@ -16,14 +16,17 @@
 //! `MAX_HEAD + MAX_BODY` bytes, a connection that sends nothing whole for
 //! [`IDLE_TIMEOUT_MS`] is closed, and the sequencer never waits for this PD (its replies
 //! wait in `seq_to_net`; the serial console is another queue). Timeouts are checked each
-//! time the PD runs (every frame or reply wakes it); it has no timer of its own, so TCP
-//! recovery from a lost segment waits for the peer's retransmission.
+//! time the PD runs: every frame or reply wakes it, and so does its alarm (`timer`), armed
+//! for smoltcp's next deadline (retransmission, persist probe) or, while a connection is
+//! open, at most [`IDLE_CHECK_MS`] ahead. No segment is lost on this side: a full
+//! `net_tx` holds smoltcp back until the driver frees a buffer (see `device`).
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 mod device;
+mod timer;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -34,7 +37,7 @@ use ledgerfs_http::request::{Parsed, parse};
 use ledgerfs_http::route::{Reply, Route, respond, route};
 use ledgerfs_http::{Limits, Response, Tokens};
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
-use ledgerfs_sel4_clock::{counter, ticks_to_nanos};
+use ledgerfs_sel4_clock::{counter, frequency, ticks_to_nanos};
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, memory_region_symbol, protection_domain};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
@@ -45,6 +48,10 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 const DRIVER: Channel = Channel::new(1);
 /// The channel to the sequencer PD.
 const SEQUENCER: Channel = Channel::new(2);
+/// The alarm's interrupt (system.xml: irq 30).
+const ALARM: Channel = Channel::new(3);
+/// While a connection is open, the PD looks at least this often (idle timeouts).
+const IDLE_CHECK_MS: u64 = 1_000;
 /// Region sizes (system.xml).
 const FRAME_QUEUE_SIZE: usize = 0x4_0000;
 const SEQ_QUEUE_SIZE: usize = 0x200_0000;
@@ -96,6 +103,7 @@ fn init() -> Network {
             .expect("frame queue fits")
             .buffer_size,
         tx_dropped: 0,
+        tx_blocked: false,
         sent: false,
         took: false,
     };
@@ -258,8 +266,19 @@ impl Network {
             if progress {
                 continue;
             }
-            let rx_quiet = self.frames.rx.request_signal() != Ok(false);
             let seq_quiet = self.from_seq.request_signal() != Ok(false);
+            if core::mem::take(&mut self.frames.tx_blocked) {
+                // Waiting for a net_tx buffer: ask the driver to say when one comes back
+                // (only then, or the two PDs would wake each other for nothing). Frames
+                // in net_rx wait too (they may need an answer), so they do not keep this
+                // PD spinning while the driver, not yet notified, cannot free a buffer.
+                let tx_quiet = self.frames.tx.request_signal() != Ok(false);
+                if tx_quiet && seq_quiet {
+                    break;
+                }
+                continue;
+            }
+            let rx_quiet = self.frames.rx.request_signal() != Ok(false);
             if rx_quiet && seq_quiet {
                 break;
             }
@@ -278,6 +297,21 @@ impl Network {
         );
         if (sent && self.to_seq.needs_signal()) | (took && self.from_seq.needs_signal()) {
             SEQUENCER.notify();
+        }
+        self.set_alarm();
+    }
+
+    /// Arms the alarm for smoltcp's next deadline, and within [`IDLE_CHECK_MS`] while a
+    /// connection is open; disarms it when nothing is due.
+    fn set_alarm(&mut self) {
+        let now = now();
+        let mut due_ms = self.iface.poll_delay(now, &self.sockets).map(|d| d.total_millis());
+        if self.conns.iter().any(|c| !matches!(c.state, State::Listening)) {
+            due_ms = Some(due_ms.map_or(IDLE_CHECK_MS, |d| d.min(IDLE_CHECK_MS)));
+        }
+        match due_ms {
+            Some(ms) => timer::arm(counter().saturating_add(ms.max(1) * frequency() / 1000)),
+            None => timer::disarm(),
         }
     }
 
@@ -351,7 +385,7 @@ impl Network {
             ),
             (
                 "ledgerfs_net_frames_dropped_total",
-                "Frames net_tx had no room for.",
+                "Frames net_tx refused (0 unless the driver is gone).",
                 "counter",
                 self.frames.tx_dropped,
             ),
@@ -529,7 +563,11 @@ impl Network {
 impl Handler for Network {
     type Error = Infallible;
 
-    fn notified(&mut self, _channels: ChannelSet) -> Result<(), Self::Error> {
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
+        if channels.contains(ALARM) {
+            timer::disarm();
+            ALARM.irq_ack().expect("alarm irq ack");
+        }
         self.pump();
         Ok(())
     }
