@@ -50,6 +50,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("http_request", http_request),
     #[cfg(feature = "hosted")]
     ("hosted_config", hosted_config),
+    #[cfg(feature = "hosted")]
+    ("statement", statement),
 ];
 
 // ---------------------------------------------------------------------------------
@@ -681,4 +683,47 @@ pub fn hosted_config(data: &[u8]) {
         out,
         "config round trip differs"
     );
+}
+
+// ---------------------------------------------------------------------------------
+// Bank statements (ledgerfs_hosted::recon::statement, camt.053 and CSV)
+
+/// The statement parsers: never panic; every amount of a statement they accept is exact
+/// (its canonical text parses back to it); and the statement reconciled against a ledger
+/// holding exactly its own lines and balances matches (`ledgerfs_recon::reconcile`).
+#[cfg(feature = "hosted")]
+pub fn statement(data: &[u8]) {
+    use ledgerfs_hosted::recon::statement::{parse, Format};
+    use ledgerfs_recon::{format_signed, parse_signed, reconcile, LedgerLine};
+    let currency = Currency::from_code(if data.first().is_some_and(|b| b & 1 == 1) {
+        "JPY"
+    } else {
+        "EUR"
+    })
+    .expect("a known currency");
+    for format in [Format::Camt053, Format::Csv] {
+        let Ok(parsed) = parse(format, data, currency) else {
+            continue;
+        };
+        let s = &parsed.statement;
+        let amounts = s.lines.iter().map(|l| l.amount).chain([s.closing]).chain(s.opening);
+        for a in amounts {
+            assert_eq!(parse_signed(&format_signed(a, currency), currency), Ok(a), "amount {a}");
+        }
+        let ledger: Vec<LedgerLine> = s
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LedgerLine {
+                index: i as u64,
+                id: String::new(),
+                reference: l.reference.clone(),
+                amount: l.amount,
+            })
+            .collect();
+        let outcome = reconcile(s, &ledger, s.opening.unwrap_or(0), s.closing);
+        // Lines without a reference cannot match (references are the key).
+        let unreferenced = s.lines.iter().filter(|l| l.reference.is_empty()).count();
+        assert_eq!(outcome.matched + unreferenced, s.lines.len(), "{outcome:?}");
+    }
 }

@@ -2,6 +2,8 @@
 //! stream (server-sent events), `/metrics` and `/health`. Handlers only translate: every
 //! ledger rule runs in the cores behind the engine. See `docs/openapi.yaml`.
 
+mod reconciliation;
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -192,6 +194,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stream", get(stream))
         .route("/log/{*path}", get(log_file))
         .route("/audit/{*path}", get(audit_file))
+        .route("/v1/safeguarding", get(reconciliation::get_safeguarding))
+        .route("/v1/reconciliations", post(reconciliation::post_external))
+        .route("/v1/reconciliations/internal", post(reconciliation::post_internal))
+        .route("/v1/reconciliations/breaks", get(reconciliation::get_breaks))
+        .route(
+            "/v1/reconciliations/breaks/{id}/resolve",
+            post(reconciliation::post_resolve),
+        )
+        .route("/reconciliation/{*path}", get(reconciliation::recon_file))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|request: axum::extract::Request| async move {
             ApiError::new(
@@ -319,6 +330,10 @@ async fn health(State(state): State<AppState>) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let m = &state.engine.metrics;
+    let open_breaks = state.engine.recon.open_breaks();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let view = state.engine.view.state.read().expect("view lock");
     let text = format!(
         "# HELP ledgerfs_log_size Entries covered by the durable checkpoint.\n# TYPE ledgerfs_log_size gauge\nledgerfs_log_size {}\n\
@@ -328,7 +343,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
          # HELP ledgerfs_events_total Events submitted.\n# TYPE ledgerfs_events_total counter\nledgerfs_events_total {}\n\
          # HELP ledgerfs_commits_total Group commits made durable.\n# TYPE ledgerfs_commits_total counter\nledgerfs_commits_total {}\n\
          # HELP ledgerfs_commit_seconds_total Time spent committing.\n# TYPE ledgerfs_commit_seconds_total counter\nledgerfs_commit_seconds_total {:.6}\n\
-         # HELP ledgerfs_storage_failures_total Commits that failed on storage.\n# TYPE ledgerfs_storage_failures_total counter\nledgerfs_storage_failures_total {}\n",
+         # HELP ledgerfs_storage_failures_total Commits that failed on storage.\n# TYPE ledgerfs_storage_failures_total counter\nledgerfs_storage_failures_total {}\n\
+         # HELP ledgerfs_recon_breaks_open Reconciliation breaks not yet resolved.\n# TYPE ledgerfs_recon_breaks_open gauge\nledgerfs_recon_breaks_open {}\n\
+         # HELP ledgerfs_recon_oldest_open_break_seconds Age of the oldest open reconciliation break (0: none).\n# TYPE ledgerfs_recon_oldest_open_break_seconds gauge\nledgerfs_recon_oldest_open_break_seconds {}\n",
         view.size,
         view.accounts.len(),
         view.transfers,
@@ -337,6 +354,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
         m.commits.load(Ordering::Relaxed),
         m.commit_nanos.load(Ordering::Relaxed) as f64 / 1e9,
         m.storage_failures.load(Ordering::Relaxed),
+        open_breaks.len(),
+        open_breaks.first().map_or(0, |b| now.saturating_sub(b.time) / 1_000_000_000),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
@@ -781,18 +800,8 @@ fn resolve_at(state: &AppState, at: &str, size: u64) -> ApiResult<Option<u64>> {
     if time > now {
         return Err(ApiError::bad_request("at_invalid", format!("{at} is in the future")));
     }
-    // Entry times strictly increase: binary search for the last entry at or before `time`.
-    let (mut lo, mut hi) = (0u64, size);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let entry = state.reader.decoded(mid, size)?;
-        if entry.time <= time {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(lo.checked_sub(1))
+    // The last entry at or before `time`: one before the first entry after it.
+    Ok(state.reader.count_before(time.saturating_add(1), size)?.checked_sub(1))
 }
 
 async fn get_balance(
@@ -1083,18 +1092,24 @@ async fn audit_file(
     if !matches!(caller.role, Role::Admin | Role::Auditor) {
         return Err(ApiError::forbidden("only admins and auditors read the audit trail"));
     }
+    sublog_file(&state, crate::access::audit::AUDIT_DIR, &path)
+}
+
+/// A file of a sub-ledger's tlog-tiles tree (`DIR/<sub>/log/`: the audit trail, the break
+/// log), with the spec's content types and cache headers.
+fn sublog_file(state: &AppState, sub: &str, path: &str) -> ApiResult<Response> {
     let root = state
         .reader
         .store()
         .root()
         .parent()
         .expect("log has a parent")
-        .join(crate::access::audit::AUDIT_DIR)
+        .join(sub)
         .join("log");
     let (file, content_type, cache) = if path == "checkpoint" {
         (root.join("checkpoint"), "text/plain; charset=utf-8", "no-cache")
     } else {
-        let tile = TilePath::parse(&path).ok_or_else(|| ApiError::not_found("tile"))?;
+        let tile = TilePath::parse(path).ok_or_else(|| ApiError::not_found("tile"))?;
         let cache = if tile.is_full() {
             "public, max-age=31536000, immutable"
         } else {

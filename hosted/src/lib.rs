@@ -17,5 +17,6 @@ pub mod error;
 pub mod fuse;
 pub mod pipeline;
 pub mod read;
+pub mod recon;
 pub mod serve;
 pub mod storage;

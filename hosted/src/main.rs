@@ -192,6 +192,31 @@ enum Command {
     /// Inclusion and consistency proofs.
     #[command(subcommand)]
     Proof(ProofCommand),
+    /// Safeguarding reconciliation: a bank statement (`--statement FILE --account ID
+    /// --date YYYY-MM-DD`, camt.053 XML or CSV) or the internal one (`--internal`),
+    /// recorded in the break log. Exits 2 when it found breaks.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Recon {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The bank's statement for the safeguarding account.
+        #[arg(long, requires_all = ["account", "date"], required_unless_present = "internal")]
+        statement: Option<PathBuf>,
+        /// The safeguarding account the statement is for.
+        #[arg(long)]
+        account: Option<String>,
+        /// The business day (UTC): the statement's, or the internal cut-off's end.
+        #[arg(long)]
+        date: Option<String>,
+        /// Customer balances against safeguarding balances, per currency.
+        #[arg(long, conflicts_with_all = ["statement", "account"])]
+        internal: bool,
+        /// Internal cut-off at a log index or RFC 3339 time instead of a day's end.
+        #[arg(long, requires = "internal", conflicts_with = "date")]
+        at: Option<String>,
+        #[command(subcommand)]
+        action: Option<ReconAction>,
+    },
     /// Bearer tokens in DIR/ledgerfs.toml (a running daemon picks changes up within a second).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -465,6 +490,29 @@ impl StatementArgs {
 }
 
 #[derive(Subcommand)]
+enum ReconAction {
+    /// The breaks still open (with `--all`: every break, and its resolution).
+    Breaks {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Resolves break ID (its index in the break log), recorded with who and why.
+    Resolve {
+        #[command(flatten)]
+        client: ClientArgs,
+        id: u64,
+        /// Why it is resolved (required).
+        #[arg(long)]
+        reason: String,
+        /// The correcting transfer's log index, if one was posted.
+        #[arg(long)]
+        transfer_index: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
 enum ProofCommand {
     /// Inclusion proof of entry INDEX in the tree of SIZE (default: current).
     Inclusion {
@@ -668,6 +716,64 @@ fn run(cli: Cli) -> Result<()> {
             }
             print(&client.client()?.get(&path)?);
         }
+        Command::Recon {
+            client,
+            statement,
+            account,
+            date,
+            internal,
+            at,
+            action,
+        } => match action {
+            Some(ReconAction::Breaks { client, all }) => {
+                let status = if all { "all" } else { "open" };
+                print(
+                    &client
+                        .client()?
+                        .get(&format!("/v1/reconciliations/breaks?status={status}"))?,
+                );
+            }
+            Some(ReconAction::Resolve {
+                client,
+                id,
+                reason,
+                transfer_index,
+            }) => {
+                let body = serde_json::json!({"reason": reason, "transfer_index": transfer_index});
+                print(
+                    &client
+                        .client()?
+                        .post(&format!("/v1/reconciliations/breaks/{id}/resolve"), &body)?,
+                );
+            }
+            None => {
+                let result = if internal {
+                    let query = match (&at, &date) {
+                        (Some(at), _) => format!("?at={}", segment(at)),
+                        (None, Some(date)) => format!("?date={}", segment(date)),
+                        (None, None) => String::new(),
+                    };
+                    client
+                        .client()?
+                        .post(&format!("/v1/reconciliations/internal{query}"), &serde_json::json!({}))?
+                } else {
+                    let file = statement.expect("clap requires --statement");
+                    let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+                    let is_csv = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+                    let path = format!(
+                        "/v1/reconciliations?account={}&date={}",
+                        segment(&account.expect("clap requires --account")),
+                        segment(&date.expect("clap requires --date"))
+                    );
+                    let content_type = if is_csv { "text/csv" } else { "application/xml" };
+                    client.client()?.post_bytes(&path, content_type, &bytes)?
+                };
+                print(&result);
+                if result["result"] == "breaks" {
+                    std::process::exit(2);
+                }
+            }
+        },
         Command::Token(command) => run_token(command)?,
         Command::Image(ImageCommand::Export { disk, out, vkey }) => {
             let key = vkey.as_deref().map(image::read_vkey_arg).transpose()?;

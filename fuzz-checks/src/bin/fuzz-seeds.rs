@@ -458,6 +458,13 @@ fn main() {
          sha256 = \"00\"\nrole = \"admin\"\n",
     );
 
+    // statement: the reconciliation tests' real camt.053 and CSV files.
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/statements");
+    for name in ["matched.xml", "missing_line.xml", "wrong_balance.xml", "corrected.csv"] {
+        let bytes = std::fs::read(fixtures.join(name)).expect("statement fixture");
+        c.put("statement", name.split('.').next().unwrap_or(name), bytes);
+    }
+
     for (name, _) in TARGETS {
         assert!(root.join(name).is_dir(), "no seeds written for {name}");
     }

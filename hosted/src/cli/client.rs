@@ -38,6 +38,17 @@ impl Client {
         )
     }
 
+    /// POST raw bytes of a media type (a bank statement).
+    pub fn post_bytes(&self, path: &str, content_type: &str, body: &[u8]) -> Result<Value> {
+        let request = self.agent.post(&format!("{}{path}", self.base));
+        self.finish(
+            request
+                .set("Authorization", &format!("Bearer {}", self.token))
+                .set("Content-Type", content_type)
+                .send_bytes(body),
+        )
+    }
+
     fn finish(&self, response: std::result::Result<ureq::Response, ureq::Error>) -> Result<Value> {
         match response {
             Ok(r) => r.into_json().map_err(|e| Error::Client(format!("bad response: {e}"))),

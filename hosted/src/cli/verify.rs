@@ -161,6 +161,9 @@ pub fn verify(source: Source, vkey: &VerifierKey, older: &[Vec<u8>], show_progre
     let accounts = if checkpoint.origin.ends_with("/audit") {
         check_audit_entries(&reader, checkpoint.size)?;
         0
+    } else if checkpoint.origin.ends_with("/reconciliation") {
+        check_recon_entries(&reader, checkpoint.size)?;
+        0
     } else {
         replay(&reader, checkpoint.size, show_progress)?
     };
@@ -224,6 +227,20 @@ fn check_audit_entries(reader: &AnyReader, size: u64) -> Result<()> {
             });
         }
         Ok(())
+    })
+}
+
+/// Break-log entries follow the log's rules (`breaklog::apply`, the daemon's own): each
+/// break names an earlier run, each resolution an open break, once.
+fn check_recon_entries(reader: &AnyReader, size: u64) -> Result<()> {
+    let (mut open, mut runs) = (Default::default(), Default::default());
+    for_each_entry(reader, size, &mut |index, path, entry| {
+        crate::recon::breaklog::apply(&mut open, &mut runs, index, entry)
+            .map(|_| ())
+            .map_err(|reason| Error::Corrupt {
+                path: format!("{path} (entry {index})"),
+                reason,
+            })
     })
 }
 

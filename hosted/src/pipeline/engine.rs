@@ -34,6 +34,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::commit::{CommitStage, Handed, Publication};
 use crate::pipeline::logwriter::{CommitFailure, LogId, LogWriter, SignMessage, Signer};
 use crate::read::view::{Committed, View};
+use crate::recon::breaklog::{self, BreakLog};
 use crate::storage::fs::Fs;
 use crate::storage::ledger::{self, Opened};
 use crate::storage::tiles::{PosixStore, RightEdge};
@@ -139,6 +140,8 @@ pub struct Engine {
     pub metrics: Arc<Metrics>,
     /// The audit trail of reads.
     pub audit: Audit,
+    /// The signed log of reconciliation runs, breaks and resolutions.
+    pub recon: Arc<BreakLog>,
     /// The journaled log's partial tiles, for readers (see [`RightEdge`]).
     pub edge: Arc<RightEdge>,
     /// The checkpoint published as `DIR/log/checkpoint` (what `/log/` and the FUSE
@@ -270,6 +273,13 @@ impl Engine {
                 .with_last_signed_note(&note)
                 .map_err(|e| corrupt("audit/log/checkpoint", e))?;
         }
+        let recon_origin = breaklog::recon_origin(&config.origin);
+        let mut recon_attestor = Attestor::new(ledger::read_signer_key(&dir)?, recon_origin.clone());
+        if let Some(note) = breaklog::existing_checkpoint(&dir)? {
+            recon_attestor = recon_attestor
+                .with_last_signed_note(&note)
+                .map_err(|e| corrupt("reconciliation/log/checkpoint", e))?;
+        }
         let view = Arc::new(View {
             state: std::sync::RwLock::new(view),
         });
@@ -285,10 +295,11 @@ impl Engine {
 
         thread::Builder::new()
             .name("attest".into())
-            .spawn(move || attest_loop(ledger_attestor, audit_attestor, sign_rx))
+            .spawn(move || attest_loop(ledger_attestor, audit_attestor, recon_attestor, sign_rx))
             .map_err(|e| Error::Storage(e.to_string()))?;
         let vkey = ledger::read_vkey(&dir)?;
         let audit = audit::start(&dir, &vkey, &audit_origin, sign_tx.clone())?;
+        let recon = Arc::new(BreakLog::open(&dir, &vkey, &recon_origin, sign_tx.clone())?);
         let publication = Arc::new(Mailbox::<Publication>::new());
         let published_head = Arc::new(Published {
             head: std::sync::RwLock::new(Arc::new(committed.clone())),
@@ -342,6 +353,7 @@ impl Engine {
             durable: durable_rx,
             metrics,
             audit,
+            recon,
             edge,
             published: published_head,
             inflight: Arc::new(Inflight::default()),
@@ -594,11 +606,12 @@ fn sequencer_loop(
 
 /// The attestation domain: the only thread that holds the signing key, one attestor
 /// per log origin, each refusing rollbacks and forks of its own log.
-fn attest_loop(mut ledger: Attestor, mut audit: Attestor, requests: Receiver<SignMessage>) {
+fn attest_loop(mut ledger: Attestor, mut audit: Attestor, mut recon: Attestor, requests: Receiver<SignMessage>) {
     while let Ok((log, request, reply)) = requests.recv() {
         let attestor = match log {
             LogId::Ledger => &mut ledger,
             LogId::Audit => &mut audit,
+            LogId::Recon => &mut recon,
         };
         let _ = reply.send(attestor.handle(&request));
     }

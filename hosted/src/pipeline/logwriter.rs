@@ -22,6 +22,8 @@ pub enum LogId {
     Ledger,
     /// The audit trail of reads.
     Audit,
+    /// The break log of reconciliations.
+    Recon,
 }
 
 /// A request to the attestation thread.

@@ -105,6 +105,22 @@ impl LogReader {
         decode_at(index, &self.entry(index, size)?)
     }
 
+    /// How many of the first `size` entries were committed before `time`: entry times
+    /// strictly increase, so a binary search over the log finds the cut. The one time
+    /// search behind `?at=TIME` and a business day's cut-off.
+    pub fn count_before(&self, time: ledgerfs_model::time::UnixNanos, size: u64) -> Result<u64> {
+        let (mut lo, mut hi) = (0u64, size);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.decoded(mid, size)?.time < time {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
     /// Calls `f` on entries `from..to` of a tree of `size`, in order.
     pub fn for_each(&self, from: u64, to: u64, size: u64, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
         let mut index = from;

@@ -1,0 +1,234 @@
+//! The break log: a signed tlog-tiles sub-ledger under `DIR/reconciliation/log/` with its
+//! own origin (`<origin>/reconciliation`), signed by the attestation domain like the
+//! ledger and the audit trail. Every reconciliation run, every break it found and every
+//! resolution is one entry (`ledgerfs_recon::entry`), written before the run's answer is
+//! sent: a reconciliation the API reported is on disk, signed. `ledgerfs verify --dir
+//! DIR/reconciliation --vkey ...` checks it, resolutions included.
+//!
+//! Runs are rare (a few per account per day), so a run commits its entries itself, under
+//! the log's lock, and the open-break projection is updated only after the commit.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::mpsc::SyncSender;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ledgerfs_attest::VerifierKey;
+use ledgerfs_model::time::parse_timestamp;
+use ledgerfs_recon::entry::{OpenBreak, OpenBreaks, ResolveError};
+use ledgerfs_recon::BreakKind;
+use ledgerfs_tiles::{empty_root, TileStore};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::pipeline::logwriter::{sign, CommitFailure, LogId, LogWriter, SignMessage, Signer};
+use crate::storage::ledger;
+use crate::storage::tiles::PosixStore;
+
+/// Directory of the break log inside the data directory.
+pub const RECON_DIR: &str = "reconciliation";
+
+/// Origin of the break log of a ledger with origin `origin`.
+pub fn recon_origin(origin: &str) -> String {
+    format!("{origin}/reconciliation")
+}
+
+/// The break log's signed checkpoint, if it exists (for the attestor's memory).
+pub fn existing_checkpoint(dir: &Path) -> Result<Option<Vec<u8>>> {
+    PosixStore::new(dir.join(RECON_DIR).join(ledger::LOG_DIR)).read_checkpoint()
+}
+
+/// Feeds one break-log entry to the projection, checking what the log's rules require:
+/// the entry's index is its position, a break names an earlier run, a resolution names an
+/// open break. The daemon's start-up and `ledgerfs verify` both use this, so both hold
+/// the log to the same rules.
+pub fn apply(
+    open: &mut OpenBreaks,
+    runs: &mut BTreeMap<u64, ()>,
+    index: u64,
+    entry: &[u8],
+) -> std::result::Result<Value, String> {
+    let value: Value = serde_json::from_slice(entry).map_err(|e| e.to_string())?;
+    if value["index"] != index {
+        return Err("index field differs from its position".into());
+    }
+    let time = value["time"]
+        .as_str()
+        .and_then(parse_timestamp)
+        .ok_or("no valid time")?;
+    match value["type"].as_str() {
+        Some("run") => {
+            runs.insert(index, ());
+        }
+        Some("break") => {
+            let run = value["run"].as_u64().ok_or("a break without its run")?;
+            if !runs.contains_key(&run) {
+                return Err(format!("a break of run {run}, which is not an earlier run entry"));
+            }
+            let kind = value["kind"]
+                .as_str()
+                .and_then(BreakKind::parse)
+                .ok_or("an unknown break kind")?;
+            open.record(index, time, kind);
+        }
+        Some("resolution") => {
+            let target = value["break"].as_u64().ok_or("a resolution without its break")?;
+            open.resolve(target, index).map_err(|e| match e {
+                ResolveError::Unknown => format!("a resolution of {target}, which is no break"),
+                ResolveError::AlreadyResolved => format!("a second resolution of break {target}"),
+            })?;
+        }
+        _ => return Err("type must be run, break or resolution".into()),
+    }
+    Ok(value)
+}
+
+struct Inner {
+    writer: LogWriter,
+    open: OpenBreaks,
+    runs: BTreeMap<u64, ()>,
+    /// Every break entry and every resolution entry, by index (they are few).
+    entries: BTreeMap<u64, Value>,
+}
+
+/// The daemon's break log.
+pub struct BreakLog {
+    inner: Mutex<Inner>,
+}
+
+/// An open break as readers see it.
+#[derive(Clone, Debug)]
+pub struct OpenEntry {
+    /// Its id (entry index).
+    pub id: u64,
+    /// When it was recorded.
+    pub time: u64,
+    /// Its entry.
+    pub entry: Value,
+}
+
+/// Why appending failed.
+#[derive(Debug)]
+pub enum AppendError {
+    /// The resolution is refused by the log's rules.
+    Refused(ResolveError),
+    /// Storage or signing failed; nothing was recorded.
+    Failed(Error),
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+impl BreakLog {
+    /// Opens (verifying every tile and entry) or creates the break log.
+    pub fn open(dir: &Path, vkey: &VerifierKey, origin: &str, signer: SyncSender<SignMessage>) -> Result<BreakLog> {
+        let log_dir = dir.join(RECON_DIR).join(ledger::LOG_DIR);
+        std::fs::create_dir_all(&log_dir).map_err(|e| Error::io(&log_dir, e))?;
+        let mut store = PosixStore::new(log_dir.clone());
+        if store.read_checkpoint()?.is_none() {
+            let note = sign(&signer, LogId::Recon, 0, empty_root())?;
+            store.swap_checkpoint(note.as_bytes())?;
+        }
+        let (mut open, mut runs, mut entries) = (OpenBreaks::default(), BTreeMap::new(), BTreeMap::new());
+        let (tiles, committed) = ledger::open_log(&log_dir, vkey, origin, &mut |_, _| {}, &mut |index, bytes| {
+            let value = apply(&mut open, &mut runs, index, bytes).map_err(|reason| Error::Corrupt {
+                path: format!("{RECON_DIR}/log/tile/entries (entry {index})"),
+                reason,
+            })?;
+            if value["type"] != "run" {
+                entries.insert(index, value);
+            }
+            Ok(())
+        })?;
+        let writer = LogWriter::new(
+            LogId::Recon,
+            tiles,
+            PosixStore::new(log_dir),
+            committed,
+            Signer::Thread(signer),
+        );
+        Ok(BreakLog {
+            inner: Mutex::new(Inner {
+                writer,
+                open,
+                runs,
+                entries,
+            }),
+        })
+    }
+
+    /// Appends the entries `build(first_index, time)` returns, durably and signed, and
+    /// returns the first one's index. `check`, run under the log's lock first, may refuse.
+    pub fn append(
+        &self,
+        check: impl FnOnce(&OpenBreaks) -> std::result::Result<(), ResolveError>,
+        build: impl FnOnce(u64, u64) -> Vec<String>,
+    ) -> std::result::Result<u64, AppendError> {
+        let mut inner = self.inner.lock().expect("break log lock");
+        check(&inner.open).map_err(AppendError::Refused)?;
+        if let Err(f) = inner.writer.retry_pending() {
+            return Err(AppendError::Failed(failure(f)));
+        }
+        let first = inner.writer.size();
+        let texts = build(first, now_nanos());
+        match inner.writer.commit(texts.iter().map(|t| t.as_bytes())) {
+            // Pending: synced and signed, its swap retried before the next commit.
+            Ok(()) | Err(CommitFailure::CheckpointPending(_)) => {}
+            Err(f) => return Err(AppendError::Failed(failure(f))),
+        }
+        let Inner {
+            open, runs, entries, ..
+        } = &mut *inner;
+        for (i, text) in texts.iter().enumerate() {
+            let index = first + i as u64;
+            let value = apply(open, runs, index, text.as_bytes()).expect("entries this daemon built follow the rules");
+            if value["type"] != "run" {
+                entries.insert(index, value);
+            }
+        }
+        Ok(first)
+    }
+
+    /// The open breaks, oldest first.
+    pub fn open_breaks(&self) -> Vec<OpenEntry> {
+        let inner = self.inner.lock().expect("break log lock");
+        inner
+            .open
+            .open()
+            .map(|(id, b): (u64, &OpenBreak)| OpenEntry {
+                id,
+                time: b.time,
+                entry: inner.entries.get(&id).cloned().unwrap_or(Value::Null),
+            })
+            .collect()
+    }
+
+    /// Every break, open or not, with its resolution entry if it has one.
+    pub fn all_breaks(&self) -> Vec<(Value, Option<Value>)> {
+        let inner = self.inner.lock().expect("break log lock");
+        inner
+            .entries
+            .iter()
+            .filter(|(_, v)| v["type"] == "break")
+            .map(|(id, v)| {
+                let resolution = inner.open.resolution(*id).and_then(|r| inner.entries.get(&r).cloned());
+                (v.clone(), resolution)
+            })
+            .collect()
+    }
+
+    /// Entries in the log.
+    pub fn size(&self) -> u64 {
+        self.inner.lock().expect("break log lock").writer.size()
+    }
+}
+
+fn failure(f: CommitFailure) -> Error {
+    match f {
+        CommitFailure::NotWritten(e) | CommitFailure::CheckpointPending(e) => e,
+    }
+}

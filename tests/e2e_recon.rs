@@ -1,0 +1,374 @@
+//! End-to-end safeguarding reconciliation against a running daemon, with real ISO 20022
+//! camt.053 files and a CSV statement (tests/fixtures/statements/, their day replaced by
+//! the day the ledger posted on): a statement that matches, one with a wrong closing
+//! balance, one with a line the ledger lacks; the correcting transfer and a rerun that
+//! matches; the internal reconciliation and its shortfall; resolutions (once each); the
+//! break log surviving a restart and passing `ledgerfs verify`; and the refusals.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::*;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/statements");
+
+/// A fixture with its day set to `day`.
+fn fixture(name: &str, day: &str) -> String {
+    std::fs::read_to_string(Path::new(FIXTURES).join(name))
+        .unwrap()
+        .replace("2026-11-30", day)
+}
+
+/// POSTs a statement body of `content_type`: (status, JSON).
+fn post_statement(d: &Daemon, token: &str, query: &str, content_type: &str, body: &str) -> (u16, Value) {
+    decode(
+        agent()
+            .post(&format!("{}/v1/reconciliations{query}", d.base))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", content_type)
+            .send_string(body),
+    )
+}
+
+fn kinds(body: &Value) -> Vec<(String, String)> {
+    body["breaks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no breaks in {body}"))
+        .iter()
+        .map(|b| {
+            (
+                b["kind"].as_str().unwrap().to_string(),
+                b["reference"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Runs `ledgerfs ARGS` with a deadline: (exit code, stdout, stderr).
+fn cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ledgerfs");
+    let status = wait_until(&mut child, Duration::from_secs(30));
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("ledgerfs {args:?} did not finish in 30 s");
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        status.unwrap().code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn statements_breaks_resolutions_and_the_break_log() {
+    let dir = temp_dir("recon");
+    init(&dir);
+    add_token(&dir, "audit-team", "auditor-token", "auditor", &[]);
+    add_token(&dir, "alice-app", "alice-token", "customer", &["alice"]);
+    let d = Daemon::start(&dir);
+    let (status, body) = d.post(
+        "/v1/accounts",
+        r#"[{"id":"safe_eur","currency":"EUR","kind":"safeguarding"},
+            {"id":"alice","currency":"EUR","kind":"customer"},
+            {"id":"bob","currency":"EUR","kind":"customer"},
+            {"id":"ops","currency":"EUR","kind":"operational"}]"#,
+    );
+    assert_eq!((status, codes(&body)), (200, vec!["ok".to_string(); 4]), "{body}");
+    let (status, body) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"t1","debit":"safe_eur","credit":"alice","amount":"1000.00","currency":"EUR","reference":"FUND-ALICE"},
+            {"id":"t2","debit":"safe_eur","credit":"bob","amount":"250.00","currency":"EUR","reference":"FUND-BOB"},
+            {"id":"t3","debit":"bob","credit":"safe_eur","amount":"100.00","currency":"EUR","reference":"REDEEM-BOB"}]"#,
+    );
+    assert_eq!((status, codes(&body)), (200, vec!["ok".to_string(); 3]), "{body}");
+    let day = body["results"][0]["time"].as_str().unwrap()[..10].to_string();
+    let at = format!("?account=safe_eur&date={day}");
+    let data = dir.to_str().unwrap();
+
+    // Internal: owed 1,150.00 to customers, 1,150.00 held.
+    let (status, body) = d.get("/v1/safeguarding");
+    assert_eq!(status, 200, "{body}");
+    let eur = &body["positions"][0];
+    assert_eq!(
+        (
+            eur["currency"].as_str(),
+            eur["requirement"].as_str(),
+            eur["resource"].as_str(),
+            eur["shortfall"].as_str()
+        ),
+        (Some("EUR"), Some("1150.00"), Some("1150.00"), Some("0.00")),
+        "{body}"
+    );
+
+    // A statement that matches: the CLI exits 0.
+    let matched = dir.join("matched.xml");
+    std::fs::write(&matched, fixture("matched.xml", &day)).unwrap();
+    let url = ["--url", &d.base, "--token", &d.token];
+    let (code, out, err) = cli(&[
+        &[
+            "recon",
+            "--statement",
+            matched.to_str().unwrap(),
+            "--account",
+            "safe_eur",
+            "--date",
+            &day,
+        ][..],
+        &url[..],
+    ]
+    .concat());
+    assert_eq!(code, Some(0), "{out}{err}");
+    let body: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (body["result"].as_str(), body["matched"].as_u64()),
+        (Some("matched"), Some(3)),
+        "{body}"
+    );
+    assert_eq!(body["statement"]["bank_account"], "GB33BUKB20201555555555");
+
+    // A wrong closing balance: one break, recorded.
+    let (status, body) = post_statement(
+        &d,
+        &d.token,
+        &at,
+        "application/xml",
+        &fixture("wrong_balance.xml", &day),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(kinds(&body), [("balance_differs".to_string(), "closing".to_string())]);
+    assert_eq!(
+        (
+            body["breaks"][0]["statement_amount"].as_str(),
+            body["breaks"][0]["ledger_amount"].as_str()
+        ),
+        (Some("1200.00"), Some("1150.00"))
+    );
+    let balance_break = body["breaks"][0]["id"].as_u64().unwrap();
+
+    // A line the ledger lacks (the bank's fee): the CLI exits 2 and prints the breaks.
+    let missing = dir.join("missing_line.xml");
+    std::fs::write(&missing, fixture("missing_line.xml", &day)).unwrap();
+    let (code, out, err) = cli(&[
+        &[
+            "recon",
+            "--statement",
+            missing.to_str().unwrap(),
+            "--account",
+            "safe_eur",
+            "--date",
+            &day,
+        ][..],
+        &url[..],
+    ]
+    .concat());
+    assert_eq!(code, Some(2), "{out}{err}");
+    let body: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        kinds(&body),
+        [
+            ("missing_in_ledger".to_string(), "FEE-NOV".to_string()),
+            ("balance_differs".to_string(), "closing".to_string())
+        ]
+    );
+    assert_eq!(body["breaks"][0]["statement_amount"], "-5.00");
+    let fee_breaks: Vec<u64> = body["breaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_u64().unwrap())
+        .collect();
+
+    let (status, body) = d.get("/v1/reconciliations/breaks");
+    assert_eq!(
+        (status, body["breaks"].as_array().map(Vec::len)),
+        (200, Some(3)),
+        "{body}"
+    );
+    let (_, metrics) = {
+        let r = agent().get(&format!("{}/metrics", d.base)).call().unwrap();
+        (r.status(), r.into_string().unwrap())
+    };
+    assert!(metrics.contains("ledgerfs_recon_breaks_open 3\n"), "{metrics}");
+
+    // The correcting transfer: the firm pays the fee out of its own money.
+    let (status, body) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"t4","debit":"ops","credit":"safe_eur","amount":"5.00","currency":"EUR","reference":"FEE-NOV"}]"#,
+    );
+    assert_eq!((status, codes(&body)), (200, vec!["ok".to_string()]), "{body}");
+    let fee_index = body["results"][0]["index"].as_u64().unwrap();
+    // The same statement now matches, and so does its CSV export.
+    let (status, body) = post_statement(&d, &d.token, &at, "application/xml", &fixture("missing_line.xml", &day));
+    assert_eq!((status, body["result"].as_str()), (200, Some("matched")), "{body}");
+    let (status, body) = post_statement(&d, &d.token, &at, "text/csv", &fixture("corrected.csv", &day));
+    assert_eq!(
+        (status, body["result"].as_str(), body["matched"].as_u64()),
+        (200, Some("matched"), Some(4)),
+        "{body}"
+    );
+
+    // The fee left the safeguarding account: 1,145.00 held for 1,150.00 owed.
+    let (status, body) = d.post(&format!("/v1/reconciliations/internal?date={day}"), "{}");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(kinds(&body), [("shortfall".to_string(), "EUR".to_string())]);
+    assert_eq!(body["positions"][0]["shortfall"], "5.00");
+    let shortfall = body["breaks"][0]["id"].as_u64().unwrap();
+
+    // Resolutions: with the correcting transfer, once each.
+    for id in &fee_breaks {
+        let (status, body) = d.post(
+            &format!("/v1/reconciliations/breaks/{id}/resolve"),
+            &format!(r#"{{"reason":"bank fee posted","transfer_index":{fee_index}}}"#),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = d.post(
+        &format!("/v1/reconciliations/breaks/{}/resolve", fee_breaks[0]),
+        r#"{"reason":"again"}"#,
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("break_resolved")),
+        "{body}"
+    );
+    let (status, _) = d.post("/v1/reconciliations/breaks/99999/resolve", r#"{"reason":"x"}"#);
+    assert_eq!(status, 404);
+    let (status, body) = d.post(
+        &format!("/v1/reconciliations/breaks/{shortfall}/resolve"),
+        r#"{"reason":""}"#,
+    );
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("request_invalid")));
+    let (code, out, err) = cli(&[
+        &[
+            "recon",
+            "resolve",
+            &balance_break.to_string(),
+            "--reason",
+            "statement misread",
+        ][..],
+        &url[..],
+    ]
+    .concat());
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    // Who may do what.
+    let (status, _) = post_statement(
+        &d,
+        "auditor-token",
+        &at,
+        "application/xml",
+        &fixture("matched.xml", &day),
+    );
+    assert_eq!(status, 403, "an auditor reads reconciliations, never runs them");
+    let (status, body) = d.get_as("auditor-token", "/v1/reconciliations/breaks?status=all");
+    assert_eq!(
+        (status, body["breaks"].as_array().map(Vec::len)),
+        (200, Some(4)),
+        "{body}"
+    );
+    let (status, _) = d.get_as("alice-token", "/v1/safeguarding");
+    assert_eq!(status, 403);
+
+    // Refusals, each with its code; none is recorded.
+    let size_before = d.get("/v1/reconciliations/breaks?status=all").1["breaks"]
+        .as_array()
+        .unwrap()
+        .len();
+    for (query, content_type, body, status, code) in [
+        (
+            format!("?account=alice&date={day}"),
+            "application/xml",
+            fixture("matched.xml", &day),
+            400,
+            "account_not_safeguarding",
+        ),
+        (
+            format!("?account=nobody&date={day}"),
+            "application/xml",
+            fixture("matched.xml", &day),
+            404,
+            "not_found",
+        ),
+        (
+            at.clone(),
+            "application/xml",
+            "<Document><BkToCstmrStmt>".to_string(),
+            400,
+            "statement_invalid",
+        ),
+        (
+            at.clone(),
+            "application/xml",
+            fixture("matched.xml", "2020-01-01"),
+            400,
+            "statement_invalid",
+        ),
+        (
+            at.clone(),
+            "image/png",
+            "x".to_string(),
+            415,
+            "content_type_unsupported",
+        ),
+        (
+            "?account=safe_eur&date=2026-02-30".to_string(),
+            "text/csv",
+            "x".to_string(),
+            400,
+            "date_invalid",
+        ),
+        (
+            "?account=safe_eur".to_string(),
+            "text/csv",
+            "x".to_string(),
+            400,
+            "request_invalid",
+        ),
+    ] {
+        let (got, reply) = post_statement(&d, &d.token, &query, content_type, &body);
+        assert_eq!(
+            (got, reply["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{query}: {reply}"
+        );
+        assert!(reply["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    assert_eq!(
+        d.get("/v1/reconciliations/breaks?status=all").1["breaks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        size_before
+    );
+
+    // A restart keeps the break log: one open break (the shortfall), the rest resolved.
+    d.stop();
+    let d = Daemon::start(&dir);
+    let (_, body) = d.get("/v1/reconciliations/breaks");
+    let open: Vec<u64> = body["breaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(open, [shortfall], "{body}");
+    d.stop();
+
+    // The break log verifies offline, like the ledger.
+    let (_, vkey, _) = run(&["key", "--data", data]);
+    let recon = dir.join("reconciliation");
+    let (ok, out, err) = run(&["verify", "--dir", recon.to_str().unwrap(), "--vkey", vkey.trim()]);
+    assert!(ok && out.contains("verified"), "{out}{err}");
+}
