@@ -537,6 +537,13 @@ fn every_read_is_in_the_verifiable_audit_trail() {
         text.contains(r#""what":"/v1/accounts/bob","bytes":"#) && text.contains(r#""status":403"#),
         "{text}"
     );
+    // DORA Art. 12(7): the integrity check start-up ran is on record, with its result.
+    assert!(
+        text.contains(
+            r#""who":"ledgerfs","role":"system","via":"startup","uid":null,"what":"startup integrity check passed"#
+        ),
+        "{text}"
+    );
 }
 
 /// Shutdown with a client following `/v1/stream`: the stream ends and the daemon exits
