@@ -205,10 +205,27 @@ fn statements_breaks_resolutions_and_the_break_log() {
     // The correcting transfer: the firm pays the fee out of its own money.
     let (status, body) = d.post(
         "/v1/transfers",
-        r#"[{"id":"t4","debit":"ops","credit":"safe_eur","amount":"5.00","currency":"EUR","reference":"FEE-NOV"}]"#,
+        r#"[{"id":"t4","debit":"ops","credit":"safe_eur","amount":"5.00","currency":"EUR","reference":"FEE-NOV","flags":["firm_funds"]}]"#,
     );
     assert_eq!((status, codes(&body)), (200, vec!["ok".to_string()]), "{body}");
     let fee_index = body["results"][0]["index"].as_u64().unwrap();
+    // Fund segregation: the firm's money reaches client money only when declared.
+    let (status, body) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"t5","debit":"ops","credit":"alice","amount":"1.00","currency":"EUR"},
+            {"id":"t6","debit":"safe_eur","credit":"alice","amount":"1.00","currency":"EUR","flags":["firm_funds"]}]"#,
+    );
+    assert_eq!(
+        (status, codes(&body)),
+        (
+            200,
+            vec![
+                "firm_funds_undeclared".to_string(),
+                "firm_funds_not_crossing".to_string()
+            ]
+        ),
+        "{body}"
+    );
     // The same statement now matches, and so does its CSV export.
     let (status, body) = post_statement(&d, &d.token, &at, "application/xml", &fixture("missing_line.xml", &day));
     assert_eq!((status, body["result"].as_str()), (200, Some("matched")), "{body}");

@@ -120,6 +120,7 @@ pub fn request_json(data: &[u8]) {
                         metadata,
                         linked: t.linked,
                         imported: parsed.imported,
+                        firm_funds: parsed.firm_funds,
                         closing: ledgerfs_model::Closing::default(),
                     })
                 }

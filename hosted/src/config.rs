@@ -66,9 +66,18 @@ pub struct Config {
     /// start-up replays only the log's tail.
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u64,
+    /// Fund segregation (CASS 15): a transfer between client money (customer and
+    /// safeguarding accounts) and the firm's own money (operational, revenue, expense)
+    /// must carry the `firm_funds` flag, else `firm_funds_undeclared`. On by default.
+    #[serde(default = "default_fund_segregation")]
+    pub fund_segregation: bool,
     /// Bearer tokens.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+}
+
+fn default_fund_segregation() -> bool {
+    true
 }
 
 fn default_snapshot_every() -> u64 {
@@ -103,6 +112,7 @@ impl Config {
             listen: default_listen(),
             journal_segment_kib: default_journal_segment_kib(),
             snapshot_every: default_snapshot_every(),
+            fund_segregation: default_fund_segregation(),
             max_accounts: default_max_accounts(),
             max_transfers: default_max_transfers(),
             reserve_transfers: default_reserve_transfers(),

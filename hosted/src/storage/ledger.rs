@@ -265,6 +265,7 @@ pub fn open_on(fs: Arc<dyn Fs>, dir: &Path, from: Start, progress: &mut dyn FnMu
     sequencer.mark_durable(committed.size);
     view.committed = Some(std::sync::Arc::new(committed.clone()));
     view.published = Some(std::time::SystemTime::now());
+    let sequencer = sequencer.with_fund_segregation(config.fund_segregation);
     Ok(Opened {
         config,
         sequencer,

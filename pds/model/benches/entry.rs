@@ -27,6 +27,7 @@ fn transfer_entry(index: u64) -> Entry<String> {
             timeout: 0,
             balancing: ledgerfs_model::Balancing::default(),
             imported: false,
+            firm_funds: false,
             closing: ledgerfs_model::Closing::default(),
         }),
     }

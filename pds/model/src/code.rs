@@ -101,11 +101,16 @@ pub enum ResultCode {
     AccountClosed,
     /// `closing_debit` / `closing_credit` on a transfer that is not `pending`.
     ClosingTransferMustBePending,
+    /// A transfer between client money (customer, safeguarding) and the firm's own money
+    /// (operational, revenue, expense) without the `firm_funds` flag that declares it.
+    FirmFundsUndeclared,
+    /// `firm_funds` on a transfer that does not cross between client and firm money.
+    FirmFundsNotCrossing,
 }
 
 impl ResultCode {
     /// Every code, in documentation order (used by docs and tests).
-    pub const ALL: [ResultCode; 47] = [
+    pub const ALL: [ResultCode; 49] = [
         ResultCode::Ok,
         ResultCode::Exists,
         ResultCode::IdExistsWithDifferentFields,
@@ -153,6 +158,8 @@ impl ResultCode {
         ResultCode::TimeInvalid,
         ResultCode::AccountClosed,
         ResultCode::ClosingTransferMustBePending,
+        ResultCode::FirmFundsUndeclared,
+        ResultCode::FirmFundsNotCrossing,
     ];
 
     /// The stable snake_case code users and scripts match on.
@@ -205,6 +212,8 @@ impl ResultCode {
             ResultCode::TimeInvalid => "time_invalid",
             ResultCode::AccountClosed => "account_closed",
             ResultCode::ClosingTransferMustBePending => "closing_transfer_must_be_pending",
+            ResultCode::FirmFundsUndeclared => "firm_funds_undeclared",
+            ResultCode::FirmFundsNotCrossing => "firm_funds_not_crossing",
         }
     }
 
@@ -258,6 +267,12 @@ impl ResultCode {
             ResultCode::TimeInvalid => "the log cannot hold this time (before 1970, or a leap second)",
             ResultCode::AccountClosed => "the account is closed: void its closing transfer to reopen it",
             ResultCode::ClosingTransferMustBePending => "closing_debit and closing_credit need the pending flag",
+            ResultCode::FirmFundsUndeclared => {
+                "a transfer between client money (customer, safeguarding) and the firm's own money (operational, revenue, expense) needs the firm_funds flag"
+            }
+            ResultCode::FirmFundsNotCrossing => {
+                "firm_funds declares a transfer between client money and the firm's own money; this one does not cross"
+            }
         }
     }
 

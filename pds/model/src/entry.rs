@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use crate::amount::Amount;
 use crate::currency::Currency;
-use crate::event::{parse_transfer_flags, AccountFlags, AccountKind, Balancing, Closing, Phase};
+use crate::event::{parse_transfer_flags, AccountFlags, AccountKind, Balancing, Closing, Phase, FIRM_FUNDS};
 use crate::json::{write_string, write_u128};
 use crate::limits::{ENTRY_VERSION, ENTRY_VERSION_TWO_PHASE, MAX_ENTRY_LEN};
 use crate::time::{parse_timestamp, write_timestamp, UnixNanos};
@@ -95,6 +95,8 @@ pub struct TransferRecord<S = String> {
     pub closing: Closing,
     /// Migrated from another system: `time` is its original time.
     pub imported: bool,
+    /// Declared a movement between client money and the firm's own (`firm_funds`).
+    pub firm_funds: bool,
 }
 
 /// Why bytes are not a valid canonical entry.
@@ -139,7 +141,7 @@ impl<S: AsRef<str>> Entry<S> {
     pub fn write(&self, out: &mut String) {
         let version = match &self.body {
             EntryBody::Transfer(t)
-                if t.phase.flag().is_some() || t.balancing.any() || t.closing.any() || t.imported =>
+                if t.phase.flag().is_some() || t.balancing.any() || t.closing.any() || t.imported || t.firm_funds =>
             {
                 ENTRY_VERSION_TWO_PHASE
             }
@@ -200,6 +202,7 @@ impl<S: AsRef<str>> Entry<S> {
                     .chain(t.balancing.names())
                     .chain(t.closing.names())
                     .chain(imported)
+                    .chain(t.firm_funds.then_some(FIRM_FUNDS))
                     .peekable();
                 if flags.peek().is_some() {
                     out.push_str(",\"flags\":[");
@@ -292,11 +295,12 @@ impl Entry<String> {
                 let pending_id = raw.pending_id.unwrap_or_default();
                 let parsed =
                     parse_transfer_flags(&flags, &pending_id).map_err(|_| EntryError::InvalidField("flags"))?;
-                let (phase, balancing, closing, imported) = (
+                let (phase, balancing, closing, imported, firm_funds) = (
                     parsed.phase.to_owned(),
                     parsed.balancing,
                     parsed.closing,
                     parsed.imported,
+                    parsed.firm_funds,
                 );
                 let timeout = raw.timeout.unwrap_or(0);
                 let expires = matches!(phase, Phase::Expire { .. });
@@ -309,6 +313,7 @@ impl Entry<String> {
                     balancing,
                     closing,
                     imported,
+                    firm_funds,
                     id: raw.id,
                     debit: raw.debit.ok_or(EntryError::InvalidField("debit"))?,
                     credit: raw.credit.ok_or(EntryError::InvalidField("credit"))?,
@@ -359,6 +364,7 @@ mod tests {
                 timeout: 0,
                 balancing: Balancing::default(),
                 imported: false,
+                firm_funds: false,
                 closing: Closing::default(),
             }),
         }

@@ -217,7 +217,14 @@ pub struct TransferFlags<'a> {
     pub closing: Closing,
     /// Migrated with its original time (`imported`).
     pub imported: bool,
+    /// Declares a movement between client money and the firm's own money (`firm_funds`).
+    pub firm_funds: bool,
 }
+
+/// The flag that declares a transfer between client money (customer, safeguarding accounts)
+/// and the firm's own money (operational, revenue, expense): a fee, a refund, a safeguarding
+/// top-up. Fund segregation (CASS 15) refuses such a transfer without it.
+pub const FIRM_FUNDS: &str = "firm_funds";
 
 /// The phase and balancing flags a transfer's `flags` and `pending_id` ask for, or the code
 /// refusing them: at most one phase flag (`pending`, `post_pending`, `void_pending`,
@@ -229,8 +236,10 @@ pub fn parse_transfer_flags<'a>(flags: &[String], pending_id: &'a str) -> Result
     let mut balancing = Balancing::default();
     let mut imported = false;
     let mut closing = Closing::default();
+    let mut firm_funds = false;
     for flag in flags {
         let (slot, set) = match flag.as_str() {
+            FIRM_FUNDS => (&mut firm_funds, true),
             "balancing_debit" => (&mut balancing.debit, true),
             "balancing_credit" => (&mut balancing.credit, true),
             "closing_debit" => (&mut closing.debit, true),
@@ -255,7 +264,7 @@ pub fn parse_transfer_flags<'a>(flags: &[String], pending_id: &'a str) -> Result
         }
         *slot = set;
     }
-    if balancing.any() && !matches!(phase, Phase::Single | Phase::Pending) {
+    if (balancing.any() || firm_funds) && !matches!(phase, Phase::Single | Phase::Pending) {
         return Err(C::TransferFlagsInvalid);
     }
     if closing.any() && phase != Phase::Pending {
@@ -269,6 +278,7 @@ pub fn parse_transfer_flags<'a>(flags: &[String], pending_id: &'a str) -> Result
             balancing,
             closing,
             imported,
+            firm_funds,
         }),
     }
 }
@@ -345,6 +355,37 @@ impl AccountKind {
     /// Parses a stable name.
     pub fn parse(text: &str) -> Option<AccountKind> {
         AccountKind::ALL.iter().copied().find(|k| k.as_str() == text)
+    }
+
+    /// Whose money the account holds, for fund segregation.
+    pub fn money(self) -> Money {
+        match self {
+            AccountKind::Customer | AccountKind::Safeguarding => Money::Client,
+            AccountKind::Operational | AccountKind::Revenue | AccountKind::Expense => Money::Firm,
+            AccountKind::Suspense | AccountKind::Settlement => Money::Neutral,
+        }
+    }
+}
+
+/// Whose money an account kind holds (CASS 15's segregation of client money).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Money {
+    /// Owed to customers, or held for them.
+    Client,
+    /// The firm's own.
+    Firm,
+    /// Passing through (suspense, settlement): either side's.
+    Neutral,
+}
+
+impl Money {
+    /// Whether a transfer between accounts holding `self` and `other` moves money between
+    /// client money and the firm's own (so must declare it with [`FIRM_FUNDS`]).
+    pub fn crosses(self, other: Money) -> bool {
+        matches!(
+            (self, other),
+            (Money::Client, Money::Firm) | (Money::Firm, Money::Client)
+        )
     }
 }
 

@@ -26,6 +26,6 @@ pub use code::ResultCode;
 pub use currency::Currency;
 pub use entry::{Entry, EntryBody};
 pub use event::{
-    parse_transfer_flags, AccountFlags, AccountKind, Balancing, Closing, Event, NewAccount, NewTransfer, Phase,
+    parse_transfer_flags, AccountFlags, AccountKind, Balancing, Closing, Event, Money, NewAccount, NewTransfer, Phase,
     TransferFlags,
 };

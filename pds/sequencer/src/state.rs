@@ -244,6 +244,11 @@ pub struct Sequencer {
     pub(crate) durable_size: u64,
     /// Storage failures survived (see `crate::durability`).
     pub(crate) epoch: u64,
+    /// Fund segregation is enforced on new transfers (see [`Sequencer::with_fund_segregation`]).
+    segregation: bool,
+    /// Re-executing logged entries: acceptance policies that are not state rules (fund
+    /// segregation) are not applied again; the log says what was accepted then.
+    replaying: bool,
 }
 
 impl PartialEq for Sequencer {
@@ -279,7 +284,18 @@ impl Sequencer {
             undo: VecDeque::new(),
             durable_size: 0,
             epoch: 0,
+            segregation: true,
+            replaying: false,
         }
+    }
+
+    /// Whether new transfers between client money (customer and safeguarding accounts)
+    /// and the firm's own money (operational, revenue, expense) must declare it with the
+    /// `firm_funds` flag (CASS 15 fund segregation; on by default). A policy on what is
+    /// accepted, not a state rule: replay accepts what the log holds either way.
+    pub fn with_fund_segregation(mut self, enforce: bool) -> Self {
+        self.segregation = enforce;
+        self
     }
 
     /// The index the next accepted event will get (= the log size).
@@ -403,7 +419,9 @@ impl Sequencer {
         }
         let event = event_of(&entry);
         scratch.clear();
+        self.replaying = true;
         let result = self.apply(&event, entry.time, scratch);
+        self.replaying = false;
         self.mark_durable(self.next_index);
         if result.code != ResultCode::Ok {
             return Err(ReplayError::Rejected(result.code));
@@ -598,8 +616,14 @@ impl Sequencer {
         if let Err(code) = validate_id(&t.id) {
             return EventResult::rejected(code);
         }
-        let (phase, balancing, closing, imported) = match parse_transfer_flags(&t.flags, &t.pending_id) {
-            Ok(parsed) => (parsed.phase, parsed.balancing, parsed.closing, parsed.imported),
+        let (phase, balancing, closing, imported, firm_funds) = match parse_transfer_flags(&t.flags, &t.pending_id) {
+            Ok(parsed) => (
+                parsed.phase,
+                parsed.balancing,
+                parsed.closing,
+                parsed.imported,
+                parsed.firm_funds,
+            ),
             Err(code) => return EventResult::rejected(code),
         };
         let expiry = matches!(phase, Phase::Expire { .. });
@@ -627,6 +651,18 @@ impl Sequencer {
             Ok(r) => r,
             Err(result) => return result,
         };
+        // Fund segregation: crossing between client money and the firm's own is declared.
+        // A resolution moves what its pending transfer (checked then) reserved.
+        if self.segregation && !self.replaying && pending.is_none() {
+            let money = |slot: u32| self.accounts[slot as usize].record.kind.money();
+            let crosses = money(debit).crosses(money(credit));
+            if crosses && !firm_funds {
+                return EventResult::rejected(ResultCode::FirmFundsUndeclared);
+            }
+            if !crosses && firm_funds {
+                return EventResult::rejected(ResultCode::FirmFundsNotCrossing);
+            }
+        }
         let (debit_id, credit_id) = (
             self.accounts[debit as usize].record.id.as_str(),
             self.accounts[credit as usize].record.id.as_str(),
@@ -645,6 +681,7 @@ impl Sequencer {
             balancing,
             closing,
             imported,
+            firm_funds,
         };
         // A balancing transfer's amount is a maximum: a retry with the same fields is the
         // same transfer whatever moved.
@@ -965,6 +1002,7 @@ fn event_of(entry: &Entry<String>) -> Event {
                 .chain(t.balancing.names())
                 .chain(t.closing.names())
                 .chain(t.imported.then_some(AccountFlags::IMPORTED))
+                .chain(t.firm_funds.then_some(ledgerfs_model::event::FIRM_FUNDS))
                 .map(ToString::to_string)
                 .collect(),
             pending_id: t.phase.pending_id().unwrap_or_default().to_string(),
