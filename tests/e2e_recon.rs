@@ -280,6 +280,57 @@ fn statements_breaks_resolutions_and_the_break_log() {
     .concat());
     assert_eq!(code, Some(0), "{out}{err}");
 
+    // The monthly return, its chart and the liabilities breakdown.
+    let month = &day[..7];
+    let (status, body) = d.get(&format!("/v1/reports/safeguarding?month={month}"));
+    assert_eq!(status, 200, "{body}");
+    let today = body["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["date"] == day.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(today["positions"][0]["shortfall"], "5.00", "{today}");
+    assert!(body["shortfall_days"].as_u64().unwrap() >= 1);
+    let ops = body["breakdown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "operational")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (ops["accounts"].as_u64(), ops["net_credit"].as_str()),
+        (Some(1), Some("-5.00")),
+        "{ops}"
+    );
+    let fetch = |path: &str| {
+        let r = agent()
+            .get(&format!("{}{path}", d.base))
+            .set("Authorization", &format!("Bearer {}", d.token))
+            .call()
+            .unwrap();
+        (r.content_type().to_string(), r.into_string().unwrap())
+    };
+    let (kind, csv) = fetch(&format!("/v1/reports/safeguarding?month={month}&format=csv"));
+    assert_eq!(kind, "text/csv");
+    assert!(
+        csv.starts_with("date,currency,requirement,resource,shortfall,excess\n"),
+        "{csv}"
+    );
+    assert!(csv.contains(&format!("{day},EUR,1150.00,1145.00,5.00,0.00\n")), "{csv}");
+    let (kind, svg) = fetch(&format!("/v1/reports/safeguarding.svg?month={month}&currency=EUR"));
+    assert_eq!(kind, "image/svg+xml");
+    assert!(
+        svg.starts_with("<svg") && svg.contains(&format!("{day} shortfall 5.00")),
+        "{svg}"
+    );
+    let (_, csv) = fetch("/v1/reports/liabilities?format=csv");
+    assert!(csv.contains("customer,EUR,2,100.00,1250.00,1150.00\n"), "{csv}");
+    let (status, body) = d.get("/v1/reports/safeguarding?month=2026-13");
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("date_invalid")));
+
     // Who may do what.
     let (status, _) = post_statement(
         &d,

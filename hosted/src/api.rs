@@ -203,6 +203,12 @@ pub fn router(state: AppState) -> Router {
             post(reconciliation::post_resolve),
         )
         .route("/reconciliation/{*path}", get(reconciliation::recon_file))
+        .route("/v1/reports/safeguarding", get(reconciliation::get_safeguarding_return))
+        .route(
+            "/v1/reports/safeguarding.svg",
+            get(reconciliation::get_safeguarding_chart),
+        )
+        .route("/v1/reports/liabilities", get(reconciliation::get_liabilities))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|request: axum::extract::Request| async move {
             ApiError::new(

@@ -4,4 +4,5 @@
 
 pub mod breaklog;
 pub mod ledger_side;
+pub mod report;
 pub mod statement;

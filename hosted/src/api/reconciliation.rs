@@ -22,7 +22,7 @@ use ledgerfs_model::{AccountKind, Currency};
 use ledgerfs_recon::entry::{
     write_break, write_resolution, write_run, BreakContext, ResolveError, Run, RunKind, MAX_TEXT_LEN,
 };
-use ledgerfs_recon::{format_signed, positions, reconcile, Break, BreakKind, Position};
+use ledgerfs_recon::{breakdown, format_signed, positions, reconcile, Break, BreakKind, KindTotal, Position};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -32,7 +32,8 @@ use crate::access::auth::Caller;
 use crate::config::Role;
 use crate::error::Error;
 use crate::recon::breaklog::{AppendError, RECON_DIR};
-use crate::recon::ledger_side::{account_day, day_bounds, holdings};
+use crate::recon::ledger_side::{account_day, all_holdings, day_bounds, holdings};
+use crate::recon::report;
 use crate::recon::statement::{self, Format};
 
 fn may_run(caller: &Caller) -> ApiResult<()> {
@@ -495,4 +496,142 @@ pub(super) async fn recon_file(
 ) -> ApiResult<Response> {
     may_read(&caller(&state, &headers)?)?;
     super::sublog_file(&state, RECON_DIR, &path).map(IntoResponse::into_response)
+}
+
+#[derive(Deserialize)]
+pub(super) struct ReportQuery {
+    month: Option<String>,
+    format: Option<String>,
+    currency: Option<String>,
+}
+
+/// Whether the report is wanted as CSV (`format=csv`) or JSON (default).
+fn wants_csv(format: Option<&str>) -> ApiResult<bool> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(
+            "request_invalid",
+            format!("format is json or csv, not {other:?}"),
+        )),
+    }
+}
+
+async fn month_report(
+    state: &AppState,
+    month: Option<String>,
+) -> ApiResult<(String, Vec<report::Day>, Vec<KindTotal>)> {
+    let month = month.ok_or_else(|| ApiError::bad_request("request_invalid", "give the month: ?month=YYYY-MM"))?;
+    let size = state.engine.view.size();
+    let reader = state.reader.clone();
+    let m = month.clone();
+    let found = tokio::task::spawn_blocking(move || report::month(&reader, size, &m, now_nanos()))
+        .await
+        .map_err(blocking_error)??;
+    let (days, totals) =
+        found.ok_or_else(|| ApiError::bad_request("date_invalid", format!("{month:?} is not a month like 2026-11")))?;
+    Ok((month, days, totals))
+}
+
+fn totals_json(rows: &[KindTotal]) -> Vec<Value> {
+    rows.iter()
+        .map(|t| {
+            let c = t.currency;
+            json!({
+                "kind": t.kind.as_str(),
+                "currency": c.code(),
+                "accounts": t.accounts,
+                "debits": format_signed(t.debits as i128, c),
+                "credits": format_signed(t.credits as i128, c),
+                "net_credit": format_signed(t.net_credit(), c),
+            })
+        })
+        .collect()
+}
+
+fn csv_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+}
+
+/// `GET /v1/reports/safeguarding?month=`: the monthly safeguarding return's daily figures
+/// and the breakdown of balances by kind and currency at the month's (or today's) end.
+pub(super) async fn get_safeguarding_return(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> ApiResult<Response> {
+    may_read(&caller(&state, &headers)?)?;
+    let csv = wants_csv(q.format.as_deref())?;
+    let (month, days, totals) = month_report(&state, q.month).await?;
+    if csv {
+        return Ok(csv_response(report::return_csv(&days)));
+    }
+    let daily: Vec<Value> = days
+        .iter()
+        .map(|d| json!({"date": d.date, "positions": d.positions.iter().map(position_json).collect::<Vec<_>>()}))
+        .collect();
+    let shortfall_days = days
+        .iter()
+        .filter(|d| d.positions.iter().any(|p| p.shortfall() > 0))
+        .count();
+    Ok(Json(json!({
+        "month": month,
+        "days": daily,
+        "shortfall_days": shortfall_days,
+        "breakdown": totals_json(&totals),
+    }))
+    .into_response())
+}
+
+/// `GET /v1/reports/safeguarding.svg?month=&currency=`: the chart of requirement and
+/// resource per day.
+pub(super) async fn get_safeguarding_chart(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> ApiResult<Response> {
+    may_read(&caller(&state, &headers)?)?;
+    let code = q.currency.clone().unwrap_or_else(|| "EUR".into());
+    let currency = Currency::from_code(&code)
+        .ok_or_else(|| ApiError::bad_request("currency_invalid", format!("{code:?} is not an ISO 4217 code")))?;
+    let (month, days, _) = month_report(&state, q.month).await?;
+    let title = format!(
+        "Safeguarding {} {month}: requirement and resource at each day's end",
+        currency.code()
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "image/svg+xml")],
+        report::chart_svg(&days, currency, &title),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct LiabilitiesQuery {
+    at: Option<String>,
+    date: Option<String>,
+    format: Option<String>,
+}
+
+/// `GET /v1/reports/liabilities`: balances by kind and currency at a cut-off.
+pub(super) async fn get_liabilities(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<LiabilitiesQuery>,
+) -> ApiResult<Response> {
+    may_read(&caller(&state, &headers)?)?;
+    let csv = wants_csv(q.format.as_deref())?;
+    let size = state.engine.view.size();
+    let (cut, day) = cut_off(&state, &CutQuery { at: q.at, date: q.date }, size)?;
+    let (view, reader) = (state.engine.view.clone(), state.reader.clone());
+    let totals = tokio::task::spawn_blocking(move || {
+        let view = view.state.read().expect("view lock");
+        all_holdings(&reader, &view, cut).map(breakdown)
+    })
+    .await
+    .map_err(blocking_error)??;
+    if csv {
+        return Ok(csv_response(report::breakdown_csv(&totals)));
+    }
+    Ok(Json(json!({"at_size": cut, "date": day, "breakdown": totals_json(&totals)})).into_response())
 }

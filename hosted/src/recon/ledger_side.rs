@@ -63,12 +63,22 @@ pub fn account_day(
 /// (`cut == view.size`: the read model's balances as they are).
 pub fn holdings(reader: &LogReader, view: &ViewState, cut: u64) -> Result<Vec<Holding>> {
     use ledgerfs_model::AccountKind::{Customer, Safeguarding};
+    holdings_where(reader, view, cut, |a| matches!(a.record.kind, Customer | Safeguarding))
+}
+
+/// Every account's posted totals as of the first `cut` entries.
+pub fn all_holdings(reader: &LogReader, view: &ViewState, cut: u64) -> Result<Vec<Holding>> {
+    holdings_where(reader, view, cut, |_| true)
+}
+
+fn holdings_where(
+    reader: &LogReader,
+    view: &ViewState,
+    cut: u64,
+    wanted: impl Fn(&AccountView) -> bool,
+) -> Result<Vec<Holding>> {
     let mut out = Vec::new();
-    for a in view
-        .accounts
-        .iter()
-        .filter(|a| matches!(a.record.kind, Customer | Safeguarding))
-    {
+    for a in view.accounts.iter().filter(|a| wanted(a)) {
         if a.index >= cut {
             continue;
         }

@@ -24,4 +24,4 @@ pub mod safeguarding;
 
 pub use matching::{reconcile, Break, BreakKind, LedgerLine, Outcome, Statement, StatementLine};
 pub use money::{format_signed, parse_signed};
-pub use safeguarding::{positions, Holding, Position};
+pub use safeguarding::{breakdown, positions, Holding, KindTotal, Position};

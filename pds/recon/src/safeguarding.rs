@@ -98,6 +98,61 @@ pub fn positions(holdings: impl IntoIterator<Item = Holding>) -> Vec<Position> {
     out
 }
 
+/// Posted totals of every account of one kind in one currency: the liabilities (and
+/// assets) breakdown a safeguarding return and a regulator's report show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KindTotal {
+    /// The kind.
+    pub kind: AccountKind,
+    /// The currency.
+    pub currency: Currency,
+    /// Accounts counted.
+    pub accounts: u64,
+    /// Σ posted debits.
+    pub debits: u128,
+    /// Σ posted credits.
+    pub credits: u128,
+}
+
+impl KindTotal {
+    /// Credits minus debits (what a liability account owes; negative for an asset).
+    pub fn net_credit(&self) -> i128 {
+        signed(self.credits) - signed(self.debits)
+    }
+}
+
+/// Totals per (kind, currency) of every account, sorted by kind (documentation order)
+/// then currency code.
+pub fn breakdown(holdings: impl IntoIterator<Item = Holding>) -> Vec<KindTotal> {
+    let rank = |k: AccountKind| AccountKind::ALL.iter().position(|&x| x == k).unwrap_or(usize::MAX);
+    let mut out: Vec<KindTotal> = Vec::new();
+    for h in holdings {
+        let key = |t: &KindTotal| (rank(t.kind), t.currency.code().as_bytes().to_vec());
+        let wanted = (rank(h.kind), h.currency.code().as_bytes().to_vec());
+        let at = match out.binary_search_by(|t| key(t).cmp(&wanted)) {
+            Ok(i) => i,
+            Err(i) => {
+                out.insert(
+                    i,
+                    KindTotal {
+                        kind: h.kind,
+                        currency: h.currency,
+                        accounts: 0,
+                        debits: 0,
+                        credits: 0,
+                    },
+                );
+                i
+            }
+        };
+        let t = &mut out[at];
+        t.accounts += 1;
+        t.debits += h.debits;
+        t.credits += h.credits;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +184,28 @@ mod tests {
         );
         assert_eq!((p[0].customer_accounts, p[0].safeguarding_accounts), (2, 1));
         assert_eq!((p[1].currency.code(), p[1].shortfall(), p[1].excess()), ("GBP", 0, 15));
+    }
+
+    #[test]
+    fn breakdown_by_kind_and_currency() {
+        let b = breakdown([
+            h(AccountKind::Operational, "EUR", 5, 0),
+            h(AccountKind::Customer, "GBP", 0, 7),
+            h(AccountKind::Customer, "EUR", 1, 10),
+            h(AccountKind::Customer, "EUR", 0, 4),
+        ]);
+        let rows: Vec<_> = b
+            .iter()
+            .map(|t| (t.kind.as_str(), t.currency.code(), t.accounts, t.net_credit()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("customer", "EUR", 2, 13),
+                ("customer", "GBP", 1, 7),
+                ("operational", "EUR", 1, -5)
+            ]
+        );
     }
 
     proptest::proptest! {
