@@ -440,3 +440,98 @@ fn statements_breaks_resolutions_and_the_break_log() {
     let (ok, out, err) = run(&["verify", "--dir", recon.to_str().unwrap(), "--vkey", vkey.trim()]);
     assert!(ok && out.contains("verified"), "{out}{err}");
 }
+
+/// A closed month's statement (PSD2 Art. 57/58) is produced once: its SHA-256 goes into
+/// the break log, and it is byte-identical on every later request and after a restart;
+/// the current month is open (not recorded); a customer reads only its own.
+#[test]
+fn closed_month_statements_never_change() {
+    let dir = temp_dir("recon-statements");
+    init(&dir);
+    add_token(&dir, "alice-app", "alice-token", "customer", &["alice"]);
+    let d = Daemon::start(&dir);
+    // History migrated into October 2026 (imported, with its original times), then today.
+    let (status, body) = d.post(
+        "/v1/accounts",
+        r#"[{"id":"safe","currency":"EUR","kind":"safeguarding","flags":["imported"],"time":"2026-10-01T08:00:00Z"},
+            {"id":"alice","currency":"EUR","flags":["imported"],"time":"2026-10-01T08:00:01Z"},
+            {"id":"bob","currency":"EUR","flags":["imported"],"time":"2026-10-01T08:00:02Z"}]"#,
+    );
+    assert_eq!((status, codes(&body)), (200, vec!["ok".to_string(); 3]), "{body}");
+    let (status, body) = d.post(
+        "/v1/transfers",
+        r#"[{"id":"o1","debit":"safe","credit":"alice","amount":"500.00","currency":"EUR","reference":"top-up, October","flags":["imported"],"time":"2026-10-05T09:00:00Z"},
+            {"id":"o2","debit":"alice","credit":"bob","amount":"120.00","currency":"USD","reference":"x","flags":["imported"],"time":"2026-10-20T09:00:00Z"},
+            {"id":"o3","debit":"alice","credit":"bob","amount":"120.00","currency":"EUR","reference":"rent","metadata":{"exchange_rate":"1.0850","charges":"0.50"},"flags":["imported"],"time":"2026-10-20T09:00:01Z"},
+            {"id":"n1","debit":"bob","credit":"alice","amount":"1.00","currency":"EUR","reference":"now"}]"#,
+    );
+    assert_eq!(
+        codes(&body),
+        ["ok", "currency_mismatch", "ok", "ok"].map(String::from).to_vec(),
+        "{body} {status}"
+    );
+    let get = |token: &str, path: &str| {
+        let r = agent()
+            .get(&format!("{}{path}", d.base))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call();
+        match r {
+            Ok(r) => (
+                r.status(),
+                r.header("ledgerfs-statement").unwrap_or("").to_string(),
+                r.header("etag").unwrap_or("").to_string(),
+                r.into_string().unwrap(),
+            ),
+            Err(ureq::Error::Status(s, r)) => (s, String::new(), String::new(), r.into_string().unwrap()),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let (status, state, etag, csv) = get(&d.token, "/v1/accounts/alice/statements/2026-10?format=csv");
+    assert_eq!((status, state.as_str()), (200, "closed"), "{csv}");
+    assert_eq!(
+        csv,
+        "index,time,value_date,id,reference,counterparty,amount,currency,charges,exchange_rate,balance_after\n\
+         3,2026-10-05T09:00:00.000000000Z,2026-10-05,o1,\"top-up, October\",safe,500.00,EUR,,,500.00\n\
+         4,2026-10-20T09:00:01.000000000Z,2026-10-20,o3,rent,bob,-120.00,EUR,0.50,1.0850,380.00\n"
+    );
+    let (_, _, json_etag, json) = get("alice-token", "/v1/accounts/alice/statements/2026-10");
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (doc["opening_balance"].as_str(), doc["closing_balance"].as_str()),
+        (Some("0.00"), Some("380.00"))
+    );
+    assert_eq!(get("alice-token", "/v1/accounts/bob/statements/2026-10").0, 403);
+    assert_eq!(get(&d.token, "/v1/accounts/alice/statements/2026-13").0, 400);
+    let this_month = &body["results"][3]["time"].as_str().unwrap()[..7];
+    let (status, state, _, _) = get(&d.token, &format!("/v1/accounts/alice/statements/{this_month}"));
+    assert_eq!((status, state.as_str()), (200, "open"));
+    // Again, and after a restart: the same bytes, the digest recorded once.
+    assert_eq!(get(&d.token, "/v1/accounts/alice/statements/2026-10?format=csv").3, csv);
+    d.stop();
+    let d = Daemon::start(&dir);
+    let again = |format: &str| {
+        agent()
+            .get(&format!("{}/v1/accounts/alice/statements/2026-10{format}", d.base))
+            .set("Authorization", &format!("Bearer {}", d.token))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap()
+    };
+    assert_eq!(again("?format=csv"), csv);
+    assert_eq!(again(""), json);
+    assert!(etag.len() == 66 && json_etag.len() == 66, "{etag} {json_etag}");
+    d.stop();
+    let (_, vkey, _) = run(&["key", "--data", dir.to_str().unwrap()]);
+    let (ok, out, err) = run(&[
+        "verify",
+        "--dir",
+        dir.join("reconciliation").to_str().unwrap(),
+        "--vkey",
+        vkey.trim(),
+    ]);
+    assert!(ok, "{out}{err}");
+    // One entry: the October statement, recorded once however often it was read.
+    let note = std::fs::read_to_string(dir.join("reconciliation/log/checkpoint")).unwrap();
+    assert_eq!(note.lines().nth(1), Some("1"), "{note}");
+}

@@ -209,6 +209,10 @@ pub fn router(state: AppState) -> Router {
             get(reconciliation::get_safeguarding_chart),
         )
         .route("/v1/reports/liabilities", get(reconciliation::get_liabilities))
+        .route(
+            "/v1/accounts/{id}/statements/{month}",
+            get(reconciliation::get_month_statement),
+        )
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|request: axum::extract::Request| async move {
             ApiError::new(

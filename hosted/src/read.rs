@@ -2,6 +2,7 @@
 //! tiles and bundles, and the JSON renderings the API and the FUSE view share.
 
 pub mod logread;
+pub mod monthly;
 pub mod render;
 pub mod statement;
 pub mod view;

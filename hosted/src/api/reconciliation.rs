@@ -20,7 +20,7 @@ use axum::Json;
 use ledgerfs_model::time::format_timestamp;
 use ledgerfs_model::{AccountKind, Currency};
 use ledgerfs_recon::entry::{
-    write_break, write_resolution, write_run, BreakContext, ResolveError, Run, RunKind, MAX_TEXT_LEN,
+    write_break, write_resolution, write_run, write_statement, BreakContext, ResolveError, Run, RunKind, MAX_TEXT_LEN,
 };
 use ledgerfs_recon::{breakdown, format_signed, positions, reconcile, Break, BreakKind, KindTotal, Position};
 use serde::Deserialize;
@@ -65,6 +65,7 @@ fn blocking_error(e: tokio::task::JoinError) -> ApiError {
 fn append_error(e: AppendError) -> ApiError {
     match e {
         AppendError::Failed(e) => ApiError::from(e),
+        AppendError::Exists => ApiError::new(StatusCode::CONFLICT, "exists", "recorded already"),
         AppendError::Refused(ResolveError::Unknown) => ApiError::not_found("break"),
         AppendError::Refused(ResolveError::AlreadyResolved) => {
             ApiError::new(StatusCode::CONFLICT, "break_resolved", "the break is resolved already")
@@ -468,7 +469,7 @@ pub(super) async fn post_resolve(
     let reason = r.reason.clone();
     let index = tokio::task::spawn_blocking(move || {
         log.append(
-            |open| open.check(target),
+            |p| p.open.check(target).map_err(AppendError::Refused),
             |first, time| {
                 let mut t = String::new();
                 write_resolution(&mut t, first, time, target, &name, &reason, r.transfer_index);
@@ -634,4 +635,108 @@ pub(super) async fn get_liabilities(
         return Ok(csv_response(report::breakdown_csv(&totals)));
     }
     Ok(Json(json!({"at_size": cut, "date": day, "breakdown": totals_json(&totals)})).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct StatementQuery {
+    format: Option<String>,
+}
+
+/// `GET /v1/accounts/{id}/statements/{month}`: the account's statement for a calendar
+/// month, CSV or JSON. A closed month (the log holds an entry at or after its end, so
+/// nothing can be added before it) is recorded once in the break log with the SHA-256 of
+/// both renderings, and every later answer is checked against it: the bytes never change.
+pub(super) async fn get_month_statement(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath((id, month)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<StatementQuery>,
+) -> ApiResult<Response> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let (committed, account) = super::readable_account(&state, &headers, &id)?;
+    let days = report::month_days(&month)
+        .ok_or_else(|| ApiError::bad_request("date_invalid", format!("{month:?} is not a month like 2026-11")))?;
+    let bounds = (days[0].1, days[days.len() - 1].2);
+    let size = committed.size;
+    let reader = state.reader.clone();
+    let m = month.clone();
+    let (doc, closed) = tokio::task::spawn_blocking(move || {
+        let closed = size > 0 && reader.decoded(size - 1, size)?.time >= bounds.1;
+        let doc = crate::read::monthly::render(&reader, &account.record, &account.postings, size, &m, bounds)?;
+        Ok::<_, Error>((doc, closed))
+    })
+    .await
+    .map_err(blocking_error)??;
+    let (csv_sha, json_sha) = (
+        hex(&Sha256::digest(doc.csv.as_bytes())),
+        hex(&Sha256::digest(doc.json.as_bytes())),
+    );
+    if closed {
+        let recorded = match state.engine.recon.statement(&id, &month) {
+            Some(r) => r,
+            None => {
+                let (log, id2, m2, c2, j2, lines) = (
+                    state.engine.recon.clone(),
+                    id.clone(),
+                    month.clone(),
+                    csv_sha.clone(),
+                    json_sha.clone(),
+                    doc.lines,
+                );
+                let (k2, m3) = (id.clone(), month.clone());
+                let first = tokio::task::spawn_blocking(move || {
+                    log.append(
+                        |p| match p.statements.contains_key(&(k2, m3)) {
+                            true => Err(AppendError::Exists),
+                            false => Ok(()),
+                        },
+                        |first, time| {
+                            let mut t = String::new();
+                            write_statement(&mut t, first, time, &id2, &m2, &c2, &j2, lines);
+                            vec![t]
+                        },
+                    )
+                })
+                .await
+                .map_err(blocking_error)?;
+                match first {
+                    Ok(_) | Err(AppendError::Exists) => {}
+                    Err(e) => return Err(append_error(e)),
+                }
+                state
+                    .engine
+                    .recon
+                    .statement(&id, &month)
+                    .ok_or_else(|| ApiError::from(Error::Storage("the statement record vanished".into())))?
+            }
+        };
+        if recorded != (csv_sha.clone(), json_sha.clone()) {
+            return Err(ApiError::from(Error::Corrupt {
+                path: format!("statement {id} {month}"),
+                reason: "the closed month renders differently from the digest recorded in the break log".into(),
+            }));
+        }
+    }
+    let (body, content_type, sha) = match csv {
+        true => (doc.csv, "text/csv; charset=utf-8", csv_sha),
+        false => (doc.json, "application/json", json_sha),
+    };
+    let cache = if closed {
+        "private, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CACHE_CONTROL, cache.to_string()),
+            (header::ETAG, format!("\"{sha}\"")),
+            (
+                header::HeaderName::from_static("ledgerfs-statement"),
+                if closed { "closed".into() } else { "open".into() },
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -233,9 +233,9 @@ fn check_audit_entries(reader: &AnyReader, size: u64) -> Result<()> {
 /// Break-log entries follow the log's rules (`breaklog::apply`, the daemon's own): each
 /// break names an earlier run, each resolution an open break, once.
 fn check_recon_entries(reader: &AnyReader, size: u64) -> Result<()> {
-    let (mut open, mut runs) = (Default::default(), Default::default());
+    let mut projection = crate::recon::breaklog::Projection::default();
     for_each_entry(reader, size, &mut |index, path, entry| {
-        crate::recon::breaklog::apply(&mut open, &mut runs, index, entry)
+        crate::recon::breaklog::apply(&mut projection, index, entry)
             .map(|_| ())
             .map_err(|reason| Error::Corrupt {
                 path: format!("{path} (entry {index})"),

@@ -39,16 +39,22 @@ pub fn existing_checkpoint(dir: &Path) -> Result<Option<Vec<u8>>> {
     PosixStore::new(dir.join(RECON_DIR).join(ledger::LOG_DIR)).read_checkpoint()
 }
 
+/// What the break log's entries establish, rebuilt by feeding them in order.
+#[derive(Debug, Default)]
+pub struct Projection {
+    /// Which breaks are open.
+    pub open: OpenBreaks,
+    /// Indices of run entries.
+    pub runs: BTreeMap<u64, ()>,
+    /// Closed-month statements produced: (account, month) to (CSV, JSON) SHA-256 hex.
+    pub statements: BTreeMap<(String, String), (String, String)>,
+}
+
 /// Feeds one break-log entry to the projection, checking what the log's rules require:
 /// the entry's index is its position, a break names an earlier run, a resolution names an
-/// open break. The daemon's start-up and `ledgerfs verify` both use this, so both hold
-/// the log to the same rules.
-pub fn apply(
-    open: &mut OpenBreaks,
-    runs: &mut BTreeMap<u64, ()>,
-    index: u64,
-    entry: &[u8],
-) -> std::result::Result<Value, String> {
+/// open break, a month's statement is recorded once. The daemon's start-up and `ledgerfs
+/// verify` both use this, so both hold the log to the same rules.
+pub fn apply(p: &mut Projection, index: u64, entry: &[u8]) -> std::result::Result<Value, String> {
     let value: Value = serde_json::from_slice(entry).map_err(|e| e.to_string())?;
     if value["index"] != index {
         return Err("index field differs from its position".into());
@@ -59,35 +65,47 @@ pub fn apply(
         .ok_or("no valid time")?;
     match value["type"].as_str() {
         Some("run") => {
-            runs.insert(index, ());
+            p.runs.insert(index, ());
         }
         Some("break") => {
             let run = value["run"].as_u64().ok_or("a break without its run")?;
-            if !runs.contains_key(&run) {
+            if !p.runs.contains_key(&run) {
                 return Err(format!("a break of run {run}, which is not an earlier run entry"));
             }
             let kind = value["kind"]
                 .as_str()
                 .and_then(BreakKind::parse)
                 .ok_or("an unknown break kind")?;
-            open.record(index, time, kind);
+            p.open.record(index, time, kind);
         }
         Some("resolution") => {
             let target = value["break"].as_u64().ok_or("a resolution without its break")?;
-            open.resolve(target, index).map_err(|e| match e {
+            p.open.resolve(target, index).map_err(|e| match e {
                 ResolveError::Unknown => format!("a resolution of {target}, which is no break"),
                 ResolveError::AlreadyResolved => format!("a second resolution of break {target}"),
             })?;
         }
-        _ => return Err("type must be run, break or resolution".into()),
+        Some("statement") => {
+            let text = |k: &str| {
+                value[k]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or(format!("a statement without {k}"))
+            };
+            let key = (text("account")?, text("month")?);
+            if p.statements.contains_key(&key) {
+                return Err(format!("a second statement of {} for {}", key.0, key.1));
+            }
+            p.statements.insert(key, (text("csv_sha256")?, text("json_sha256")?));
+        }
+        _ => return Err("type must be run, break, resolution or statement".into()),
     }
     Ok(value)
 }
 
 struct Inner {
     writer: LogWriter,
-    open: OpenBreaks,
-    runs: BTreeMap<u64, ()>,
+    p: Projection,
     /// Every break entry and every resolution entry, by index (they are few).
     entries: BTreeMap<u64, Value>,
 }
@@ -113,6 +131,8 @@ pub struct OpenEntry {
 pub enum AppendError {
     /// The resolution is refused by the log's rules.
     Refused(ResolveError),
+    /// What was to be recorded once is recorded already.
+    Exists,
     /// Storage or signing failed; nothing was recorded.
     Failed(Error),
 }
@@ -133,13 +153,13 @@ impl BreakLog {
             let note = sign(&signer, LogId::Recon, 0, empty_root())?;
             store.swap_checkpoint(note.as_bytes())?;
         }
-        let (mut open, mut runs, mut entries) = (OpenBreaks::default(), BTreeMap::new(), BTreeMap::new());
+        let (mut p, mut entries) = (Projection::default(), BTreeMap::new());
         let (tiles, committed) = ledger::open_log(&log_dir, vkey, origin, &mut |_, _| {}, &mut |index, bytes| {
-            let value = apply(&mut open, &mut runs, index, bytes).map_err(|reason| Error::Corrupt {
+            let value = apply(&mut p, index, bytes).map_err(|reason| Error::Corrupt {
                 path: format!("{RECON_DIR}/log/tile/entries (entry {index})"),
                 reason,
             })?;
-            if value["type"] != "run" {
+            if matches!(value["type"].as_str(), Some("break" | "resolution")) {
                 entries.insert(index, value);
             }
             Ok(())
@@ -152,12 +172,7 @@ impl BreakLog {
             Signer::Thread(signer),
         );
         Ok(BreakLog {
-            inner: Mutex::new(Inner {
-                writer,
-                open,
-                runs,
-                entries,
-            }),
+            inner: Mutex::new(Inner { writer, p, entries }),
         })
     }
 
@@ -165,11 +180,11 @@ impl BreakLog {
     /// returns the first one's index. `check`, run under the log's lock first, may refuse.
     pub fn append(
         &self,
-        check: impl FnOnce(&OpenBreaks) -> std::result::Result<(), ResolveError>,
+        check: impl FnOnce(&Projection) -> std::result::Result<(), AppendError>,
         build: impl FnOnce(u64, u64) -> Vec<String>,
     ) -> std::result::Result<u64, AppendError> {
         let mut inner = self.inner.lock().expect("break log lock");
-        check(&inner.open).map_err(AppendError::Refused)?;
+        check(&inner.p)?;
         if let Err(f) = inner.writer.retry_pending() {
             return Err(AppendError::Failed(failure(f)));
         }
@@ -180,13 +195,11 @@ impl BreakLog {
             Ok(()) | Err(CommitFailure::CheckpointPending(_)) => {}
             Err(f) => return Err(AppendError::Failed(failure(f))),
         }
-        let Inner {
-            open, runs, entries, ..
-        } = &mut *inner;
+        let Inner { p, entries, .. } = &mut *inner;
         for (i, text) in texts.iter().enumerate() {
             let index = first + i as u64;
-            let value = apply(open, runs, index, text.as_bytes()).expect("entries this daemon built follow the rules");
-            if value["type"] != "run" {
+            let value = apply(p, index, text.as_bytes()).expect("entries this daemon built follow the rules");
+            if matches!(value["type"].as_str(), Some("break" | "resolution")) {
                 entries.insert(index, value);
             }
         }
@@ -197,6 +210,7 @@ impl BreakLog {
     pub fn open_breaks(&self) -> Vec<OpenEntry> {
         let inner = self.inner.lock().expect("break log lock");
         inner
+            .p
             .open
             .open()
             .map(|(id, b): (u64, &OpenBreak)| OpenEntry {
@@ -215,10 +229,24 @@ impl BreakLog {
             .iter()
             .filter(|(_, v)| v["type"] == "break")
             .map(|(id, v)| {
-                let resolution = inner.open.resolution(*id).and_then(|r| inner.entries.get(&r).cloned());
+                let resolution = inner
+                    .p
+                    .open
+                    .resolution(*id)
+                    .and_then(|r| inner.entries.get(&r).cloned());
                 (v.clone(), resolution)
             })
             .collect()
+    }
+
+    /// The recorded digests (CSV, JSON) of `account`'s statement for `month`, if produced.
+    pub fn statement(&self, account: &str, month: &str) -> Option<(String, String)> {
+        let inner = self.inner.lock().expect("break log lock");
+        inner
+            .p
+            .statements
+            .get(&(account.to_string(), month.to_string()))
+            .cloned()
     }
 
     /// Entries in the log.

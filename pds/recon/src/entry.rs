@@ -173,6 +173,28 @@ pub fn write_resolution(
     out.push('}');
 }
 
+/// Appends a statement entry: the closed month `month` of `account` was produced once,
+/// as CSV and JSON with these SHA-256 digests (hex); it never changes.
+#[allow(clippy::too_many_arguments)]
+pub fn write_statement(
+    out: &mut String,
+    index: u64,
+    time: UnixNanos,
+    account: &str,
+    month: &str,
+    csv_sha256: &str,
+    json_sha256: &str,
+    lines: usize,
+) {
+    head(out, index, time, "statement");
+    field(out, "account", account);
+    field(out, "month", month);
+    field(out, "csv_sha256", csv_sha256);
+    field(out, "json_sha256", json_sha256);
+    write!(out, ",\"lines\":{lines}").expect("String write");
+    out.push('}');
+}
+
 /// An open break, as the projection keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenBreak {
