@@ -137,11 +137,13 @@ fn the_ledger_as_a_read_only_filesystem() {
         top,
         [
             "accounts",
+            "breaks",
             "docs",
             "events.log",
             "history",
             "log",
             "proofs",
+            "reconciliation",
             "transactions"
         ]
     );
@@ -337,6 +339,37 @@ fn the_ledger_as_a_read_only_filesystem() {
         &["cat", mnt.join("accounts/bob/balance.json").to_str().unwrap()],
     );
     assert!(ok, "auditors read everything");
+    // Compliance files: this month's statement (open), the open breaks; customers read
+    // their own statements and no reconciliation.
+    let month = ledgerfs_model::time::format_timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    )[..7]
+        .to_string();
+    let statement = std::fs::read_to_string(mnt.join(format!("accounts/alice/statements/{month}.csv"))).unwrap();
+    assert!(
+        statement.starts_with("index,time,value_date,id,reference,"),
+        "{statement}"
+    );
+    assert!(statement.contains(",t1,salary,bank,10.50,EUR,"), "{statement}");
+    assert_eq!(
+        read_json(&mnt.join("breaks/open.json")),
+        serde_json::json!({"breaks": []})
+    );
+    let (status, run) = m.daemon.post("/v1/reconciliations/internal", "{}");
+    assert_eq!(status, 200, "{run}");
+    let day = read_json(&mnt.join(format!("reconciliation/{}.json", run["date"].as_str().unwrap())));
+    assert_eq!(day["runs"][0]["index"], run["run"], "{day}");
+    assert_eq!(day["runs"][0]["kind"], "internal");
+    let (ok, out, _) = as_uid(
+        CUSTOMER_UID,
+        &["ls", mnt.join("accounts/alice/statements").to_str().unwrap()],
+    );
+    assert!(ok && out.contains(&format!("{month}.csv")), "{out}");
+    let (ok, _, err) = as_uid(CUSTOMER_UID, &["cat", mnt.join("breaks/open.json").to_str().unwrap()]);
+    assert!(!ok && err.contains("Permission denied"), "{err}");
     // Every file read is in the audit trail, with the reader's uid.
     let deadline = Instant::now() + Duration::from_secs(10);
     let audit_text = loop {

@@ -5,6 +5,7 @@
 //! accounts/<id>/{balance.json,tx.log,meta.json}   transactions/<id>.json   docs/<id>/metadata.json
 //! log/checkpoint  log/tile/...  (byte-identical to the store)   proofs/<index>.json
 //! events.log (tail -f follows it)   history/<index>/accounts/<id>/balance.json
+//! accounts/<id>/statements/<YYYY-MM>.csv   reconciliation/<date>.json   breaks/open.json
 //! ```
 //!
 //! Every file is rendered from one checkpoint when it is opened and the open file keeps
@@ -96,6 +97,15 @@ enum Node {
     HistoryAccounts(u64),
     HistoryAccount(u64, String),
     HistoryBalance(u64, String),
+    /// `accounts/<id>/statements/`: one CSV per month since the account was opened.
+    Statements(String),
+    Statement(String, String),
+    /// `reconciliation/`: one JSON file per business day reconciled (runs and breaks).
+    Recon,
+    ReconDay(String),
+    /// `breaks/open.json`: the reconciliation breaks still open.
+    Breaks,
+    BreaksOpen,
 }
 
 impl Node {
@@ -124,6 +134,12 @@ impl Node {
             Node::HistoryAccounts(i) => format!("/history/{i}/accounts"),
             Node::HistoryAccount(i, id) => format!("/history/{i}/accounts/{id}"),
             Node::HistoryBalance(i, id) => format!("/history/{i}/accounts/{id}/balance.json"),
+            Node::Statements(id) => format!("/accounts/{id}/statements"),
+            Node::Statement(id, month) => format!("/accounts/{id}/statements/{month}.csv"),
+            Node::Recon => "/reconciliation".into(),
+            Node::ReconDay(date) => format!("/reconciliation/{date}.json"),
+            Node::Breaks => "/breaks".into(),
+            Node::BreaksOpen => "/breaks/open.json".into(),
         }
     }
 
@@ -146,7 +162,10 @@ impl Node {
             | Node::LogCheckpoint
             | Node::Proof(_)
             | Node::Events
-            | Node::HistoryBalance(..) => false,
+            | Node::HistoryBalance(..)
+            | Node::Statement(..)
+            | Node::ReconDay(_)
+            | Node::BreaksOpen => false,
             _ => true,
         }
     }
@@ -309,7 +328,7 @@ impl LedgerFs {
         }
         match node {
             Node::Root | Node::Accounts | Node::Transactions | Node::Docs => Ok(()),
-            Node::Account(id) | Node::AccountFile(id, _) => {
+            Node::Account(id) | Node::AccountFile(id, _) | Node::Statements(id) | Node::Statement(id, _) => {
                 caller.may_read_account(id).then_some(()).ok_or(Errno::ENOENT)
             }
             Node::Transaction(id) | Node::DocsTransfer(id) | Node::DocsMetadata(id) => {
@@ -333,16 +352,30 @@ impl LedgerFs {
                 "proofs" => Node::Proofs,
                 "events.log" => Node::Events,
                 "history" => Node::History,
+                "reconciliation" => Node::Recon,
+                "breaks" => Node::Breaks,
                 _ => return None,
             },
             Node::Accounts => {
                 view().account(name)?;
                 Node::Account(name.to_string())
             }
+            Node::Account(id) if name == "statements" => Node::Statements(id.clone()),
             Node::Account(id) => {
                 let (_, file) = AccountFile::ALL.iter().find(|(n, _)| *n == name)?;
                 Node::AccountFile(id.clone(), *file)
             }
+            Node::Statements(id) => {
+                let month = name.strip_suffix(".csv")?;
+                self.statement_months(id).ok()?.iter().find(|m| *m == month)?;
+                Node::Statement(id.clone(), month.to_string())
+            }
+            Node::Recon => {
+                let date = name.strip_suffix(".json")?;
+                self.engine.recon.run_dates().iter().find(|d| *d == date)?;
+                Node::ReconDay(date.to_string())
+            }
+            Node::Breaks if name == "open.json" => Node::BreaksOpen,
             Node::Transactions => {
                 let id = name.strip_suffix(".json")?;
                 self.transfer_index(id)?;
@@ -395,6 +428,7 @@ impl LedgerFs {
         // log/checkpoint is the published file (the tree on disk), which lags the view.
         let version = match node {
             Node::LogCheckpoint => self.engine.published.get().size,
+            Node::ReconDay(_) | Node::BreaksOpen => self.engine.recon.size(),
             _ => committed.size,
         };
         let key = (node.ino(), version);
@@ -479,6 +513,27 @@ impl LedgerFs {
                 let published = self.engine.published.get();
                 Ok((published.size, published.note.clone().into_bytes()))
             }
+            Node::Statement(id, month) => {
+                let (committed, a) = account(id)?;
+                let rendered = crate::recon::statements::month_statement(
+                    &self.reader,
+                    &self.engine.recon,
+                    &a,
+                    committed.size,
+                    month,
+                )?
+                .ok_or_else(missing)?;
+                Ok((committed.size, rendered.statement.csv.into_bytes()))
+            }
+            Node::ReconDay(date) => {
+                let version = self.engine.recon.size();
+                at(version, json(self.engine.recon.day(date).ok_or_else(missing)?))
+            }
+            Node::BreaksOpen => {
+                let version = self.engine.recon.size();
+                let breaks: Vec<Value> = self.engine.recon.open_breaks().into_iter().map(|b| b.entry).collect();
+                at(version, json(json!({"breaks": breaks})))
+            }
             _ => Err(missing()),
         }
     }
@@ -535,6 +590,8 @@ impl LedgerFs {
                     ("proofs", Node::Proofs),
                     ("events.log", Node::Events),
                     ("history", Node::History),
+                    ("reconciliation", Node::Recon),
+                    ("breaks", Node::Breaks),
                 ];
                 let shown: Vec<(&str, Node)> = all.into_iter().filter(|(_, n)| self.check(caller, n).is_ok()).collect();
                 out = fixed(&shown);
@@ -551,12 +608,34 @@ impl LedgerFs {
                 }
             }
             Node::Account(id) => {
-                let files: Vec<(&str, Node)> = AccountFile::ALL
+                let mut files: Vec<(&str, Node)> = AccountFile::ALL
                     .iter()
                     .map(|(n, f)| (*n, Node::AccountFile(id.clone(), *f)))
                     .collect();
+                files.push(("statements", Node::Statements(id.clone())));
                 out = fixed(&files);
             }
+            Node::Statements(id) => {
+                let months = self.statement_months(id).map_err(|e| errno(&e))?;
+                let names: Vec<(String, Node)> = months
+                    .into_iter()
+                    .map(|m| (format!("{m}.csv"), Node::Statement(id.clone(), m)))
+                    .collect();
+                let refs: Vec<(&str, Node)> = names.iter().map(|(n, node)| (n.as_str(), node.clone())).collect();
+                out = fixed(&refs);
+            }
+            Node::Recon => {
+                let names: Vec<(String, Node)> = self
+                    .engine
+                    .recon
+                    .run_dates()
+                    .into_iter()
+                    .map(|d| (format!("{d}.json"), Node::ReconDay(d)))
+                    .collect();
+                let refs: Vec<(&str, Node)> = names.iter().map(|(n, node)| (n.as_str(), node.clone())).collect();
+                out = fixed(&refs);
+            }
+            Node::Breaks => out = fixed(&[("open.json", Node::BreaksOpen)]),
             Node::Transactions => out = self.transaction_page(caller, offset, size).map_err(|e| errno(&e))?,
             Node::Docs => {
                 let docs = self.engine.view.state.read().expect("view lock").documents.clone();
@@ -614,6 +693,34 @@ impl LedgerFs {
             // `history/` is not listed (one directory per log index): look entries up by name.
             Node::History => {}
             _ => return Err(Errno::ENOTDIR),
+        }
+        Ok(out)
+    }
+
+    /// The months of `id`'s statements: from the month it was opened to the current one.
+    fn statement_months(&self, id: &str) -> Result<Vec<String>> {
+        let Some((committed, a)) = self.engine.view.account_snapshot(id) else {
+            return Ok(Vec::new());
+        };
+        let opened = self.reader.decoded(a.index, committed.size)?.time;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let month_of = |t: u64| ledgerfs_model::time::format_timestamp(t)[..7].to_string();
+        let (mut y, mut m): (u32, u32) = {
+            let first = month_of(opened);
+            (first[..4].parse().unwrap_or(1970), first[5..7].parse().unwrap_or(1))
+        };
+        let last = month_of(now.max(opened));
+        let mut out = Vec::new();
+        loop {
+            let name = format!("{y:04}-{m:02}");
+            let done = name >= last;
+            out.push(name);
+            if done || out.len() > 1200 {
+                break;
+            }
+            (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
         }
         Ok(out)
     }

@@ -6,3 +6,4 @@ pub mod breaklog;
 pub mod ledger_side;
 pub mod report;
 pub mod statement;
+pub mod statements;

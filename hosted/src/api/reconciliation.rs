@@ -9,8 +9,8 @@
 //!   `POST /v1/reconciliations/breaks/{id}/resolve`;
 //! - `/reconciliation/...`: the break log's tlog-tiles files.
 //!
-//! Admins run reconciliations and resolve breaks; admins, auditors and regulators read
-//! them. The rules are `ledgerfs-recon`'s; this file only moves data in and out.
+//! Admins run reconciliations and resolve breaks; every role that reads everything
+//! (admin, operator, auditor, regulator) reads them; customers do not. The rules are `ledgerfs-recon`'s; this file only moves data in and out.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -20,7 +20,7 @@ use axum::Json;
 use ledgerfs_model::time::format_timestamp;
 use ledgerfs_model::{AccountKind, Currency};
 use ledgerfs_recon::entry::{
-    write_break, write_resolution, write_run, write_statement, BreakContext, ResolveError, Run, RunKind, MAX_TEXT_LEN,
+    write_break, write_resolution, write_run, BreakContext, ResolveError, Run, RunKind, MAX_TEXT_LEN,
 };
 use ledgerfs_recon::{breakdown, format_signed, positions, reconcile, Break, BreakKind, KindTotal, Position};
 use serde::Deserialize;
@@ -35,6 +35,7 @@ use crate::recon::breaklog::{AppendError, RECON_DIR};
 use crate::recon::ledger_side::{account_day, all_holdings, day_bounds, holdings};
 use crate::recon::report;
 use crate::recon::statement::{self, Format};
+use crate::recon::statements::month_statement;
 
 fn may_run(caller: &Caller) -> ApiResult<()> {
     if caller.role == Role::Admin {
@@ -48,7 +49,8 @@ fn may_run(caller: &Caller) -> ApiResult<()> {
 }
 
 fn may_read(caller: &Caller) -> ApiResult<()> {
-    if matches!(caller.role, Role::Admin | Role::Auditor | Role::Regulator) {
+    // Every role that reads everything (not customers), as in the FUSE view.
+    if caller.reads_everything() {
         Ok(())
     } else {
         Err(ApiError::forbidden(format!(
@@ -643,9 +645,8 @@ pub(super) struct StatementQuery {
 }
 
 /// `GET /v1/accounts/{id}/statements/{month}`: the account's statement for a calendar
-/// month, CSV or JSON. A closed month (the log holds an entry at or after its end, so
-/// nothing can be added before it) is recorded once in the break log with the SHA-256 of
-/// both renderings, and every later answer is checked against it: the bytes never change.
+/// month, CSV or JSON; a closed month is recorded once and never changes
+/// (`crate::recon::statements`).
 pub(super) async fn get_month_statement(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -654,73 +655,16 @@ pub(super) async fn get_month_statement(
 ) -> ApiResult<Response> {
     let csv = wants_csv(q.format.as_deref())?;
     let (committed, account) = super::readable_account(&state, &headers, &id)?;
-    let days = report::month_days(&month)
+    let (reader, log, m) = (state.reader.clone(), state.engine.recon.clone(), month.clone());
+    let rendered = tokio::task::spawn_blocking(move || month_statement(&reader, &log, &account, committed.size, &m))
+        .await
+        .map_err(blocking_error)??
         .ok_or_else(|| ApiError::bad_request("date_invalid", format!("{month:?} is not a month like 2026-11")))?;
-    let bounds = (days[0].1, days[days.len() - 1].2);
-    let size = committed.size;
-    let reader = state.reader.clone();
-    let m = month.clone();
-    let (doc, closed) = tokio::task::spawn_blocking(move || {
-        let closed = size > 0 && reader.decoded(size - 1, size)?.time >= bounds.1;
-        let doc = crate::read::monthly::render(&reader, &account.record, &account.postings, size, &m, bounds)?;
-        Ok::<_, Error>((doc, closed))
-    })
-    .await
-    .map_err(blocking_error)??;
-    let (csv_sha, json_sha) = (
-        hex(&Sha256::digest(doc.csv.as_bytes())),
-        hex(&Sha256::digest(doc.json.as_bytes())),
-    );
-    if closed {
-        let recorded = match state.engine.recon.statement(&id, &month) {
-            Some(r) => r,
-            None => {
-                let (log, id2, m2, c2, j2, lines) = (
-                    state.engine.recon.clone(),
-                    id.clone(),
-                    month.clone(),
-                    csv_sha.clone(),
-                    json_sha.clone(),
-                    doc.lines,
-                );
-                let (k2, m3) = (id.clone(), month.clone());
-                let first = tokio::task::spawn_blocking(move || {
-                    log.append(
-                        |p| match p.statements.contains_key(&(k2, m3)) {
-                            true => Err(AppendError::Exists),
-                            false => Ok(()),
-                        },
-                        |first, time| {
-                            let mut t = String::new();
-                            write_statement(&mut t, first, time, &id2, &m2, &c2, &j2, lines);
-                            vec![t]
-                        },
-                    )
-                })
-                .await
-                .map_err(blocking_error)?;
-                match first {
-                    Ok(_) | Err(AppendError::Exists) => {}
-                    Err(e) => return Err(append_error(e)),
-                }
-                state
-                    .engine
-                    .recon
-                    .statement(&id, &month)
-                    .ok_or_else(|| ApiError::from(Error::Storage("the statement record vanished".into())))?
-            }
-        };
-        if recorded != (csv_sha.clone(), json_sha.clone()) {
-            return Err(ApiError::from(Error::Corrupt {
-                path: format!("statement {id} {month}"),
-                reason: "the closed month renders differently from the digest recorded in the break log".into(),
-            }));
-        }
-    }
     let (body, content_type, sha) = match csv {
-        true => (doc.csv, "text/csv; charset=utf-8", csv_sha),
-        false => (doc.json, "application/json", json_sha),
+        true => (rendered.statement.csv, "text/csv; charset=utf-8", rendered.csv_sha256),
+        false => (rendered.statement.json, "application/json", rendered.json_sha256),
     };
+    let closed = rendered.closed;
     let cache = if closed {
         "private, max-age=31536000, immutable"
     } else {

@@ -159,7 +159,7 @@ impl BreakLog {
                 path: format!("{RECON_DIR}/log/tile/entries (entry {index})"),
                 reason,
             })?;
-            if matches!(value["type"].as_str(), Some("break" | "resolution")) {
+            if value["type"] != "statement" {
                 entries.insert(index, value);
             }
             Ok(())
@@ -199,7 +199,7 @@ impl BreakLog {
         for (i, text) in texts.iter().enumerate() {
             let index = first + i as u64;
             let value = apply(p, index, text.as_bytes()).expect("entries this daemon built follow the rules");
-            if matches!(value["type"].as_str(), Some("break" | "resolution")) {
+            if value["type"] != "statement" {
                 entries.insert(index, value);
             }
         }
@@ -219,6 +219,53 @@ impl BreakLog {
                 entry: inner.entries.get(&id).cloned().unwrap_or(Value::Null),
             })
             .collect()
+    }
+
+    /// The business days reconciliation runs were made for, oldest first.
+    pub fn run_dates(&self) -> Vec<String> {
+        let inner = self.inner.lock().expect("break log lock");
+        let mut dates: Vec<String> = inner
+            .entries
+            .values()
+            .filter(|v| v["type"] == "run")
+            .filter_map(|v| v["date"].as_str().map(str::to_string))
+            .filter(|d| !d.is_empty())
+            .collect();
+        dates.sort();
+        dates.dedup();
+        dates
+    }
+
+    /// The runs made for business day `date`, each with its breaks and their status.
+    pub fn day(&self, date: &str) -> Option<Value> {
+        let inner = self.inner.lock().expect("break log lock");
+        let runs: Vec<Value> = inner
+            .entries
+            .iter()
+            .filter(|(_, v)| v["type"] == "run" && v["date"] == date)
+            .map(|(index, run)| {
+                let breaks: Vec<Value> = inner
+                    .entries
+                    .iter()
+                    .filter(|(_, b)| b["type"] == "break" && b["run"] == *index)
+                    .map(|(id, b)| {
+                        let mut b = b.clone();
+                        let resolution = inner
+                            .p
+                            .open
+                            .resolution(*id)
+                            .and_then(|r| inner.entries.get(&r).cloned());
+                        b["status"] = Value::from(if resolution.is_some() { "resolved" } else { "open" });
+                        b["resolution"] = resolution.unwrap_or(Value::Null);
+                        b
+                    })
+                    .collect();
+                let mut run = run.clone();
+                run["break_entries"] = Value::from(breaks);
+                run
+            })
+            .collect();
+        (!runs.is_empty()).then(|| serde_json::json!({"date": date, "runs": runs}))
     }
 
     /// Every break, open or not, with its resolution entry if it has one.
