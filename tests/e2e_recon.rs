@@ -439,6 +439,76 @@ fn statements_breaks_resolutions_and_the_break_log() {
     let recon = dir.join("reconciliation");
     let (ok, out, err) = run(&["verify", "--dir", recon.to_str().unwrap(), "--vkey", vkey.trim()]);
     assert!(ok && out.contains("verified"), "{out}{err}");
+
+    // The resolution pack: written, then checked offline after the store is gone.
+    let packs = temp_dir("recon-packs");
+    let pack = packs.join("pack");
+    let early = packs.join("early");
+    let (ok, out, err) = run(&["resolution-pack", "--data", data, "--out", pack.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = run(&[
+        "resolution-pack",
+        "--data",
+        data,
+        "--out",
+        early.to_str().unwrap(),
+        "--at",
+        "5",
+    ]);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = run(&["resolution-pack", "--data", data, "--out", pack.to_str().unwrap()]);
+    assert!(!ok && err.contains("not empty"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (ok, out, err) = run(&["verify", "--dir", pack.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("resolution pack: 4 balances equal to a replay") && out.contains("break log: verified"),
+        "{out}"
+    );
+    let balances: Value = serde_json::from_str(&std::fs::read_to_string(pack.join("balances.json")).unwrap()).unwrap();
+    let alice = balances["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "alice")
+        .unwrap();
+    assert_eq!(alice["balance"]["net"], "1000.00", "{alice}");
+    assert_eq!(balances["safeguarding"][0]["shortfall"], "5.00");
+    // At index 5 (accounts opened, t1 and t2 posted): bob's redemption has not happened.
+    let early_doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(early.join("balances.json")).unwrap()).unwrap();
+    let bob = early_doc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "bob")
+        .unwrap();
+    assert_eq!(
+        (early_doc["at_index"].as_u64(), bob["balance"]["net"].as_str()),
+        (Some(5), Some("250.00")),
+        "{bob}"
+    );
+    // The pack's own check, with Python's standard library, following the specs.
+    let out = Command::new("python3")
+        .arg(pack.join("check_pack.py"))
+        .arg(&pack)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 accounts proven into the root"));
+    // A balance altered in the pack is refused: balances are re-derived, never trusted.
+    let tampered =
+        std::fs::read_to_string(pack.join("balances.json"))
+            .unwrap()
+            .replacen("\"1000.00\"", "\"1900.00\"", 1);
+    std::fs::write(pack.join("balances.json"), tampered).unwrap();
+    let (ok, out, err) = run(&["verify", "--dir", pack.to_str().unwrap()]);
+    assert!(!ok && err.contains("differs from a replay of the log"), "{out}{err}");
 }
 
 /// A closed month's statement (PSD2 Art. 57/58) is produced once: its SHA-256 goes into

@@ -14,6 +14,7 @@ use ledgerfs_hosted::cli::client::{segment, Client};
 use ledgerfs_hosted::cli::verify;
 use ledgerfs_hosted::config::{Config, Role, TokenConfig};
 use ledgerfs_hosted::error::{Error, Result};
+use ledgerfs_hosted::recon::pack;
 use ledgerfs_hosted::serve;
 use ledgerfs_hosted::storage::ledger;
 
@@ -91,6 +92,19 @@ enum Command {
         mountpoint: PathBuf,
         #[command(flatten)]
         data: DataArg,
+    },
+    /// Write a resolution pack (CASS 15): the log, the verifier key, every balance with its
+    /// inclusion proof as of INDEX, safeguarding figures and the break log, checked after
+    /// writing; `ledgerfs verify --dir PACK` checks it offline.
+    ResolutionPack {
+        #[command(flatten)]
+        data: DataArg,
+        /// A new or empty directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Balances as of this log index (default: the checkpoint's last entry).
+        #[arg(long)]
+        at: Option<u64>,
     },
     /// Print the verifier key.
     Key {
@@ -560,6 +574,15 @@ fn run(cli: Cli) -> Result<()> {
             },
         )?,
         Command::Key { data } => println!("{}", ledger::read_vkey(&data.data)?.encode()),
+        Command::ResolutionPack { data, out, at } => {
+            let (size, at) = pack::write_pack(&data.data, &out, at)?;
+            println!(
+                "resolution pack written to {} (checkpoint size {size}, balances as of index {at}) and checked; \
+                 verify it anywhere with: ledgerfs verify --dir {}",
+                out.display(),
+                out.display()
+            );
+        }
         Command::Check { data } => {
             let opened = serve::open_with_progress(&data.data, ledger::Start::FullReplay)?;
             println!(
@@ -600,6 +623,16 @@ fn run(cli: Cli) -> Result<()> {
                 "verified: size {} root {} ({} accounts, money conserved, {} older checkpoint(s) consistent)",
                 report.size, report.root, report.accounts, report.older_checkpoints
             );
+            // A resolution pack: its balances re-derived, its break log checked.
+            if let Some(pack) = data_dir.as_ref().filter(|d| d.join(pack::BALANCES_FILE).exists()) {
+                let accounts = pack::verify_pack(pack, &key)?;
+                println!("resolution pack: {accounts} balances equal to a replay of the log, every proof leads to the signed root");
+                let recon = pack.join(ledgerfs_hosted::recon::breaklog::RECON_DIR);
+                if recon.join("log").join("checkpoint").exists() {
+                    let r = verify::verify(verify::Source::Dir(recon), &key, &[], false)?;
+                    println!("break log: verified, size {} root {}", r.size, r.root);
+                }
+            }
             if snapshots {
                 let data = data_dir.expect("--snapshots requires --dir");
                 let checked = ledgerfs_hosted::storage::snapshot::check_all(&data, &key)?;

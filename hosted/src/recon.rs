@@ -4,6 +4,7 @@
 
 pub mod breaklog;
 pub mod ledger_side;
+pub mod pack;
 pub mod report;
 pub mod statement;
 pub mod statements;
