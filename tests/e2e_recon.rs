@@ -474,6 +474,14 @@ fn statements_breaks_resolutions_and_the_break_log() {
         .unwrap();
     assert_eq!(alice["balance"]["net"], "1000.00", "{alice}");
     assert_eq!(balances["safeguarding"][0]["shortfall"], "5.00");
+    let month = &balances["at_time"].as_str().unwrap()[..7];
+    let csv = std::fs::read_to_string(pack.join(format!("safeguarding-{month}.csv"))).unwrap();
+    assert!(csv.contains(",EUR,1150.00,1145.00,5.00,0.00\n"), "{csv}");
+    assert!(
+        std::fs::read_to_string(pack.join(format!("safeguarding-{month}-EUR.svg")))
+            .unwrap()
+            .starts_with("<svg")
+    );
     // At index 5 (accounts opened, t1 and t2 posted): bob's redemption has not happened.
     let early_doc: Value =
         serde_json::from_str(&std::fs::read_to_string(early.join("balances.json")).unwrap()).unwrap();

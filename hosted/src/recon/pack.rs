@@ -9,6 +9,7 @@
 //!                                          kind, flags and metadata, and an RFC 6962 inclusion
 //!                                          proof of its last entry up to INDEX against the checkpoint
 //! PACK/safeguarding.json                   requirement, resource and shortfall per currency at INDEX
+//! PACK/safeguarding-<YYYY-MM>.csv, -<CCY>.svg   the month of INDEX: daily figures up to INDEX, and their chart
 //! PACK/reconciliation/log/..., PACK/reconciliation/log.vkey   the break log (runs, breaks, resolutions)
 //! PACK/README.md, PACK/check_pack.py       what the files are; a check with Python's standard library
 //! ```
@@ -188,6 +189,29 @@ pub fn write_pack(data: &Path, out: &Path, at: Option<u64>) -> Result<(u64, u64)
         std::fs::write(out.join(RECON_DIR).join(LOG_DIR).join("checkpoint"), note).map_err(|e| Error::io(out, e))?;
         std::fs::write(out.join(RECON_DIR).join(VKEY_FILE), format!("{}\n", vkey.encode()))
             .map_err(|e| Error::io(out, e))?;
+    }
+    // The month of INDEX: the safeguarding return's daily figures and their chart.
+    let month = doc["at_time"].as_str().unwrap_or("").get(..7).unwrap_or("").to_string();
+    let at_time = ledgerfs_model::time::parse_timestamp(doc["at_time"].as_str().unwrap_or("")).unwrap_or(0);
+    if let Some((days, _)) = crate::recon::report::month(&reader, at + 1, &month, at_time)? {
+        std::fs::write(
+            out.join(format!("safeguarding-{month}.csv")),
+            crate::recon::report::return_csv(&days),
+        )
+        .map_err(|e| Error::io(out, e))?;
+        let currencies: std::collections::BTreeSet<_> = days
+            .iter()
+            .flat_map(|d| d.positions.iter().map(|p| p.currency.code().to_string()))
+            .collect();
+        for code in currencies {
+            let currency = ledgerfs_model::Currency::from_code(&code).expect("a position's currency");
+            let title = format!("Safeguarding {code} {month}: requirement and resource at each day's end");
+            std::fs::write(
+                out.join(format!("safeguarding-{month}-{code}.svg")),
+                crate::recon::report::chart_svg(&days, currency, &title),
+            )
+            .map_err(|e| Error::io(out, e))?;
+        }
     }
     std::fs::write(out.join("README.md"), PACK_README).map_err(|e| Error::io(out, e))?;
     std::fs::write(out.join("check_pack.py"), PACK_CHECK).map_err(|e| Error::io(out, e))?;
