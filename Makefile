@@ -42,7 +42,7 @@ SEL4_ENV += CARGO_NET_GIT_FETCH_WITH_CLI=true GIT_CONFIG_COUNT=1 \
   GIT_CONFIG_KEY_0=url.$(RUST_SEL4_GIT).insteadOf GIT_CONFIG_VALUE_0=https://github.com/seL4/rust-sel4
 endif
 # The cores: each must build for a bare-metal target (proof they are no_std).
-CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest -p ledgerfs-blockstore -p ledgerfs-blkring -p ledgerfs-journal -p ledgerfs-snapshot -p ledgerfs-console -p ledgerfs-http
+CORES := -p ledgerfs-model -p ledgerfs-proto -p ledgerfs-ring -p ledgerfs-sequencer -p ledgerfs-tiles -p ledgerfs-attest -p ledgerfs-blockstore -p ledgerfs-blkring -p ledgerfs-journal -p ledgerfs-snapshot -p ledgerfs-console -p ledgerfs-http -p ledgerfs-recon -p ledgerfs-witness
 
 .PHONY: setup build run test lint nostd unit loom pinned api-check soak sim fuzz image qemu test-image sel4-image sel4-qemu sel4-test-image bench-image sel4-bench-image bench bench-quick clean
 

@@ -44,7 +44,7 @@ pub fn ed25519_key_hash(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
 }
 
 /// Appends the 8 lowercase hex digits of `hash` to `out`.
-fn push_hex(out: &mut String, hash: &[u8; 4]) {
+pub(crate) fn push_hex(out: &mut String, hash: &[u8; 4]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in hash {
         out.push(HEX[usize::from(b >> 4)] as char);
@@ -53,7 +53,7 @@ fn push_hex(out: &mut String, hash: &[u8; 4]) {
 }
 
 /// Parses exactly 8 lowercase hex digits.
-fn parse_hex_hash(s: &str) -> Result<[u8; 4], KeyError> {
+pub(crate) fn parse_hex_hash(s: &str) -> Result<[u8; 4], KeyError> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -77,6 +77,11 @@ fn parse_hex_hash(s: &str) -> Result<[u8; 4], KeyError> {
 /// Decodes the `base64(0x01 || 32 bytes)` key field into the 32 key bytes,
 /// wiping every intermediate buffer (the field may be a private seed).
 fn decode_key_field(field: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+    decode_key_field_of(field, ALG_ED25519)
+}
+
+/// Decodes `base64(alg || 32-byte key)` for a given signature-type byte.
+pub(crate) fn decode_key_field_of(field: &str, alg: u8) -> Result<Zeroizing<[u8; 32]>, KeyError> {
     // A longer field cannot be a 33-byte key; refusing it early keeps the
     // decode buffer on the stack and bounded.
     if field.len() > 64 {
@@ -89,7 +94,7 @@ fn decode_key_field(field: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
     if n == 0 {
         return Err(KeyError::BadKeyLength);
     }
-    if buf[0] != ALG_ED25519 {
+    if buf[0] != alg {
         return Err(KeyError::UnknownAlgorithm);
     }
     if n != 33 {
@@ -102,8 +107,13 @@ fn decode_key_field(field: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
 
 /// Encodes `0x01 || key` as standard base64, wiping the temporary buffer.
 fn encode_key_field(out: &mut String, key: &[u8; 32]) {
+    encode_key_field_of(out, key, ALG_ED25519)
+}
+
+/// Encodes `alg || key` as standard base64, wiping the temporary buffer.
+pub(crate) fn encode_key_field_of(out: &mut String, key: &[u8; 32], alg: u8) {
     let mut buf = Zeroizing::new([0u8; 33]);
-    buf[0] = ALG_ED25519;
+    buf[0] = alg;
     buf[1..].copy_from_slice(key);
     STANDARD.encode_string(&buf[..], out);
 }

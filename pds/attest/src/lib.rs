@@ -37,12 +37,14 @@ extern crate alloc;
 
 mod attestor;
 mod checkpoint;
+mod cosignature;
 mod error;
 mod key;
 mod note;
 
 pub use attestor::{Attestor, Refusal, SignReply, SignRequest};
 pub use checkpoint::{parse_checkpoint_unverified, sign_checkpoint, verify_checkpoint, Checkpoint};
+pub use cosignature::{cosignature_key_id, CosignatureVerifier, CosignerKey, ALG_COSIGNATURE_V1};
 pub use error::{KeyError, NoteError};
 pub use key::{ed25519_key_hash, is_valid_key_name, SignerKey, VerifierKey, ALG_ED25519};
 pub use note::{sign_note, verify_note, MAX_NOTE_LEN, MAX_SIGNATURES};
