@@ -20,3 +20,4 @@ pub mod read;
 pub mod recon;
 pub mod serve;
 pub mod storage;
+pub mod witness;

@@ -106,6 +106,9 @@ enum Command {
         #[arg(long)]
         at: Option<u64>,
     },
+    /// A C2SP tlog-witness: cosigns checkpoints of the logs it is configured for.
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// Print the verifier key.
     Key {
         #[command(flatten)]
@@ -504,6 +507,31 @@ impl StatementArgs {
 }
 
 #[derive(Subcommand)]
+enum WitnessCommand {
+    /// Make a witness: its cosigner key (WDIR/witness.key, 0600), its verifier key
+    /// (printed, and in WDIR/witness.vkey) and the logs it witnesses.
+    Init {
+        /// The witness's directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The witness's name (a schema-less URL, e.g. witness.example.org/w1).
+        #[arg(long)]
+        name: String,
+        /// A log's verifier key (its name is the log's origin); repeat for more logs.
+        #[arg(long = "log", required = true)]
+        logs: Vec<String>,
+    },
+    /// Serve POST /add-checkpoint (submission prefix http://ADDR/) and the monitoring
+    /// endpoints GET /checkpoint?origin=O and GET /checkpoints.
+    Serve {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum ReconAction {
     /// The breaks still open (with `--all`: every break, and its resolution).
     Breaks {
@@ -574,6 +602,10 @@ fn run(cli: Cli) -> Result<()> {
             },
         )?,
         Command::Key { data } => println!("{}", ledger::read_vkey(&data.data)?.encode()),
+        Command::Witness(WitnessCommand::Init { data, name, logs }) => {
+            println!("{}", ledgerfs_hosted::witness::init(&data, &name, &logs)?);
+        }
+        Command::Witness(WitnessCommand::Serve { data, listen }) => ledgerfs_hosted::witness::serve(&data, &listen)?,
         Command::ResolutionPack { data, out, at } => {
             let (size, at) = pack::write_pack(&data.data, &out, at)?;
             println!(

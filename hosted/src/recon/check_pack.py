@@ -76,7 +76,7 @@ def check_signature(note, vkey):
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     except ImportError:
         return "skipped (no cryptography package)"
-    name, key_hash, key = vkey.strip().split("+")
+    name, key_hash, key = vkey.strip().split("+", 2)
     key = base64.b64decode(key)
     body, _, sigs = note.partition("\n\n")
     for line in sigs.splitlines():

@@ -69,8 +69,9 @@ impl CosignerKey {
     /// Parses `PRIVATE+KEY+<name>+<hex key ID>+base64(0x04 || seed)`.
     pub fn parse(text: &str) -> Result<CosignerKey, KeyError> {
         let rest = text.trim().strip_prefix("PRIVATE+KEY+").ok_or(KeyError::Malformed)?;
-        let mut parts = rest.rsplitn(3, '+');
-        let (Some(key64), Some(hash), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        // The name has no `+`; the base64 key may.
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(hash), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(KeyError::Malformed);
         };
         let id = parse_hex_hash(hash)?;
@@ -209,6 +210,15 @@ mod tests {
         let key = CosignerKey::from_seed("witness.example/w1", [9; 32]).unwrap();
         let parsed = CosignerKey::parse(&key.encode()).unwrap();
         assert_eq!(parsed.verifier(), key.verifier());
+        // Keys whose base64 holds a `+` parse too.
+        for seed in 0..64u8 {
+            let k = CosignerKey::from_seed("w", [seed; 32]).unwrap();
+            assert_eq!(CosignerKey::parse(&k.encode()).unwrap().verifier(), k.verifier());
+            assert_eq!(
+                CosignatureVerifier::parse(&k.verifier().encode()).unwrap(),
+                k.verifier()
+            );
+        }
         let v = CosignatureVerifier::parse(&key.verifier().encode()).unwrap();
         let line = key.cosign(BODY, 1_679_315_147);
         assert!(line.starts_with("\u{2014} witness.example/w1 ") && line.ends_with('\n'));

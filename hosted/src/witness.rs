@@ -1,0 +1,282 @@
+//! `ledgerfs witness`: a small, separate C2SP tlog-witness server another institution can
+//! run. `init` makes its Ed25519 cosigner key and the list of logs it witnesses; `serve`
+//! answers `POST /add-checkpoint` with the `ledgerfs-witness` core, persisting the new
+//! state durably (temporary file, fsync, rename, directory fsync) before it answers, under
+//! one lock (so no two requests can roll the record back), and serves the latest cosigned
+//! checkpoint of each log to monitors (`GET /checkpoint?origin=O`, `GET /checkpoints`).
+//!
+//! ```text
+//! WDIR/witness.key    PRIVATE+KEY+<name>+<id>+base64(0x04 || seed)   (mode 0600)
+//! WDIR/witness.vkey   <name>+<id>+base64(0x04 || public key)
+//! WDIR/witness.toml   name, and one [[logs]] per witnessed log (origin, vkey)
+//! WDIR/state.json     the latest cosigned checkpoint per origin
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use ledgerfs_attest::{CosignerKey, VerifierKey};
+use ledgerfs_witness::{add_checkpoint, Latest, Log};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::storage::fs::posix;
+use crate::storage::fsutil;
+
+const KEY_FILE: &str = "witness.key";
+const VKEY_FILE: &str = "witness.vkey";
+const CONFIG_FILE: &str = "witness.toml";
+const STATE_FILE: &str = "state.json";
+/// Largest request body (a checkpoint with many cosignatures and 63 proof lines).
+const MAX_BODY: usize = 64 * 1024;
+
+#[derive(Serialize, Deserialize)]
+struct Config {
+    name: String,
+    logs: Vec<LogConfig>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LogConfig {
+    origin: String,
+    vkey: String,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct Stored {
+    logs: BTreeMap<String, StoredLatest>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredLatest {
+    size: u64,
+    root: String,
+    note: String,
+}
+
+/// Creates a witness in `dir` (new or empty) named `name` for the logs whose verifier
+/// keys are `logs` (each key's name is the log's origin). Returns its verifier key.
+pub fn init(dir: &Path, name: &str, logs: &[String]) -> Result<String> {
+    if dir.join(KEY_FILE).exists() {
+        return Err(Error::AlreadyInitialised(dir.display().to_string()));
+    }
+    let mut configs = Vec::new();
+    for text in logs {
+        let key = VerifierKey::parse(text.trim()).map_err(|e| Error::Config(format!("--log {text}: {e}")))?;
+        configs.push(LogConfig {
+            origin: key.name().to_string(),
+            vkey: key.encode(),
+        });
+    }
+    if configs.is_empty() {
+        return Err(Error::Config("give at least one --log VKEY".into()));
+    }
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).expect("the OS provides randomness");
+    let key = CosignerKey::from_seed(name, seed).map_err(|e| Error::Config(format!("--name {name:?}: {e}")))?;
+    let fs = posix();
+    fsutil::create_dir_all(&*fs, dir)?;
+    fsutil::write_secret(&*fs, &dir.join(KEY_FILE), format!("{}\n", key.encode()).as_bytes())?;
+    let vkey = key.verifier().encode();
+    fsutil::write_atomic(&*fs, &dir.join(VKEY_FILE), format!("{vkey}\n").as_bytes(), 0o644)?;
+    let config = toml::to_string(&Config {
+        name: name.to_string(),
+        logs: configs,
+    })
+    .map_err(|e| Error::Config(e.to_string()))?;
+    fsutil::write_atomic(&*fs, &dir.join(CONFIG_FILE), config.as_bytes(), 0o644)?;
+    Ok(vkey)
+}
+
+struct Witness {
+    dir: PathBuf,
+    key: CosignerKey,
+    logs: Vec<Log>,
+    state: Mutex<ledgerfs_witness::State>,
+}
+
+fn read(dir: &Path, name: &str) -> Result<String> {
+    std::fs::read_to_string(dir.join(name)).map_err(|e| Error::io(&dir.join(name), e))
+}
+
+fn load(dir: &Path) -> Result<Witness> {
+    let key = CosignerKey::parse(&read(dir, KEY_FILE)?).map_err(|e| Error::Config(format!("{KEY_FILE}: {e}")))?;
+    let config: Config =
+        toml::from_str(&read(dir, CONFIG_FILE)?).map_err(|e| Error::Config(format!("{CONFIG_FILE}: {e}")))?;
+    let mut logs = Vec::new();
+    for l in config.logs {
+        let vkey =
+            VerifierKey::parse(&l.vkey).map_err(|e| Error::Config(format!("{CONFIG_FILE}: {}: {e}", l.origin)))?;
+        logs.push(Log {
+            origin: l.origin,
+            keys: vec![vkey],
+        });
+    }
+    let mut state = ledgerfs_witness::State::new();
+    if dir.join(STATE_FILE).exists() {
+        let stored: Stored = serde_json::from_str(&read(dir, STATE_FILE)?).map_err(|e| Error::Corrupt {
+            path: STATE_FILE.into(),
+            reason: e.to_string(),
+        })?;
+        for (origin, l) in stored.logs {
+            let root: [u8; 32] = B64
+                .decode(&l.root)
+                .ok()
+                .and_then(|r| r.try_into().ok())
+                .ok_or_else(|| Error::Corrupt {
+                    path: STATE_FILE.into(),
+                    reason: format!("{origin}: root is not a base64 hash"),
+                })?;
+            state.insert(
+                origin,
+                Latest {
+                    size: l.size,
+                    root,
+                    note: l.note,
+                },
+            );
+        }
+    }
+    Ok(Witness {
+        dir: dir.to_path_buf(),
+        key,
+        logs,
+        state: Mutex::new(state),
+    })
+}
+
+fn persist(dir: &Path, state: &ledgerfs_witness::State) -> Result<()> {
+    let stored = Stored {
+        logs: state
+            .iter()
+            .map(|(o, l)| {
+                (
+                    o.clone(),
+                    StoredLatest {
+                        size: l.size,
+                        root: B64.encode(l.root),
+                        note: l.note.clone(),
+                    },
+                )
+            })
+            .collect(),
+    };
+    let text = serde_json::to_string_pretty(&stored).expect("JSON prints");
+    fsutil::write_atomic(&*posix(), &dir.join(STATE_FILE), text.as_bytes(), 0o644)
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+async fn add(State(w): State<Arc<Witness>>, body: Bytes) -> Response {
+    if body.len() > MAX_BODY {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "the request is too large\n").into_response();
+    }
+    let answer = tokio::task::spawn_blocking(move || {
+        // Check and persist under one lock: no request can roll another's record back.
+        let mut state = w.state.lock().expect("witness state lock");
+        let answer = add_checkpoint(&w.logs, &state, &w.key, &body, now_secs());
+        if let Some((origin, latest)) = &answer.record {
+            let mut next = state.clone();
+            next.insert(origin.clone(), latest.clone());
+            if let Err(e) = persist(&w.dir, &next) {
+                eprintln!("ledgerfs witness: persisting the state failed: {e}");
+                return None;
+            }
+            *state = next;
+        }
+        Some(answer)
+    })
+    .await
+    .ok()
+    .flatten();
+    match answer {
+        Some(a) => (
+            StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            [(header::CONTENT_TYPE, a.content_type)],
+            a.body,
+        )
+            .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the witness cannot persist its state now\n",
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct OriginQuery {
+    origin: String,
+}
+
+async fn checkpoint(State(w): State<Arc<Witness>>, Query(q): Query<OriginQuery>) -> Response {
+    let state = w.state.lock().expect("witness state lock");
+    match state.get(&q.origin) {
+        Some(l) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], l.note.clone()).into_response(),
+        None => (StatusCode::NOT_FOUND, "no checkpoint cosigned for that origin\n").into_response(),
+    }
+}
+
+async fn checkpoints(State(w): State<Arc<Witness>>) -> Response {
+    let state = w.state.lock().expect("witness state lock");
+    let all: BTreeMap<&String, serde_json::Value> = state
+        .iter()
+        .map(|(o, l)| {
+            (
+                o,
+                serde_json::json!({"size": l.size, "root": B64.encode(l.root), "note": l.note}),
+            )
+        })
+        .collect();
+    axum::Json(serde_json::json!({"witness": w.key.verifier().encode(), "logs": all})).into_response()
+}
+
+/// Serves the witness in `dir` on `listen` until SIGINT/SIGTERM.
+pub fn serve(dir: &Path, listen: &str) -> Result<()> {
+    let witness = Arc::new(load(dir)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Storage(e.to_string()))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| Error::Config(format!("listen {listen}: {e}")))?;
+        let bound = listener.local_addr().map_err(|e| Error::Storage(e.to_string()))?;
+        eprintln!(
+            "ledgerfs witness: serving http://{bound} as {} ({} logs)",
+            witness.key.verifier().encode(),
+            witness.logs.len()
+        );
+        let app = Router::new()
+            .route("/add-checkpoint", post(add))
+            .route("/checkpoint", get(checkpoint))
+            .route("/checkpoints", get(checkpoints))
+            .with_state(witness);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM");
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            })
+            .await
+            .map_err(|e| Error::Storage(e.to_string()))
+    })
+}

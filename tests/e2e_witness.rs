@@ -1,0 +1,230 @@
+//! End to end: three `ledgerfs witness` servers on loopback witness a running LedgerFS log
+//! with the C2SP tlog-witness protocol. Each cosigns the first checkpoint (old 0) and the
+//! next one with its consistency proof; a stale old size is 409 with the latest size; a
+//! fork signed with the log's own key (the operator showing two histories) is refused;
+//! a bad proof is 422; an unknown log 404; a restarted witness keeps its state; every
+//! cosignature checks with `CosignatureVerifier` and with an independent Python check that
+//! follows the spec text (when the `cryptography` package is there).
+
+mod support;
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ledgerfs_attest::{sign_checkpoint, Checkpoint, CosignatureVerifier, SignerKey};
+use support::*;
+
+/// A running witness, killed on drop.
+struct Witness {
+    child: Child,
+    base: String,
+    vkey: String,
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_witness(dir: &std::path::Path) -> Witness {
+    let mut child = Command::new(bin())
+        .args([
+            "witness",
+            "serve",
+            "--data",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn witness");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("serving http://").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the witness said where it listens");
+    let vkey = std::fs::read_to_string(dir.join("witness.vkey"))
+        .unwrap()
+        .trim()
+        .to_string();
+    Witness {
+        child,
+        base: format!("http://{addr}"),
+        vkey,
+    }
+}
+
+/// POSTs an add-checkpoint body: (status, content type, body).
+fn submit(w: &Witness, old: u64, proof: &[String], note: &str) -> (u16, String, String) {
+    let mut body = format!("old {old}\n");
+    for p in proof {
+        body.push_str(p);
+        body.push('\n');
+    }
+    body.push('\n');
+    body.push_str(note);
+    match agent().post(&format!("{}/add-checkpoint", w.base)).send_string(&body) {
+        Ok(r) => (r.status(), r.content_type().to_string(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(s, r)) => (s, r.content_type().to_string(), r.into_string().unwrap()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn python_check(vkey: &str, note: &str, dir: &std::path::Path) {
+    let have = Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        eprintln!("skipping the Python cosignature check: no cryptography package");
+        return;
+    }
+    let file = dir.join("cosigned.note");
+    std::fs::write(&file, note).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/witness_check.py");
+    let out = Command::new("python3")
+        .args([script, vkey, file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn three_witnesses_cosign_and_refuse_forks() {
+    let base = temp_dir("witness");
+    let dir = base.join("data");
+    init(&dir);
+    let d = Daemon::start(&dir);
+    d.post(
+        "/v1/accounts",
+        r#"[{"id":"a","currency":"EUR"},{"id":"b","currency":"EUR"}]"#,
+    );
+    d.post(
+        "/v1/transfers",
+        r#"{"id":"t1","debit":"a","credit":"b","amount":"1.00","currency":"EUR"}"#,
+    );
+    let (_, vkey, _) = run(&["key", "--data", dir.to_str().unwrap()]);
+    let mut witnesses = Vec::new();
+    for i in 1..=3 {
+        let wdir = base.join(format!("w{i}"));
+        let (ok, out, err) = run(&[
+            "witness",
+            "init",
+            "--data",
+            wdir.to_str().unwrap(),
+            "--name",
+            &format!("witness.test/w{i}"),
+            "--log",
+            vkey.trim(),
+        ]);
+        assert!(ok && out.starts_with(&format!("witness.test/w{i}+")), "{out}{err}");
+        witnesses.push((wdir.clone(), start_witness(&wdir)));
+    }
+    let (_, c1) = d.get("/v1/checkpoint");
+    let (size1, note1) = (c1["size"].as_u64().unwrap(), c1["note"].as_str().unwrap().to_string());
+    for (wdir, w) in &witnesses {
+        let (status, kind, line) = submit(w, 0, &[], &note1);
+        assert_eq!((status, kind.as_str()), (200, "text/plain"), "{line}");
+        assert!(line.starts_with('\u{2014}') && line.ends_with('\n'), "{line}");
+        let cosigned = format!("{note1}{line}");
+        let verifier = CosignatureVerifier::parse(&w.vkey).unwrap();
+        assert!(verifier.verify(cosigned.as_bytes()).is_ok());
+        python_check(&w.vkey, &cosigned, wdir);
+    }
+    // The log grows: each witness gets the consistency proof from what it cosigned.
+    d.post(
+        "/v1/transfers",
+        r#"{"id":"t2","debit":"a","credit":"b","amount":"2.00","currency":"EUR"}"#,
+    );
+    let (_, c2) = d.get(&format!("/v1/proofs/consistency?from={size1}"));
+    let proof: Vec<String> = c2["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().to_string())
+        .collect();
+    let note2 = c2["checkpoint"]["note"].as_str().unwrap().to_string();
+    let size2 = c2["to"].as_u64().unwrap();
+    for (_, w) in &witnesses {
+        let (status, _, line) = submit(w, size1, &proof, &note2);
+        assert_eq!(status, 200, "{line}");
+    }
+    let w1 = &witnesses[0].1;
+    // A stale old size: 409 and the latest size.
+    let (status, kind, body) = submit(w1, size1, &proof, &note2);
+    assert_eq!(
+        (status, kind.as_str(), body),
+        (409, "text/x.tlog.size", format!("{size2}\n"))
+    );
+    // The operator (who holds the log key) signs another history at the same size: a fork.
+    let key = SignerKey::parse(std::fs::read_to_string(dir.join("attest.key")).unwrap().trim()).unwrap();
+    let fork = |size: u64, root: [u8; 32]| {
+        sign_checkpoint(
+            &key,
+            &Checkpoint {
+                origin: "e2e.test/log".into(),
+                size,
+                root,
+                extensions: Vec::new(),
+            },
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        submit(w1, size2, &[], &fork(size2, [7; 32])).0,
+        409,
+        "a second root at one size"
+    );
+    assert_eq!(
+        submit(w1, size2, &proof, &fork(size2 + 3, [8; 32])).0,
+        422,
+        "an inconsistent larger tree"
+    );
+    // Another log's checkpoint, and a body that is not one.
+    let stranger = SignerKey::from_seed("other.test/log", [5; 32]).unwrap();
+    let other = sign_checkpoint(
+        &stranger,
+        &Checkpoint {
+            origin: "other.test/log".into(),
+            size: 1,
+            root: [1; 32],
+            extensions: Vec::new(),
+        },
+    )
+    .unwrap();
+    assert_eq!(submit(w1, 0, &[], &other).0, 404);
+    let r = agent()
+        .post(&format!("{}/add-checkpoint", w1.base))
+        .send_string("hello");
+    assert!(matches!(r, Err(ureq::Error::Status(400, _))));
+    // The monitoring endpoint: the latest cosigned checkpoint.
+    let latest = agent()
+        .get(&format!("{}/checkpoint?origin=e2e.test/log", w1.base))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        latest.starts_with(&note2) && latest.contains("\u{2014} witness.test/w1 "),
+        "{latest}"
+    );
+    // A restarted witness keeps its state.
+    let (wdir, w) = witnesses.remove(0);
+    drop(w);
+    // (It listens before it says so: the first request is served.)
+    let w = start_witness(&wdir);
+    let (status, _, body) = submit(&w, 0, &[], &note1);
+    assert_eq!((status, body), (409, format!("{size2}\n")));
+}
