@@ -5,7 +5,7 @@
 #
 #   FUZZ_SECONDS=60        time budget per target
 #   FUZZ_TARGETS="a b"     only these targets (default: all of them)
-#   FUZZ_HOSTED=1          also the hosted_config target (builds the whole daemon)
+#   FUZZ_HOSTED=1          also the hosted_config and statement targets (build the whole daemon)
 #   FUZZ_TARGET_DIR=...    cargo target directory (default target/fuzz)
 #
 # The committed seeds (fuzz/corpus/<target>) are read only; what a run discovers goes to
@@ -32,7 +32,7 @@ fi
 
 targets=${FUZZ_TARGETS:-$(cargo "+$nightly" fuzz list)}
 if [ "${FUZZ_HOSTED:-0}" != 1 ] && [ -z "${FUZZ_TARGETS:-}" ]; then
-  targets=$(echo "$targets" | grep -vx hosted_config || true)
+  targets=$(echo "$targets" | grep -vx -e hosted_config -e statement || true)
 fi
 
 echo "fuzz: building $(echo $targets | wc -w) targets (nightly, address sanitizer)"

@@ -48,6 +48,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("blockstore", blockstore),
     ("journal", journal),
     ("http_request", http_request),
+    ("witness", witness),
     #[cfg(feature = "hosted")]
     ("hosted_config", hosted_config),
     #[cfg(feature = "hosted")]
@@ -335,6 +336,12 @@ pub fn keys(data: &[u8]) {
         for line in text.lines().chain([text]) {
             if let Ok(k) = VerifierKey::parse(line) {
                 assert_eq!(k.encode(), line, "verifier key re-encoding differs");
+            }
+            if let Ok(k) = ledgerfs_attest::CosignatureVerifier::parse(line) {
+                assert_eq!(k.encode(), line, "cosignature verifier key re-encoding differs");
+            }
+            if let Ok(k) = ledgerfs_attest::CosignerKey::parse(line) {
+                assert_eq!(k.encode(), line, "cosigner key re-encoding differs");
             }
             if let Ok(k) = SignerKey::parse(line) {
                 assert_eq!(k.encode(), line, "signer key re-encoding differs");
@@ -726,5 +733,48 @@ pub fn statement(data: &[u8]) {
         // Lines without a reference cannot match (references are the key).
         let unreferenced = s.lines.iter().filter(|l| l.reference.is_empty()).count();
         assert_eq!(outcome.matched + unreferenced, s.lines.len(), "{outcome:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Witness requests (ledgerfs_witness::add_checkpoint)
+
+/// A witness's `add-checkpoint` over any body: never panics; a `200` carries a record of the
+/// checkpoint and a cosignature line that verifies on it; a `409` on a stale size says the
+/// latest size in `text/x.tlog.size`; nothing but `200` changes the state.
+pub fn witness(data: &[u8]) {
+    use ledgerfs_attest::CosignerKey;
+    use ledgerfs_witness::{add_checkpoint, Latest, Log, State};
+    let log = SignerKey::from_seed("fuzz.example/log", [1; 32]).expect("a key");
+    let logs = [Log {
+        origin: "fuzz.example/log".into(),
+        keys: vec![log.verifier()],
+    }];
+    let mut state = State::new();
+    // Odd lengths meet a witness that already cosigned size 3 (so both paths are reached).
+    if data.len() % 2 == 1 {
+        state.insert(
+            "fuzz.example/log".into(),
+            Latest {
+                size: 3,
+                root: [0; 32],
+                note: String::new(),
+            },
+        );
+    }
+    let key = CosignerKey::from_seed("fuzz.example/witness", [2; 32]).expect("a key");
+    let answer = add_checkpoint(&logs, &state, &key, data, 1_700_000_000);
+    match answer.status {
+        200 => {
+            let (_, latest) = answer.record.expect("a 200 records the checkpoint");
+            assert_eq!(key.verifier().verify(latest.note.as_bytes()), Ok(1_700_000_000));
+        }
+        409 if answer.content_type == "text/x.tlog.size" => {
+            let latest = state.get("fuzz.example/log").map_or(0, |l| l.size);
+            assert_eq!(answer.body, format!("{latest}\n"));
+            assert!(answer.record.is_none());
+        }
+        400 | 403 | 404 | 409 | 422 => assert!(answer.record.is_none()),
+        other => panic!("unexpected status {other}"),
     }
 }

@@ -461,6 +461,28 @@ fn main() {
          sha256 = \"00\"\nrole = \"admin\"\n",
     );
 
+    // witness: add-checkpoint bodies, a first submission and a stale one.
+    let log = SignerKey::from_seed("fuzz.example/log", [1; 32]).unwrap();
+    let first = sign_checkpoint(
+        &log,
+        &Checkpoint {
+            origin: "fuzz.example/log".into(),
+            size: 3,
+            root: [0; 32],
+            extensions: Vec::new(),
+        },
+    )
+    .unwrap();
+    for (name, old) in [
+        ("first", "old 0\n\n"),
+        ("stale", "old 2\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n"),
+        ("same", "old 3\n\n"),
+    ] {
+        for pad in ["", " "] {
+            c.put("witness", &format!("{name}{}", pad.len()), format!("{old}{first}{pad}"));
+        }
+    }
+
     // statement: the reconciliation tests' real camt.053 and CSV files.
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/statements");
     for name in ["matched.xml", "missing_line.xml", "wrong_balance.xml", "corrected.csv"] {
