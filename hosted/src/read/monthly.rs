@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::error::Result;
 use crate::read::logread::LogReader;
-use crate::read::statement::{walk, Side};
+use crate::read::statement::{period, Side};
 
 /// Both renderings of one month.
 pub struct MonthStatement {
@@ -53,63 +53,49 @@ pub fn render(
     postings: &[u64],
     size: u64,
     month: &str,
-    (start, end): (UnixNanos, UnixNanos),
+    bounds: (UnixNanos, UnixNanos),
 ) -> Result<MonthStatement> {
     let c = record.currency;
-    let net = |b: &ledgerfs_sequencer::Balance| b.credits_posted as i128 - b.debits_posted as i128;
-    let (mut opening, mut closing) = (0i128, 0i128);
     let mut rows: Vec<Value> = Vec::new();
     let mut csv = String::from(
         "index,time,value_date,id,reference,counterparty,amount,currency,charges,exchange_rate,balance_after\n",
     );
-    let mut before = 0i128;
-    walk(reader, record, postings, size, |line| {
-        if line.time >= end {
-            return false;
-        }
-        let after = net(&line.balance_after);
-        if line.time < start {
-            opening = after;
-        } else if after != before {
-            let t = &line.transfer;
-            let amount = format_signed(after - before, c);
-            let (charges, rate) = (
-                metadata_text(&t.metadata, "charges"),
-                metadata_text(&t.metadata, "exchange_rate"),
-            );
-            let time = format_timestamp(line.time);
-            let balance = format_signed(after, c);
-            csv.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{}\n",
-                line.index,
-                time,
-                &time[..10],
-                csv_field(&t.id),
-                csv_field(&t.reference),
-                csv_field(line.counterparty()),
-                amount,
-                c.code(),
-                csv_field(&charges),
-                csv_field(&rate),
-                balance
-            ));
-            rows.push(json!({
-                "index": line.index,
-                "time": time,
-                "value_date": &time[..10],
-                "id": t.id,
-                "reference": t.reference,
-                "side": if line.side == Side::Debit { "debit" } else { "credit" },
-                "counterparty": line.counterparty(),
-                "amount": amount,
-                "charges": charges,
-                "exchange_rate": rate,
-                "balance_after": balance,
-            }));
-        }
-        before = after;
-        closing = after;
-        true
+    let (opening, closing) = period(reader, record, postings, size, bounds, |line, change, after| {
+        let t = &line.transfer;
+        let amount = format_signed(change, c);
+        let (charges, rate) = (
+            metadata_text(&t.metadata, "charges"),
+            metadata_text(&t.metadata, "exchange_rate"),
+        );
+        let time = format_timestamp(line.time);
+        let balance = format_signed(after, c);
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{}\n",
+            line.index,
+            time,
+            &time[..10],
+            csv_field(&t.id),
+            csv_field(&t.reference),
+            csv_field(line.counterparty()),
+            amount,
+            c.code(),
+            csv_field(&charges),
+            csv_field(&rate),
+            balance
+        ));
+        rows.push(json!({
+            "index": line.index,
+            "time": time,
+            "value_date": &time[..10],
+            "id": t.id,
+            "reference": t.reference,
+            "side": if line.side == Side::Debit { "debit" } else { "credit" },
+            "counterparty": line.counterparty(),
+            "amount": amount,
+            "charges": charges,
+            "exchange_rate": rate,
+            "balance_after": balance,
+        }));
     })?;
     let lines = rows.len();
     let doc = json!({

@@ -124,6 +124,37 @@ pub fn walk(
     Ok(balance)
 }
 
+/// Walks the postings (all below `size`) of a period `[start, end)`: `visit(line, change,
+/// after)` for each line in it that moved the posted balance, where `after` is the posted
+/// net (credits − debits) after the line and `change` what the line moved. Returns the
+/// posted net at `start` and at `end`. The one period walk behind a business day's
+/// reconciliation and a month's statement.
+pub fn period(
+    reader: &LogReader,
+    record: &AccountRecord,
+    postings: &[u64],
+    size: u64,
+    (start, end): (UnixNanos, UnixNanos),
+    mut visit: impl FnMut(&Line, i128, i128),
+) -> Result<(i128, i128)> {
+    let net = |b: &Balance| b.credits_posted as i128 - b.debits_posted as i128;
+    let (mut opening, mut before) = (0i128, 0i128);
+    walk(reader, record, postings, size, |line| {
+        if line.time >= end {
+            return false;
+        }
+        let after = net(&line.balance_after);
+        if line.time < start {
+            opening = after;
+        } else if after != before {
+            visit(line, after - before, after);
+        }
+        before = after;
+        true
+    })?;
+    Ok((opening, before))
+}
+
 /// Which lines a query wants. Every condition given must hold.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {

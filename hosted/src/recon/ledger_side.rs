@@ -9,7 +9,7 @@ use ledgerfs_recon::{Holding, LedgerLine};
 
 use crate::error::Result;
 use crate::read::logread::LogReader;
-use crate::read::statement::walk;
+use crate::read::statement::{period, walk};
 use crate::read::view::{AccountView, ViewState};
 
 /// The UTC day `YYYY-MM-DD` as `[start, end)` in Unix nanoseconds, or `None` if it is not
@@ -33,30 +33,26 @@ pub fn account_day(
     reader: &LogReader,
     account: &AccountView,
     size: u64,
-    (start, end): (UnixNanos, UnixNanos),
+    bounds: (UnixNanos, UnixNanos),
 ) -> Result<(Vec<LedgerLine>, i128, i128)> {
-    let net = |b: &ledgerfs_sequencer::Balance| b.debits_posted as i128 - b.credits_posted as i128;
-    let (mut lines, mut opening, mut closing, mut before) = (Vec::new(), 0i128, 0i128, 0i128);
-    walk(reader, &account.record, &account.postings, size, |line| {
-        if line.time >= end {
-            return false;
-        }
-        let after = net(&line.balance_after);
-        if line.time < start {
-            opening = after;
-        } else if after != before {
+    let mut lines = Vec::new();
+    // The mirror account is an asset: its bank-side amounts are debits minus credits.
+    let (opening, closing) = period(
+        reader,
+        &account.record,
+        &account.postings,
+        size,
+        bounds,
+        |line, change, _| {
             lines.push(LedgerLine {
                 index: line.index,
                 id: line.transfer.id.clone(),
                 reference: line.transfer.reference.clone(),
-                amount: after - before,
-            });
-        }
-        before = after;
-        closing = after;
-        true
-    })?;
-    Ok((lines, opening, closing))
+                amount: -change,
+            })
+        },
+    )?;
+    Ok((lines, -opening, -closing))
 }
 
 /// Every customer and safeguarding account's posted totals as of the first `cut` entries

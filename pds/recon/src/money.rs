@@ -32,24 +32,14 @@ pub fn parse_signed(text: &str, currency: Currency) -> Result<i128, ResultCode> 
     Ok(if negative { -minor } else { minor })
 }
 
-/// Canonical decimal text of signed minor units ("-12.50", "0.00").
+/// Canonical decimal text of signed minor units ("-12.50", "0.00"): the model's one
+/// rule for signed balances (`ledgerfs_model::amount::format_signed`).
 pub fn format_signed(minor: i128, currency: Currency) -> String {
-    let mut out = String::new();
-    if minor < 0 {
-        out.push('-');
-    }
     let magnitude = minor.unsigned_abs();
-    if magnitude == 0 {
-        let exponent = usize::from(currency.exponent());
-        out.push('0');
-        if exponent > 0 {
-            out.push('.');
-            out.extend(core::iter::repeat_n('0', exponent));
-        }
-        return out;
+    match minor < 0 {
+        false => ledgerfs_model::amount::format_signed(magnitude, 0, currency),
+        true => ledgerfs_model::amount::format_signed(0, magnitude, currency),
     }
-    Amount(magnitude).write(currency, &mut out);
-    out
 }
 
 #[cfg(test)]
