@@ -379,11 +379,23 @@ info(benchmark): done
         assert!(args(&specs[2], 10_000, Path::new("x")).contains(&"--clients=32".to_string()));
     }
 
+    /// A fake `tigerbeetle` script, written by a child process: had this process held it
+    /// open for writing, another test thread's fork could inherit that descriptor until
+    /// its exec, and running the script would fail with ETXTBSY ("Text file busy").
     fn fake(dir: &Path, body: &str) -> std::path::PathBuf {
-        use std::os::unix::fs::PermissionsExt;
+        use std::io::Write;
         let path = dir.join("tigerbeetle");
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("cat > \"$0\" && chmod 755 \"$0\"")
+            .arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("#!/bin/sh\n{body}\n").as_bytes()).unwrap();
+        drop(stdin);
+        assert!(child.wait().unwrap().success());
         path
     }
 
