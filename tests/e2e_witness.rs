@@ -227,4 +227,66 @@ fn three_witnesses_cosign_and_refuse_forks() {
     let w = start_witness(&wdir);
     let (status, _, body) = submit(&w, 0, &[], &note1);
     assert_eq!((status, body), (409, format!("{size2}\n")));
+
+    // The log side: a C2SP tlog-policy with a 2-of-3 quorum, the collector, and the verifier.
+    let all = [&w, &witnesses[0].1, &witnesses[1].1];
+    let mut policy = format!("log {}\n", vkey.trim());
+    for (i, x) in all.iter().enumerate() {
+        policy.push_str(&format!("witness W{} {} {}\n", i + 1, x.vkey, x.base));
+    }
+    policy.push_str("group two-of-three 2 W1 W2 W3\nquorum two-of-three\n");
+    let policy_file = base.join("policy.txt");
+    std::fs::write(&policy_file, policy).unwrap();
+    d.post(
+        "/v1/transfers",
+        r#"{"id":"t3","debit":"a","credit":"b","amount":"3.00","currency":"EUR"}"#,
+    );
+    let witnessed = base.join("witnessed.checkpoint");
+    let collect = |out: &std::path::Path| {
+        Command::new(bin())
+            .args(["witness", "collect", "--url", &d.base, "--token", &d.token, "--policy"])
+            .arg(&policy_file)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let out = collect(&witnessed);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let note = std::fs::read_to_string(&witnessed).unwrap();
+    assert_eq!(note.matches("\n\u{2014} witness.test/").count(), 3, "{note}");
+    let verify = |file: &std::path::Path| {
+        run(&[
+            "verify",
+            "--url",
+            &d.base,
+            "--token",
+            &d.token,
+            "--vkey",
+            vkey.trim(),
+            "--policy",
+            policy_file.to_str().unwrap(),
+            "--witnessed",
+            file.to_str().unwrap(),
+        ])
+    };
+    let (ok, out, err) = verify(&witnessed);
+    assert!(
+        ok && out.contains("cosigned by 3") && out.contains("quorum met"),
+        "{out}{err}"
+    );
+    // Two witnesses down: one cosignature, the quorum is not met, and the verifier says so.
+    drop(w);
+    drop(witnesses);
+    let (_, third) = (0, start_witness(&base.join("w3")));
+    let lonely = base.join("lonely.checkpoint");
+    d.post(
+        "/v1/transfers",
+        r#"{"id":"t4","debit":"a","credit":"b","amount":"4.00","currency":"EUR"}"#,
+    );
+    let out = collect(&lonely);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let (ok, _, err) = verify(&lonely);
+    assert!(!ok && err.contains("does not meet the policy's quorum"), "{err}");
+    drop(third);
 }

@@ -139,6 +139,13 @@ enum Command {
         /// Also check every snapshot in DIR/snapshots against a replay of the log.
         #[arg(long, requires = "dir")]
         snapshots: bool,
+        /// A C2SP tlog-policy: `--witnessed FILE` must meet its quorum of cosignatures.
+        #[arg(long, requires = "witnessed")]
+        policy: Option<PathBuf>,
+        /// A cosigned checkpoint (from `ledgerfs witness collect`): checked against the
+        /// policy and for consistency with the verified log.
+        #[arg(long, requires = "policy")]
+        witnessed: Option<PathBuf>,
     },
     /// Accounts.
     #[command(subcommand)]
@@ -521,6 +528,20 @@ enum WitnessCommand {
         #[arg(long = "log", required = true)]
         logs: Vec<String>,
     },
+    /// The log side, run next to a log (the daemon, or the appliance's host): submit the
+    /// log's current checkpoint to every witness of a C2SP tlog-policy (with the consistency
+    /// proof from what each cosigned last) and print the checkpoint with the cosignatures
+    /// collected. Exits 2 when they do not meet the quorum.
+    Collect {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The policy: its `witness` lines carry the submission prefixes.
+        #[arg(long)]
+        policy: PathBuf,
+        /// Write the cosigned checkpoint here too.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Serve POST /add-checkpoint (submission prefix http://ADDR/) and the monitoring
     /// endpoints GET /checkpoint?origin=O and GET /checkpoints.
     Serve {
@@ -606,6 +627,24 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", ledgerfs_hosted::witness::init(&data, &name, &logs)?);
         }
         Command::Witness(WitnessCommand::Serve { data, listen }) => ledgerfs_hosted::witness::serve(&data, &listen)?,
+        Command::Witness(WitnessCommand::Collect { client, policy, out }) => {
+            let text = std::fs::read_to_string(&policy).map_err(|e| Error::io(&policy, e))?;
+            let policy = ledgerfs_witness::Policy::parse(&text).map_err(Error::Config)?;
+            let (note, verdict) = ledgerfs_hosted::witness::collect(&client.client()?, &policy)?;
+            if let Some(out) = out {
+                std::fs::write(&out, &note).map_err(|e| Error::io(&out, e))?;
+            }
+            print!("{note}");
+            eprintln!(
+                "ledgerfs witness collect: size {} cosigned by {:?}; quorum {}",
+                verdict.checkpoint.size,
+                verdict.cosigned_by,
+                if verdict.quorum_met { "met" } else { "NOT met" }
+            );
+            if !verdict.quorum_met {
+                std::process::exit(2);
+            }
+        }
         Command::ResolutionPack { data, out, at } => {
             let (size, at) = pack::write_pack(&data.data, &out, at)?;
             println!(
@@ -630,6 +669,8 @@ fn run(cli: Cli) -> Result<()> {
             token,
             older,
             snapshots,
+            policy,
+            witnessed,
         } => {
             let data_dir = dir.clone();
             let vkey_text = match (&vkey, &dir) {
@@ -646,11 +687,39 @@ fn run(cli: Cli) -> Result<()> {
                 (None, Some(base)) => verify::Source::Url { base, token },
                 (None, None) => return Err(Error::Client("pass --dir DIR or --url URL".into())),
             };
-            let older = older
+            let mut older = older
                 .iter()
                 .map(|p| std::fs::read(p).map_err(|e| Error::io(p, e)))
                 .collect::<Result<Vec<_>>>()?;
+            // A witnessed checkpoint must meet the policy's quorum and be consistent with
+            // the log (it is checked as one more older checkpoint).
+            let verdict = match (&policy, &witnessed) {
+                (Some(p), Some(w)) => {
+                    let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+                    let policy = ledgerfs_witness::Policy::parse(&text).map_err(Error::Config)?;
+                    let note = std::fs::read(w).map_err(|e| Error::io(w, e))?;
+                    let verdict = policy.check(&note).map_err(Error::Client)?;
+                    if !verdict.quorum_met {
+                        return Err(Error::Client(format!(
+                            "{}: cosigned by {:?}, which does not meet the policy's quorum",
+                            w.display(),
+                            verdict.cosigned_by
+                        )));
+                    }
+                    older.push(note);
+                    Some(verdict)
+                }
+                _ => None,
+            };
             let report = verify::verify(source, &key, &older, true)?;
+            if let Some(v) = verdict {
+                println!(
+                    "witnessed: size {} cosigned by {} ({}), quorum met, consistent with the log",
+                    v.checkpoint.size,
+                    v.cosigned_by.len(),
+                    v.cosigned_by.join(", ")
+                );
+            }
             println!(
                 "verified: size {} root {} ({} accounts, money conserved, {} older checkpoint(s) consistent)",
                 report.size, report.root, report.accounts, report.older_checkpoints

@@ -28,6 +28,16 @@ impl Client {
         self.finish(request.set("Authorization", &format!("Bearer {}", self.token)).call())
     }
 
+    /// GET a text resource (e.g. `/log/checkpoint`).
+    pub fn get_text(&self, path: &str) -> Result<String> {
+        let request = self.agent.get(&format!("{}{path}", self.base));
+        match request.set("Authorization", &format!("Bearer {}", self.token)).call() {
+            Ok(r) => r.into_string().map_err(|e| Error::Client(format!("bad response: {e}"))),
+            Err(ureq::Error::Status(status, _)) => Err(Error::Client(format!("HTTP {status} for {path}"))),
+            Err(e) => Err(Error::Client(format!("cannot reach {}: {e}", self.base))),
+        }
+    }
+
     /// POST a JSON body.
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
         let request = self.agent.post(&format!("{}{path}", self.base));

@@ -169,6 +169,11 @@ impl CosignatureVerifier {
         &self.name
     }
 
+    /// The raw 32-byte Ed25519 public key (two vkeys wrapping it are the same witness).
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
     /// Finds this witness's cosignature among `note`'s signature lines and checks it:
     /// the time it was made, or why not. Other lines are ignored.
     pub fn verify(&self, note: &[u8]) -> Result<u64, NoteError> {

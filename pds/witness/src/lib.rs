@@ -15,6 +15,10 @@
 
 extern crate alloc;
 
+pub mod policy;
+
+pub use policy::{Policy, PolicyLog, PolicyWitness, Verdict};
+
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
