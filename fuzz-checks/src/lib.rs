@@ -49,6 +49,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("journal", journal),
     ("http_request", http_request),
     ("witness", witness),
+    ("policy", policy),
     #[cfg(feature = "hosted")]
     ("hosted_config", hosted_config),
     #[cfg(feature = "hosted")]
@@ -776,5 +777,19 @@ pub fn witness(data: &[u8]) {
         }
         400 | 403 | 404 | 409 | 422 => assert!(answer.record.is_none()),
         other => panic!("unexpected status {other}"),
+    }
+}
+
+/// C2SP tlog-policy text: never panics; a policy that parses names a defined quorum (its
+/// check of an unsigned note is an error, never a panic).
+pub fn policy(data: &[u8]) {
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(p) = ledgerfs_witness::Policy::parse(text) {
+        assert!(
+            p.check(b"o\n1\nAAAA\n\n").is_err(),
+            "an unsigned note is never accepted"
+        );
     }
 }

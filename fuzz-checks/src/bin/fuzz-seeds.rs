@@ -483,6 +483,27 @@ fn main() {
         }
     }
 
+    // policy: the spec's example shape, with real keys.
+    let w = |i: u8| {
+        ledgerfs_attest::CosignerKey::from_seed(&format!("w.example/{i}"), [i; 32])
+            .unwrap()
+            .verifier()
+            .encode()
+    };
+    c.put(
+        "policy",
+        "groups",
+        format!(
+            "# two organisations\nlog {} https://log.example/\nwitness X1 {}\nwitness X2 {}\n\twitness Y1 {} http://y1/\n\
+             group X 2 X1 X2\ngroup XY all X Y1\nquorum XY\n",
+            log.verifier().encode(),
+            w(1),
+            w(2),
+            w(3)
+        ),
+    );
+    c.put("policy", "none", "quorum none\n");
+
     // statement: the reconciliation tests' real camt.053 and CSV files.
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/statements");
     for name in ["matched.xml", "missing_line.xml", "wrong_balance.xml", "corrected.csv"] {
