@@ -341,9 +341,7 @@ async fn health(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Response {
     let m = &state.engine.metrics;
     let open_breaks = state.engine.recon.open_breaks();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let now = crate::clock::unix_nanos();
     let view = state.engine.view.state.read().expect("view lock");
     let text = format!(
         "# HELP ledgerfs_log_size Entries covered by the durable checkpoint.\n# TYPE ledgerfs_log_size gauge\nledgerfs_log_size {}\n\
@@ -804,9 +802,7 @@ fn resolve_at(state: &AppState, at: &str, size: u64) -> ApiResult<Option<u64>> {
     })?;
     // Like an index beyond the log, a time the ledger has not reached is refused: the
     // state as of then is not known yet.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let now = crate::clock::unix_nanos();
     if time > now {
         return Err(ApiError::bad_request("at_invalid", format!("{at} is in the future")));
     }

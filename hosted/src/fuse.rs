@@ -703,9 +703,7 @@ impl LedgerFs {
             return Ok(Vec::new());
         };
         let opened = self.reader.decoded(a.index, committed.size)?.time;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
+        let now = crate::clock::unix_nanos();
         let month_of = |t: u64| ledgerfs_model::time::format_timestamp(t)[..7].to_string();
         let (mut y, mut m): (u32, u32) = {
             let first = month_of(opened);

@@ -12,6 +12,7 @@ pub mod access;
 pub mod api;
 pub mod appliance;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod fuse;

@@ -174,12 +174,6 @@ fn persist(dir: &Path, state: &ledgerfs_witness::State) -> Result<()> {
     fsutil::write_atomic(&*posix(), &dir.join(STATE_FILE), text.as_bytes(), 0o644)
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 async fn add(State(w): State<Arc<Witness>>, body: Bytes) -> Response {
     if body.len() > MAX_BODY {
         return (StatusCode::PAYLOAD_TOO_LARGE, "the request is too large\n").into_response();
@@ -187,7 +181,7 @@ async fn add(State(w): State<Arc<Witness>>, body: Bytes) -> Response {
     let answer = tokio::task::spawn_blocking(move || {
         // Check and persist under one lock: no request can roll another's record back.
         let mut state = w.state.lock().expect("witness state lock");
-        let answer = add_checkpoint(&w.logs, &state, &w.key, &body, now_secs());
+        let answer = add_checkpoint(&w.logs, &state, &w.key, &body, crate::clock::unix_secs());
         if let Some((origin, latest)) = &answer.record {
             let mut next = state.clone();
             next.insert(origin.clone(), latest.clone());

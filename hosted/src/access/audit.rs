@@ -18,16 +18,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ledgerfs_attest::VerifierKey;
 use ledgerfs_model::audit::AuditEntry;
-use ledgerfs_tiles::{empty_root, TileStore};
 
 use crate::error::{Error, Result};
-use crate::pipeline::logwriter::{sign, LogId, LogWriter, SignMessage, Signer};
-use crate::storage::ledger;
-use crate::storage::tiles::PosixStore;
+use crate::pipeline::logwriter::{open_sublog, sublog_checkpoint, LogId, LogWriter, SignMessage};
 
 /// Directory of the audit log inside the data directory.
 pub const AUDIT_DIR: &str = "audit";
@@ -172,34 +169,28 @@ pub fn audit_origin(origin: &str) -> String {
 /// The audit log's signed checkpoint, if it exists, read before the attest thread starts
 /// (so its attestor remembers what it signed).
 pub fn existing_checkpoint(dir: &Path) -> Result<Option<Vec<u8>>> {
-    PosixStore::new(dir.join(AUDIT_DIR).join(ledger::LOG_DIR)).read_checkpoint()
+    sublog_checkpoint(dir, AUDIT_DIR)
 }
 
 /// Opens (verifying) or creates the audit log and starts its writer thread.
 pub fn start(dir: &Path, vkey: &VerifierKey, origin: &str, signer: SyncSender<SignMessage>) -> Result<Audit> {
-    let log_dir = dir.join(AUDIT_DIR).join(ledger::LOG_DIR);
-    std::fs::create_dir_all(&log_dir).map_err(|e| Error::io(&log_dir, e))?;
-    let mut store = PosixStore::new(log_dir.clone());
-    if store.read_checkpoint()?.is_none() {
-        let note = sign(&signer, LogId::Audit, 0, empty_root())?;
-        store.swap_checkpoint(note.as_bytes())?;
-    }
-    let (tiles, committed) = ledger::open_log(&log_dir, vkey, origin, &mut |_, _| {}, &mut |index, bytes| {
-        serde_json::from_slice::<serde_json::Value>(bytes)
-            .map(|_| ())
-            .map_err(|e| Error::Corrupt {
-                path: format!("audit/log/tile/entries (entry {index})"),
-                reason: e.to_string(),
-            })
-    })?;
-    let durable = Arc::new(AtomicU64::new(committed.size));
-    let writer = LogWriter::new(
+    let writer = open_sublog(
+        dir,
+        AUDIT_DIR,
         LogId::Audit,
-        tiles,
-        PosixStore::new(log_dir),
-        committed,
-        Signer::Thread(signer),
-    );
+        vkey,
+        origin,
+        signer,
+        &mut |index, bytes| {
+            serde_json::from_slice::<serde_json::Value>(bytes)
+                .map(|_| ())
+                .map_err(|e| Error::Corrupt {
+                    path: format!("audit/log/tile/entries (entry {index})"),
+                    reason: e.to_string(),
+                })
+        },
+    )?;
+    let durable = Arc::new(AtomicU64::new(writer.size()));
     let (queue, records) = mpsc::sync_channel(AUDIT_QUEUE);
     let counter = durable.clone();
     let health = Arc::new(Health {
@@ -212,12 +203,6 @@ pub fn start(dir: &Path, vkey: &VerifierKey, origin: &str, signer: SyncSender<Si
         .spawn(move || audit_loop(writer, records, counter, guard))
         .map_err(|e| Error::Storage(e.to_string()))?;
     Ok(Audit { queue, durable, health })
-}
-
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn audit_loop(mut writer: LogWriter, records: Receiver<AuditRecord>, durable: Arc<AtomicU64>, guard: RunningGuard) {
@@ -245,7 +230,7 @@ fn audit_loop(mut writer: LogWriter, records: Receiver<AuditRecord>, durable: Ar
             text.clear();
             ends.clear();
             let first = writer.size();
-            let time = now_nanos();
+            let time = crate::clock::unix_nanos();
             for (i, r) in batch.iter().enumerate() {
                 let entry = AuditEntry {
                     index: first + i as u64,

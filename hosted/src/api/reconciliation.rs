@@ -101,18 +101,12 @@ fn cut_off(state: &AppState, q: &CutQuery, size: u64) -> ApiResult<(u64, String)
             let (_, end) = day_bounds(date).ok_or_else(|| bad_date(date))?;
             Ok((state.reader.count_before(end, size)?, date.clone()))
         }
-        (None, None) => Ok((size, format_timestamp(now_nanos())[..10].to_string())),
+        (None, None) => Ok((size, format_timestamp(crate::clock::unix_nanos())[..10].to_string())),
     }
 }
 
 fn bad_date(date: &str) -> ApiError {
     ApiError::bad_request("date_invalid", format!("{date:?} is not a date like 2026-11-30"))
-}
-
-fn now_nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn position_json(p: &Position) -> Value {
@@ -305,7 +299,7 @@ pub(super) async fn post_external(
             format!("the statement's closing balance is dated {stated}, not {date}"),
         ));
     }
-    let sha = hex(&Sha256::digest(&bytes));
+    let sha = crate::storage::ledger::hex(&Sha256::digest(&bytes));
     let sha_out = sha.clone();
     let size = committed.size;
     let (reader, log) = (state.reader.clone(), state.engine.recon.clone());
@@ -375,10 +369,6 @@ pub(super) async fn post_external(
     })))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[derive(Deserialize)]
 pub(super) struct BreaksQuery {
     status: Option<String>,
@@ -391,7 +381,7 @@ pub(super) async fn get_breaks(
     ApiQuery(q): ApiQuery<BreaksQuery>,
 ) -> ApiResult<Json<Value>> {
     may_read(&caller(&state, &headers)?)?;
-    let now = now_nanos();
+    let now = crate::clock::unix_nanos();
     let breaks: Vec<Value> = match q.status.as_deref().unwrap_or("open") {
         "open" => state
             .engine
@@ -528,7 +518,7 @@ async fn month_report(
     let size = state.engine.view.size();
     let reader = state.reader.clone();
     let m = month.clone();
-    let found = tokio::task::spawn_blocking(move || report::month(&reader, size, &m, now_nanos()))
+    let found = tokio::task::spawn_blocking(move || report::month(&reader, size, &m, crate::clock::unix_nanos()))
         .await
         .map_err(blocking_error)??;
     let (days, totals) =

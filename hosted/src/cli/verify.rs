@@ -179,11 +179,7 @@ pub fn verify(source: Source, vkey: &VerifierKey, older: &[Vec<u8>], show_progre
 /// Replays every entry through the sequencer core and checks conservation.
 fn replay(reader: &AnyReader, size: u64, show_progress: bool) -> Result<usize> {
     let bar = progress_bar(show_progress, size, "replaying entries");
-    let mut sequencer = Sequencer::new(Limits {
-        max_accounts: usize::MAX >> 33,
-        max_transfers: usize::MAX,
-        reserve_transfers: 0,
-    });
+    let mut sequencer = Sequencer::new(Limits::unbounded());
     let mut scratch = EntryBuffer::new();
     for_each_entry(reader, size, &mut |index, path, entry| {
         sequencer.replay(entry, &mut scratch).map_err(|e| Error::Corrupt {

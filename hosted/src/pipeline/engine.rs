@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use ledgerfs_attest::Attestor;
 use ledgerfs_model::Event;
@@ -235,13 +235,6 @@ pub fn install_domain_panic_hook() {
             }
         }));
     });
-}
-
-/// Wall-clock time for the sequencer (the core never reads a clock itself).
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl Engine {
@@ -573,7 +566,7 @@ fn sequencer_loop(
                     // order, so that commit covers every piece before it).
                     // One clock reading per batch: expiries due by then are written
                     // before its first piece, so its new entries follow in event order.
-                    let now = now_nanos();
+                    let now = crate::clock::unix_nanos();
                     let mut pieces = ledgerfs_sequencer::chain_chunks(&events, PIECE_EVENTS).peekable();
                     while let Some(piece) = pieces.next() {
                         events_in_group += piece.len();

@@ -198,3 +198,41 @@ pub fn sign(channel: &SyncSender<SignMessage>, log: LogId, size: u64, root: [u8;
         refused => Err(Error::Attest(format!("{refused:?}"))),
     }
 }
+
+/// The signed checkpoint of the sub-ledger in `DIR/<sub>/log/` (the audit trail, the break
+/// log), if it exists: read before the attest thread starts, so that the sub-ledger's
+/// attestor remembers what it signed.
+pub fn sublog_checkpoint(dir: &std::path::Path, sub: &str) -> Result<Option<Vec<u8>>> {
+    PosixStore::new(dir.join(sub).join(crate::storage::ledger::LOG_DIR)).read_checkpoint()
+}
+
+/// Opens the sub-ledger in `DIR/<sub>/log/` — created with a signed empty checkpoint the
+/// first time — verifying every tile and feeding every entry to `on_entry`, and returns
+/// its writer, signing through the attestation thread as `log`. The one opening of every
+/// sub-ledger (the audit trail, the break log).
+pub fn open_sublog(
+    dir: &std::path::Path,
+    sub: &str,
+    log: LogId,
+    vkey: &ledgerfs_attest::VerifierKey,
+    origin: &str,
+    signer: SyncSender<SignMessage>,
+    on_entry: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<LogWriter> {
+    use ledgerfs_tiles::TileStore as _;
+    let log_dir = dir.join(sub).join(crate::storage::ledger::LOG_DIR);
+    std::fs::create_dir_all(&log_dir).map_err(|e| Error::io(&log_dir, e))?;
+    let mut store = PosixStore::new(log_dir.clone());
+    if store.read_checkpoint()?.is_none() {
+        let note = sign(&signer, log, 0, ledgerfs_tiles::empty_root())?;
+        store.swap_checkpoint(note.as_bytes())?;
+    }
+    let (tiles, committed) = crate::storage::ledger::open_log(&log_dir, vkey, origin, &mut |_, _| {}, on_entry)?;
+    Ok(LogWriter::new(
+        log,
+        tiles,
+        PosixStore::new(log_dir),
+        committed,
+        Signer::Thread(signer),
+    ))
+}

@@ -12,19 +12,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc::SyncSender;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ledgerfs_attest::VerifierKey;
 use ledgerfs_model::time::parse_timestamp;
 use ledgerfs_recon::entry::{OpenBreak, OpenBreaks, ResolveError};
 use ledgerfs_recon::BreakKind;
-use ledgerfs_tiles::{empty_root, TileStore};
+
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::pipeline::logwriter::{sign, CommitFailure, LogId, LogWriter, SignMessage, Signer};
-use crate::storage::ledger;
-use crate::storage::tiles::PosixStore;
+use crate::pipeline::logwriter::{open_sublog, sublog_checkpoint, CommitFailure, LogId, LogWriter, SignMessage};
 
 /// Directory of the break log inside the data directory.
 pub const RECON_DIR: &str = "reconciliation";
@@ -36,7 +33,7 @@ pub fn recon_origin(origin: &str) -> String {
 
 /// The break log's signed checkpoint, if it exists (for the attestor's memory).
 pub fn existing_checkpoint(dir: &Path) -> Result<Option<Vec<u8>>> {
-    PosixStore::new(dir.join(RECON_DIR).join(ledger::LOG_DIR)).read_checkpoint()
+    sublog_checkpoint(dir, RECON_DIR)
 }
 
 /// What the break log's entries establish, rebuilt by feeding them in order.
@@ -137,40 +134,28 @@ pub enum AppendError {
     Failed(Error),
 }
 
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
 impl BreakLog {
     /// Opens (verifying every tile and entry) or creates the break log.
     pub fn open(dir: &Path, vkey: &VerifierKey, origin: &str, signer: SyncSender<SignMessage>) -> Result<BreakLog> {
-        let log_dir = dir.join(RECON_DIR).join(ledger::LOG_DIR);
-        std::fs::create_dir_all(&log_dir).map_err(|e| Error::io(&log_dir, e))?;
-        let mut store = PosixStore::new(log_dir.clone());
-        if store.read_checkpoint()?.is_none() {
-            let note = sign(&signer, LogId::Recon, 0, empty_root())?;
-            store.swap_checkpoint(note.as_bytes())?;
-        }
         let (mut p, mut entries) = (Projection::default(), BTreeMap::new());
-        let (tiles, committed) = ledger::open_log(&log_dir, vkey, origin, &mut |_, _| {}, &mut |index, bytes| {
-            let value = apply(&mut p, index, bytes).map_err(|reason| Error::Corrupt {
-                path: format!("{RECON_DIR}/log/tile/entries (entry {index})"),
-                reason,
-            })?;
-            if value["type"] != "statement" {
-                entries.insert(index, value);
-            }
-            Ok(())
-        })?;
-        let writer = LogWriter::new(
+        let writer = open_sublog(
+            dir,
+            RECON_DIR,
             LogId::Recon,
-            tiles,
-            PosixStore::new(log_dir),
-            committed,
-            Signer::Thread(signer),
-        );
+            vkey,
+            origin,
+            signer,
+            &mut |index, bytes| {
+                let value = apply(&mut p, index, bytes).map_err(|reason| Error::Corrupt {
+                    path: format!("{RECON_DIR}/log/tile/entries (entry {index})"),
+                    reason,
+                })?;
+                if value["type"] != "statement" {
+                    entries.insert(index, value);
+                }
+                Ok(())
+            },
+        )?;
         Ok(BreakLog {
             inner: Mutex::new(Inner { writer, p, entries }),
         })
@@ -189,7 +174,7 @@ impl BreakLog {
             return Err(AppendError::Failed(failure(f)));
         }
         let first = inner.writer.size();
-        let texts = build(first, now_nanos());
+        let texts = build(first, crate::clock::unix_nanos());
         match inner.writer.commit(texts.iter().map(|t| t.as_bytes())) {
             // Pending: synced and signed, its swap retried before the next commit.
             Ok(()) | Err(CommitFailure::CheckpointPending(_)) => {}

@@ -50,18 +50,10 @@ fn corrupt(path: &str, reason: impl Into<String>) -> Error {
     }
 }
 
-fn unbounded() -> Sequencer {
-    Sequencer::new(Limits {
-        max_accounts: usize::MAX >> 33,
-        max_transfers: usize::MAX,
-        reserve_transfers: 0,
-    })
-}
-
 /// Replays entries `0..=at` of a tree of `size`: the sequencer, each account's last entry
 /// index, and the time of entry `at`.
 fn replay_to(reader: &LogReader, size: u64, at: u64) -> Result<(Sequencer, HashMap<String, u64>, u64)> {
-    let mut seq = unbounded();
+    let mut seq = Sequencer::new(Limits::unbounded());
     let mut scratch = EntryBuffer::new();
     let mut last: HashMap<String, u64> = HashMap::new();
     let mut time = 0;

@@ -58,11 +58,7 @@ pub fn month(reader: &LogReader, size: u64, month: &str, now: UnixNanos) -> Resu
         return Ok(None);
     };
     let days: Vec<_> = days.into_iter().filter(|(_, start, _)| *start <= now).collect();
-    let mut seq = Sequencer::new(Limits {
-        max_accounts: usize::MAX >> 33,
-        max_transfers: usize::MAX,
-        reserve_transfers: 0,
-    });
+    let mut seq = Sequencer::new(Limits::unbounded());
     let mut scratch = EntryBuffer::new();
     let mut out = Vec::with_capacity(days.len());
     let mut next = 0usize;

@@ -28,10 +28,6 @@ pub struct Rendered {
     pub json_sha256: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Renders `account`'s statement for `month` (`YYYY-MM`) from the first `size` entries,
 /// recording a closed month's digests the first time. `Ok(None)`: not a month.
 pub fn month_statement(
@@ -47,8 +43,8 @@ pub fn month_statement(
     let bounds = (days[0].1, days[days.len() - 1].2);
     let closed = size > 0 && reader.decoded(size - 1, size)?.time >= bounds.1;
     let statement = render(reader, &account.record, &account.postings, size, month, bounds)?;
-    let csv_sha256 = hex(&Sha256::digest(statement.csv.as_bytes()));
-    let json_sha256 = hex(&Sha256::digest(statement.json.as_bytes()));
+    let csv_sha256 = crate::storage::ledger::hex(&Sha256::digest(statement.csv.as_bytes()));
+    let json_sha256 = crate::storage::ledger::hex(&Sha256::digest(statement.json.as_bytes()));
     if closed {
         let id = account.record.id.as_str();
         if log.statement(id, month).is_none() {

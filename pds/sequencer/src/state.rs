@@ -28,6 +28,18 @@ pub struct Limits {
     pub reserve_transfers: usize,
 }
 
+impl Limits {
+    /// No limit a replay could reach: for replaying a log someone else accepted (a
+    /// verifier, a report, a resolution pack), where the ledger's own limits do not apply.
+    pub const fn unbounded() -> Limits {
+        Limits {
+            max_accounts: usize::MAX >> 33,
+            max_transfers: usize::MAX,
+            reserve_transfers: 0,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
