@@ -30,15 +30,13 @@ impl Drop for Witness {
 }
 
 fn start_witness(dir: &std::path::Path) -> Witness {
+    start_witness_at(dir, "127.0.0.1:0")
+}
+
+/// A witness listening on `listen` (a restart keeps the address its policy names).
+fn start_witness_at(dir: &std::path::Path, listen: &str) -> Witness {
     let mut child = Command::new(bin())
-        .args([
-            "witness",
-            "serve",
-            "--data",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args(["witness", "serve", "--data", dir.to_str().unwrap(), "--listen", listen])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -289,4 +287,251 @@ fn three_witnesses_cosign_and_refuse_forks() {
     let (ok, _, err) = verify(&lonely);
     assert!(!ok && err.contains("does not meet the policy's quorum"), "{err}");
     drop(third);
+}
+
+fn have_python_cryptography() -> bool {
+    Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Polls `probe` every 50 ms until it returns `Some`, failing after `deadline`.
+fn eventually<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let until = std::time::Instant::now() + deadline;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < until, "{what} within {deadline:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn published(d: &Daemon) -> (u64, String) {
+    let r = agent()
+        .get(&format!("{}/log/checkpoint", d.base))
+        .set("Authorization", &format!("Bearer {}", d.token))
+        .call()
+        .unwrap();
+    let note = r.into_string().unwrap();
+    (note.lines().nth(1).unwrap().parse().unwrap(), note)
+}
+
+fn metric(d: &Daemon, name: &str) -> String {
+    let text = agent()
+        .get(&format!("{}/metrics", d.base))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn the_daemon_publishes_only_witnessed_checkpoints() {
+    let base = temp_dir("witnessed");
+    let dir = base.join("data");
+    init(&dir);
+    let (_, vkey, _) = run(&["key", "--data", dir.to_str().unwrap()]);
+    let vkey = vkey.trim().to_string();
+    let mut witnesses = Vec::new();
+    let mut policy = format!("log {vkey}\n");
+    for i in 1..=3 {
+        let wdir = base.join(format!("w{i}"));
+        let (ok, _, err) = run(&[
+            "witness",
+            "init",
+            "--data",
+            wdir.to_str().unwrap(),
+            "--name",
+            &format!("witness.test/w{i}"),
+            "--log",
+            &vkey,
+        ]);
+        assert!(ok, "{err}");
+        let w = start_witness(&wdir);
+        policy.push_str(&format!("witness W{i} {} {}\n", w.vkey, w.base));
+        witnesses.push((wdir, Some(w)));
+    }
+    policy.push_str("group two-of-three 2 W1 W2 W3\nquorum two-of-three\n");
+    let policy_file = base.join("policy.txt");
+    std::fs::write(&policy_file, &policy).unwrap();
+    let policy_arg = ["--policy", policy_file.to_str().unwrap()];
+    let d = Daemon::try_start_with(&dir, &policy_arg).unwrap();
+    let w1_listen = witnesses[0]
+        .1
+        .as_ref()
+        .unwrap()
+        .base
+        .trim_start_matches("http://")
+        .to_string();
+    d.post(
+        "/v1/accounts",
+        r#"[{"id":"a","currency":"EUR"},{"id":"b","currency":"EUR"}]"#,
+    );
+
+    // A receipt that waits for the witnesses: a tlog-proof per result under a checkpoint
+    // that carries at least two cosignatures.
+    let (status, r) = d.post(
+        "/v1/transfers?receipt=witnessed,tlog-proof",
+        r#"{"id":"t1","debit":"a","credit":"b","amount":"1.00","currency":"EUR"}"#,
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["witnessed"], true, "{r}");
+    let receipt = r["results"][0]["tlog_proof"]
+        .as_str()
+        .expect("a tlog_proof")
+        .to_string();
+    assert!(receipt.starts_with("c2sp.org/tlog-proof@v1\nextra "), "{receipt}");
+    assert!(receipt.matches("\n\u{2014} witness.test/").count() >= 2, "{receipt}");
+    let (size, note) = published(&d);
+    assert!(
+        size >= 3 && note.matches("\n\u{2014} witness.test/").count() >= 2,
+        "{note}"
+    );
+    let file = base.join("t1.tlog-proof");
+    std::fs::write(&file, &receipt).unwrap();
+    let verify_receipt = |extra: &[&str]| {
+        let mut args = vec!["verify", "receipt", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let (ok, out, err) = verify_receipt(&["--policy", policy_file.to_str().unwrap()]);
+    assert!(
+        ok && out.contains("transfer t1") && out.contains("quorum met"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = verify_receipt(&["--vkey", &vkey]);
+    assert!(ok, "{err}");
+    if have_python_cryptography() {
+        let out = Command::new("python3")
+            .args([
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/tlog_proof_check.py"),
+                &vkey,
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Tampering: another entry, another index, a cosignature removed below the quorum.
+    let index = r["results"][0]["index"].as_u64().unwrap();
+    for (what, forged) in [
+        (
+            "index",
+            receipt.replacen(&format!("index {index}\n"), &format!("index {}\n", index - 1), 1),
+        ),
+        ("entry", {
+            let line = receipt.lines().nth(1).unwrap().to_string();
+            let mut bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &line[6..]).unwrap();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 1;
+            receipt.replacen(
+                &line,
+                &format!(
+                    "extra {}",
+                    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
+                ),
+                1,
+            )
+        }),
+        ("cosignatures", {
+            let keep: Vec<&str> = receipt
+                .lines()
+                .filter(|l| !l.starts_with("\u{2014} witness.test/"))
+                .collect();
+            keep.join("\n") + "\n"
+        }),
+    ] {
+        std::fs::write(&file, forged).unwrap();
+        let (ok, _, err) = verify_receipt(&["--policy", policy_file.to_str().unwrap()]);
+        assert!(!ok && err.contains("does not verify"), "a forged {what} passed: {err}");
+    }
+    // The inclusion endpoint serves the same format.
+    let text = agent()
+        .get(&format!(
+            "{}/v1/proofs/inclusion?index={index}&format=tlog-proof",
+            d.base
+        ))
+        .set("Authorization", &format!("Bearer {}", d.token))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    std::fs::write(&file, &text).unwrap();
+    assert!(verify_receipt(&["--policy", policy_file.to_str().unwrap()]).0, "{text}");
+    assert_eq!(metric(&d, "ledgerfs_witness_quorum_met"), "1");
+    assert!(
+        metric(&d, "ledgerfs_witness_latency_seconds{witness=\"W1\"}")
+            .parse::<f64>()
+            .unwrap()
+            > 0.0
+    );
+
+    // Two witnesses down: writes are still acknowledged, the published checkpoint stays.
+    witnesses[0].1 = None;
+    witnesses[1].1 = None;
+    let (before, _) = eventually("the last write published", Duration::from_secs(20), || {
+        let p = published(&d);
+        (p.0 == size).then_some(p)
+    });
+    let (status, r) = d.post(
+        "/v1/transfers?receipt=witnessed&wait_ms=1000",
+        r#"{"id":"t2","debit":"a","credit":"b","amount":"2.00","currency":"EUR"}"#,
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["witnessed"], false, "{r}");
+    assert!(r["checkpoint"]["size"].as_u64().unwrap() > before);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(published(&d).0, before, "an unwitnessed checkpoint was published");
+    assert_eq!(metric(&d, "ledgerfs_witness_quorum_met"), "0");
+    assert!(metric(&d, "ledgerfs_unpublished_entries").parse::<u64>().unwrap() >= 1);
+    assert!(
+        metric(&d, "ledgerfs_witness_failures_total{witness=\"W1\"}")
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+
+    // A crash while the quorum is missed: the store reopens from its integrated
+    // checkpoint, the published one is still the witnessed one, nothing is lost.
+    d.kill();
+    let d = Daemon::try_start_with(&dir, &policy_arg).unwrap();
+    assert_eq!(published(&d).0, before);
+    let (_, t2) = d.get("/v1/transfers/t2");
+    assert_eq!(t2["entry"]["amount"], "2.00", "{t2}");
+    // One witness back (with its state): two of three again, and publication resumes.
+    let (wdir, _) = &witnesses[0];
+    witnesses[0].1 = Some(start_witness_at(wdir, &w1_listen));
+    let (_, now) = d.get("/v1/checkpoint");
+    let target = now["size"].as_u64().unwrap();
+    let (_, note) = eventually("publication resumed", Duration::from_secs(30), || {
+        let p = published(&d);
+        (p.0 >= target).then_some(p)
+    });
+    assert!(note.matches("\n\u{2014} witness.test/").count() >= 2, "{note}");
+    let witnessed = base.join("published.checkpoint");
+    std::fs::write(&witnessed, &note).unwrap();
+    let (ok, out, err) = run(&[
+        "verify",
+        "--url",
+        &d.base,
+        "--token",
+        &d.token,
+        "--vkey",
+        &vkey,
+        "--policy",
+        policy_file.to_str().unwrap(),
+        "--witnessed",
+        witnessed.to_str().unwrap(),
+    ]);
+    assert!(ok && out.contains("quorum met"), "{out}{err}");
+    d.stop();
 }

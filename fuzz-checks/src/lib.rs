@@ -50,6 +50,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("http_request", http_request),
     ("witness", witness),
     ("policy", policy),
+    ("tlog_proof", tlog_proof),
     #[cfg(feature = "hosted")]
     ("hosted_config", hosted_config),
     #[cfg(feature = "hosted")]
@@ -777,6 +778,20 @@ pub fn witness(data: &[u8]) {
         }
         400 | 403 | 404 | 409 | 422 => assert!(answer.record.is_none()),
         other => panic!("unexpected status {other}"),
+    }
+}
+
+/// C2SP tlog-proof@v1 text: never panics; a proof that parses encodes back to the same
+/// text, and checking it against its own `extra` (or an empty entry) never panics.
+pub fn tlog_proof(data: &[u8]) {
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(p) = ledgerfs_witness::TlogProof::parse(text) {
+        let again = ledgerfs_witness::TlogProof::parse(&p.encode()).expect("an encoded proof parses");
+        assert_eq!(again, p, "parse . encode is the identity");
+        let entry = p.extra.clone().unwrap_or_default();
+        let _ = p.verify_inclusion(&entry);
     }
 }
 

@@ -365,18 +365,77 @@ async fn metrics(State(state): State<AppState>) -> Response {
         open_breaks.len(),
         open_breaks.first().map_or(0, |b| now.saturating_sub(b.time) / 1_000_000_000),
     );
+    let durable = view.size;
+    drop(view);
+    let mut text = text;
+    let (published, witnessed) = state.engine.published.get_witnessed();
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        text,
+        "# HELP ledgerfs_published_size Entries covered by the published checkpoint (`/log/checkpoint`).\n# TYPE ledgerfs_published_size gauge\nledgerfs_published_size {}\n# HELP ledgerfs_unpublished_entries Durable entries the published checkpoint does not cover yet.\n# TYPE ledgerfs_unpublished_entries gauge\nledgerfs_unpublished_entries {}",
+        published.size,
+        durable.saturating_sub(published.size)
+    );
+    if let Some(w) = &state.engine.witnessing {
+        let _ = writeln!(
+            text,
+            "# HELP ledgerfs_published_witnessed Whether the published checkpoint meets the witness policy's quorum.\n# TYPE ledgerfs_published_witnessed gauge\nledgerfs_published_witnessed {}",
+            u8::from(witnessed)
+        );
+        w.write_metrics(&mut text, durable);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 #[derive(Deserialize)]
 struct SubmitQuery {
-    #[serde(default)]
-    receipt: bool,
+    /// Comma-separated receipt forms: `true`/`json` (inclusion proofs as JSON),
+    /// `tlog-proof` (a C2SP tlog-proof per result), `witnessed` (wait for a checkpoint
+    /// that meets the witness policy's quorum first).
+    receipt: Option<String>,
     /// `all` (default) or `failures`.
     results: Option<String>,
+    /// With `receipt=witnessed`: the longest wait in milliseconds (default 10,000, at
+    /// most 60,000).
+    wait_ms: Option<u64>,
 }
 
+/// The receipts a write asked for.
+#[derive(Clone, Copy, Default)]
+struct Receipts {
+    json: bool,
+    tlog_proof: bool,
+    witnessed: bool,
+}
+
+/// Default and largest wait for `receipt=witnessed`.
+const WITNESSED_WAIT_MS: (u64, u64) = (10_000, 60_000);
+
 impl SubmitQuery {
+    fn receipts(&self) -> ApiResult<Receipts> {
+        let mut r = Receipts::default();
+        for form in self.receipt.as_deref().unwrap_or("false").split(',') {
+            match form.trim() {
+                "false" => {}
+                "true" | "json" => r.json = true,
+                "tlog-proof" => r.tlog_proof = true,
+                "witnessed" => r.witnessed = true,
+                other => {
+                    return Err(ApiError::bad_request(
+                        "request_invalid",
+                        format!(
+                            "receipt is a comma-separated list of `json`, `tlog-proof` and `witnessed`, not {other:?}"
+                        ),
+                    ))
+                }
+            }
+        }
+        if r.witnessed && !r.tlog_proof {
+            r.json = true;
+        }
+        Ok(r)
+    }
+
     fn shape(&self) -> ApiResult<ResultsShape> {
         match self.results.as_deref() {
             None | Some("all") => Ok(ResultsShape::All),
@@ -468,11 +527,40 @@ async fn create_transfers(
 async fn submit(state: &AppState, events: Vec<Event>, bytes: usize, query: &SubmitQuery) -> ApiResult<Response> {
     use std::fmt::Write as _;
     let shape = query.shape()?;
+    let receipts = query.receipts()?;
     let BatchOutcome {
         mut results,
         events,
         committed,
     } = state.engine.submit(events, bytes).await?;
+    // With witnesses: receipts are against the newest published checkpoint that meets
+    // the quorum and covers the batch, waited for (bounded) when asked.
+    let mut witnessed = None;
+    let mut receipt_head = committed.clone();
+    if state.engine.witnessing.is_some() {
+        let covers = |c: &Committed, ok: bool| ok && c.size >= committed.size;
+        let (published, ok) = state.engine.published.get_witnessed();
+        if receipts.witnessed && !covers(&published, ok) {
+            let wait = query.wait_ms.unwrap_or(WITNESSED_WAIT_MS.0).min(WITNESSED_WAIT_MS.1);
+            let mut sizes = state.engine.published.watch();
+            let engine = state.engine.clone();
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(wait), async {
+                loop {
+                    let (published, ok) = engine.published.get_witnessed();
+                    if covers(&published, ok) || sizes.changed().await.is_err() {
+                        return;
+                    }
+                }
+            })
+            .await;
+        }
+        let (published, ok) = state.engine.published.get_witnessed();
+        witnessed = Some(covers(&published, ok));
+        if covers(&published, ok) {
+            receipt_head = published;
+        }
+    }
+    let current = committed.size.max(self::committed(state).size);
     // An `exists` result names the original entry; its commit time is in the log.
     for r in results
         .iter_mut()
@@ -483,7 +571,28 @@ async fn submit(state: &AppState, events: Vec<Event>, bytes: usize, query: &Subm
     }
     let mut out = String::with_capacity(64 * results.len() + 512);
     out.push_str("{\"results\":");
-    let accepted = ledgerfs_sequencer::write_results_json(&mut out, events.iter().map(Event::id), &results, shape);
+    let mut proof_error = None;
+    let accepted = ledgerfs_sequencer::write_results_json_with(
+        &mut out,
+        events.iter().map(Event::id),
+        &results,
+        shape,
+        |r, out| {
+            let Some(index) = r.index.filter(|_| receipts.tlog_proof && r.code.is_success()) else {
+                return;
+            };
+            match render::tlog_proof(&state.reader, index, &receipt_head, current) {
+                Ok(text) => {
+                    out.push_str(",\"tlog_proof\":");
+                    out.push_str(&Value::String(text).to_string());
+                }
+                Err(e) => proof_error = Some(e),
+            }
+        },
+    );
+    if let Some(e) = proof_error {
+        return Err(e.into());
+    }
     if shape == ResultsShape::Failures {
         if let Some(first) = ledgerfs_sequencer::first_new_index(&results) {
             write!(out, ",\"first_index\":{first}").expect("String write");
@@ -496,15 +605,21 @@ async fn submit(state: &AppState, events: Vec<Event>, bytes: usize, query: &Subm
         checkpoint_json(&committed)
     )
     .expect("String write");
-    if query.receipt {
+    if let Some(witnessed) = witnessed {
+        write!(out, ",\"witnessed\":{witnessed}").expect("String write");
+        if receipt_head.size != committed.size {
+            write!(out, ",\"witnessed_checkpoint\":{}", checkpoint_json(&receipt_head)).expect("String write");
+        }
+    }
+    if receipts.json {
         let mut proofs = Vec::new();
         for r in results.iter().filter(|r| r.code.is_success()) {
             let index = r.index.expect("successes carry an index");
             proofs.push(render::inclusion_json(
                 &state.reader,
                 index,
-                committed.size,
-                committed.size,
+                receipt_head.size,
+                current,
             )?);
         }
         write!(out, ",\"proofs\":{}", Value::Array(proofs)).expect("String write");
@@ -921,13 +1036,16 @@ async fn get_checkpoint(State(state): State<AppState>, headers: HeaderMap) -> Ap
 struct InclusionQuery {
     index: u64,
     size: Option<u64>,
+    /// `json` (default) or `tlog-proof` (C2SP tlog-proof@v1 text, under the newest
+    /// published witnessed checkpoint that covers the entry, else the newest signed one).
+    format: Option<String>,
 }
 
 async fn inclusion(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<InclusionQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let caller = caller(&state, &headers)?;
     let committed = committed(&state);
     let size = q.size.unwrap_or(committed.size);
@@ -941,12 +1059,40 @@ async fn inclusion(
     if !caller.may_read_entry(&entry.body) {
         return Err(ApiError::forbidden("the entry touches none of your accounts"));
     }
+    match q.format.as_deref() {
+        None | Some("json") => {}
+        Some("tlog-proof") => {
+            let (published, witnessed) = state.engine.published.get_witnessed();
+            let head = if witnessed && published.size > q.index {
+                published
+            } else {
+                committed.clone()
+            };
+            if q.size.is_some_and(|s| s != head.size) {
+                return Err(ApiError::bad_request(
+                    "range_invalid",
+                    format!(
+                        "a tlog-proof is under a signed checkpoint: omit `size` (it is {})",
+                        head.size
+                    ),
+                ));
+            }
+            let text = render::tlog_proof(&state.reader, q.index, &head, committed.size)?;
+            return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "request_invalid",
+                format!("format is `json` or `tlog-proof`, not {other:?}"),
+            ))
+        }
+    }
     let mut proof = render::inclusion_json(&state.reader, q.index, size, committed.size)?;
     let tiles = crate::read::logread::PrefixReader::new(state.reader.store(), committed.size);
     let root = ledgerfs_tiles::tree_root_from_tiles(&tiles, size).map_err(|e| ApiError::from(Error::log_tiles(e)))?;
     proof["root"] = json!(B64.encode(root));
     proof["checkpoint"] = checkpoint_json(&committed);
-    Ok(Json(proof))
+    Ok(Json(proof).into_response())
 }
 
 #[derive(Deserialize)]

@@ -4,4 +4,5 @@
 
 pub mod client;
 pub mod import;
+pub mod receipt;
 pub mod verify;

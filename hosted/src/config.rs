@@ -71,9 +71,25 @@ pub struct Config {
     /// must carry the `firm_funds` flag, else `firm_funds_undeclared`. On by default.
     #[serde(default = "default_fund_segregation")]
     pub fund_segregation: bool,
+    /// A C2SP tlog-policy file (relative to the data directory, or absolute): each
+    /// checkpoint is submitted to its witnesses and published as `log/checkpoint` with
+    /// their cosignatures once they meet its quorum (README, "Witnesses").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Publish checkpoints that miss the policy's quorum anyway (logged on stderr and
+    /// counted in `/metrics`). Off: publication is fail-closed.
+    #[serde(default)]
+    pub witness_fail_open: bool,
+    /// Longest wait for one witness's answer, in milliseconds.
+    #[serde(default = "default_witness_timeout_ms")]
+    pub witness_timeout_ms: u64,
     /// Bearer tokens.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+}
+
+fn default_witness_timeout_ms() -> u64 {
+    5_000
 }
 
 fn default_fund_segregation() -> bool {
@@ -116,6 +132,9 @@ impl Config {
             max_accounts: default_max_accounts(),
             max_transfers: default_max_transfers(),
             reserve_transfers: default_reserve_transfers(),
+            policy: None,
+            witness_fail_open: false,
+            witness_timeout_ms: default_witness_timeout_ms(),
             tokens: Vec::new(),
         }
     }

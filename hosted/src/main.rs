@@ -85,6 +85,10 @@ enum Command {
         /// Also mount the ledger read-only here (unmounted on Ctrl-C / SIGTERM).
         #[arg(long, env = "LEDGERFS_MOUNT")]
         mount: Option<PathBuf>,
+        /// A C2SP tlog-policy: publish checkpoints once its witnesses meet its quorum
+        /// (overrides the config's `policy`).
+        #[arg(long)]
+        policy: Option<PathBuf>,
     },
     /// Mount the ledger read-only at MOUNTPOINT without serving HTTP.
     Mount {
@@ -119,8 +123,12 @@ enum Command {
         #[command(flatten)]
         data: DataArg,
     },
-    /// Verify a log offline: signature, every tile, every entry, older checkpoints.
+    /// Verify a log offline: signature, every tile, every entry, older checkpoints
+    /// (`ledgerfs verify receipt FILE`: one tlog-proof receipt, without the log).
+    #[command(args_conflicts_with_subcommands = true)]
     Verify {
+        #[command(subcommand)]
+        what: Option<VerifyWhat>,
         /// A data or log directory.
         #[arg(long, conflicts_with = "url")]
         dir: Option<PathBuf>,
@@ -553,6 +561,26 @@ enum WitnessCommand {
 }
 
 #[derive(Subcommand)]
+enum VerifyWhat {
+    /// A C2SP tlog-proof receipt (`.tlog-proof`, from `?receipt=tlog-proof`), offline:
+    /// the entry's inclusion under the receipt's checkpoint, the log's signature
+    /// (`--vkey`) and the witnesses' quorum (`--policy`).
+    Receipt {
+        /// The receipt file.
+        file: PathBuf,
+        /// The log's verifier key (the policy's `log` line serves too).
+        #[arg(long)]
+        vkey: Option<String>,
+        /// A C2SP tlog-policy whose quorum the checkpoint's cosignatures must meet.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The entry's bytes (default: the copy in the receipt's `extra` line).
+        #[arg(long)]
+        entry: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum ReconAction {
     /// The breaks still open (with `--all`: every break, and its resolution).
     Breaks {
@@ -606,12 +634,18 @@ fn run(cli: Cli) -> Result<()> {
             println!("verifier key: {}", made.vkey);
             println!("admin token:  {} (mode 0600)", made.admin_token_path.display());
         }
-        Command::Serve { data, listen, mount } => serve::serve(
+        Command::Serve {
+            data,
+            listen,
+            mount,
+            policy,
+        } => serve::serve(
             &data.data,
             serve::ServeOptions {
                 listen,
                 mount,
                 http: true,
+                policy,
             },
         )?,
         Command::Mount { mountpoint, data } => serve::serve(
@@ -620,6 +654,7 @@ fn run(cli: Cli) -> Result<()> {
                 listen: None,
                 mount: Some(mountpoint),
                 http: false,
+                policy: None,
             },
         )?,
         Command::Key { data } => println!("{}", ledger::read_vkey(&data.data)?.encode()),
@@ -663,6 +698,46 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Verify {
+            what:
+                Some(VerifyWhat::Receipt {
+                    file,
+                    vkey,
+                    policy,
+                    entry,
+                }),
+            ..
+        } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+            let entry = entry
+                .map(|p| std::fs::read(&p).map_err(|e| Error::io(&p, e)))
+                .transpose()?;
+            let vkey = vkey
+                .map(|k| ledgerfs_attest::VerifierKey::parse(&k).map_err(|e| Error::Client(format!("--vkey: {e}"))))
+                .transpose()?;
+            let policy = policy
+                .map(|p| {
+                    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+                    ledgerfs_witness::Policy::parse(&text).map_err(Error::Config)
+                })
+                .transpose()?;
+            let checked =
+                ledgerfs_hosted::cli::receipt::verify_receipt(&text, entry.as_deref(), vkey.as_ref(), policy.as_ref())?;
+            let witnesses = if policy.is_some() {
+                format!(
+                    ", cosigned by {} ({}), quorum met",
+                    checked.cosigned_by.len(),
+                    checked.cosigned_by.join(", ")
+                )
+            } else {
+                String::new()
+            };
+            println!(
+                "verified receipt: entry {} ({}) is in the log under its checkpoint of size {}{witnesses}",
+                checked.index, checked.what, checked.size
+            );
+        }
+        Command::Verify {
+            what: None,
             dir,
             url,
             vkey,

@@ -4,3 +4,4 @@
 pub mod commit;
 pub mod engine;
 pub mod logwriter;
+pub mod witnessing;

@@ -42,12 +42,18 @@ pub struct ServeOptions {
     pub mount: Option<PathBuf>,
     /// Whether to serve HTTP (false for `ledgerfs mount`).
     pub http: bool,
+    /// Override of the config's witness policy.
+    pub policy: Option<PathBuf>,
 }
 
 /// Runs the daemon until SIGINT/SIGTERM, then unmounts and stops.
 pub fn serve(dir: &Path, options: ServeOptions) -> Result<()> {
     let started = Instant::now();
-    let opened = open_with_progress(dir, ledger::Start::NewestSnapshot)?;
+    let mut opened = open_with_progress(dir, ledger::Start::NewestSnapshot)?;
+    if let Some(policy) = options.policy {
+        let absolute = std::path::absolute(&policy).map_err(|e| Error::io(&policy, e))?;
+        opened.config.policy = Some(absolute.to_string_lossy().into_owned());
+    }
     let mut config = opened.config.clone();
     if let Some(listen) = options.listen {
         config.listen = listen;

@@ -32,6 +32,10 @@ use crate::error::{Error, Result};
 use crate::storage::fs::posix;
 use crate::storage::fsutil;
 
+pub mod submit;
+
+use submit::Submission;
+
 const KEY_FILE: &str = "witness.key";
 const VKEY_FILE: &str = "witness.vkey";
 const CONFIG_FILE: &str = "witness.toml";
@@ -275,99 +279,64 @@ pub fn serve(dir: &Path, listen: &str) -> Result<()> {
     })
 }
 
-/// A witness's answer to one submission.
-enum Reply {
-    /// `200`: the cosignature line(s).
-    Cosigned(String),
-    /// Another status: whether the body is a `text/x.tlog.size`, and the body.
-    Refused(u16, bool, String),
-    /// No answer.
-    Down(String),
-}
-
-/// Collects cosignatures on `log`'s published checkpoint (`/log/checkpoint`) from every witness of `policy` that
-/// has a URL: submits with `old 0`, and on `409` (`text/x.tlog.size`) again with the
-/// consistency proof from the size the witness last cosigned. Returns the checkpoint with
-/// every cosignature that verifies, and the policy's verdict on it. A witness that is
-/// down or refuses is skipped (its reason printed).
+/// Collects cosignatures on `log`'s published checkpoint (`/log/checkpoint`) from every
+/// witness of `policy` that has a URL (see [`submit::submit`]; consistency proofs come
+/// from the log's `/v1/proofs/consistency`). Returns the checkpoint with every
+/// cosignature that verifies, and the policy's verdict on it. A witness that is down or
+/// refuses is skipped (its reason printed).
 pub fn collect(
     log: &crate::cli::client::Client,
     policy: &ledgerfs_witness::Policy,
 ) -> Result<(String, ledgerfs_witness::Verdict)> {
     // The published checkpoint: the tree readers and mirrors see under /log/.
-    let note = log.get_text("/log/checkpoint")?;
-    let size = ledgerfs_attest::parse_checkpoint_unverified(note.as_bytes())
+    let published = log.get_text("/log/checkpoint")?;
+    let size = ledgerfs_attest::parse_checkpoint_unverified(published.as_bytes())
         .map_err(|e| Error::Client(format!("/log/checkpoint: {e}")))?
         .size;
+    // The log's own signature only: cosignatures it already carries are collected anew.
+    let note = strip_cosignatures(&published, policy);
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(std::time::Duration::from_secs(5))
         .timeout(std::time::Duration::from_secs(15))
         .build();
+    let proof = |old: u64| -> std::result::Result<Vec<String>, String> {
+        let proof = log
+            .get(&format!("/v1/proofs/consistency?from={old}&to={size}"))
+            .map_err(|e| e.to_string())?;
+        Ok(proof["proof"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|h| h.as_str().map(str::to_string)).collect())
+            .unwrap_or_default())
+    };
     let mut lines = String::new();
-    for w in &policy.witnesses {
-        let Some(url) = &w.url else { continue };
-        let endpoint = format!("{}/add-checkpoint", url.trim_end_matches('/'));
-        let submit = |old: u64, proof: &[String]| -> Reply {
-            let mut body = format!("old {old}\n");
-            for p in proof {
-                body.push_str(p);
-                body.push('\n');
-            }
-            body.push('\n');
-            body.push_str(&note);
-            match agent.post(&endpoint).send_string(&body) {
-                Ok(r) => Reply::Cosigned(r.into_string().unwrap_or_default()),
-                Err(ureq::Error::Status(code, r)) => {
-                    let size_body = r
-                        .header("content-type")
-                        .is_some_and(|t| t.starts_with("text/x.tlog.size"));
-                    Reply::Refused(code, size_body, r.into_string().unwrap_or_default())
-                }
-                Err(e) => Reply::Down(e.to_string()),
-            }
-        };
-        let mut answer = submit(0, &[]);
-        if let Reply::Refused(409, true, text) = &answer {
-            answer = match text.trim().parse::<u64>() {
-                Ok(old) if old < size => {
-                    let proof = log.get(&format!("/v1/proofs/consistency?from={old}&to={size}"))?;
-                    let hashes: Vec<String> = proof["proof"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(|h| h.as_str().map(str::to_string)).collect())
-                        .unwrap_or_default();
-                    submit(old, &hashes)
-                }
-                Ok(old) if old == size => submit(old, &[]),
-                _ => Reply::Refused(
-                    409,
-                    false,
-                    format!("it cosigned size {}, beyond the log's {size}", text.trim()),
-                ),
-            };
-        }
-        match answer {
-            Reply::Cosigned(line) => {
-                let candidate = format!("{note}{line}");
-                if w.key.verify(candidate.as_bytes()).is_ok() {
-                    lines.push_str(&line);
-                } else {
-                    eprintln!(
-                        "ledgerfs witness collect: {}: its answer is not a valid cosignature",
-                        w.name
-                    );
-                }
-            }
-            Reply::Refused(code, _, text) => {
-                eprintln!(
-                    "ledgerfs witness collect: {}: refused ({code}): {}",
-                    w.name,
-                    text.trim()
-                )
-            }
-            Reply::Down(e) => eprintln!("ledgerfs witness collect: {}: unreachable: {e}", w.name),
+    for w in policy.witnesses.iter().filter(|w| w.url.is_some()) {
+        match submit::submit(&agent, w, &note, size, 0, &proof) {
+            Submission::Cosigned(line) => lines.push_str(&line),
+            Submission::Conflict(why) => eprintln!("ledgerfs witness collect: {}: CONFLICT: {why}", w.name),
+            Submission::Refused(why) => eprintln!("ledgerfs witness collect: {}: refused: {why}", w.name),
+            Submission::Down(why) => eprintln!("ledgerfs witness collect: {}: unreachable: {why}", w.name),
         }
     }
     let cosigned = format!("{note}{lines}");
     let verdict = policy.check(cosigned.as_bytes()).map_err(Error::Client)?;
     Ok((cosigned, verdict))
+}
+
+/// `note` without the signature lines of `policy`'s witnesses (a published checkpoint
+/// carries them; a submission sends the log's signature alone).
+pub fn strip_cosignatures(note: &str, policy: &ledgerfs_witness::Policy) -> String {
+    let Some(split) = note.rfind("\n\n") else {
+        return note.to_string();
+    };
+    let (body, signatures) = note.split_at(split + 2);
+    let mut out = body.to_string();
+    for line in signatures.lines() {
+        let name = line.strip_prefix("\u{2014} ").and_then(|l| l.split(' ').next());
+        if name.is_some_and(|n| policy.witnesses.iter().any(|w| w.key.name() == n)) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }

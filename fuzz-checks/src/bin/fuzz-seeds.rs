@@ -504,6 +504,33 @@ fn main() {
     );
     c.put("policy", "none", "quorum none\n");
 
+    // tlog_proof: the spec's shape, with and without extra, under a real signed note.
+    let entries: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i; 5]).collect();
+    let leaves: Vec<[u8; 32]> = entries.iter().map(|e| ledgerfs_tiles::leaf_hash(e)).collect();
+    let left = ledgerfs_tiles::node_hash(&leaves[0], &leaves[1]);
+    let proof_note = ledgerfs_attest::sign_checkpoint(
+        &log,
+        &ledgerfs_attest::Checkpoint {
+            origin: log.name().to_string(),
+            size: 3,
+            root: ledgerfs_tiles::node_hash(&left, &leaves[2]),
+            extensions: Vec::new(),
+        },
+    )
+    .unwrap();
+    let receipt = ledgerfs_witness::TlogProof {
+        extra: Some(entries[2].clone()),
+        index: 2,
+        hashes: vec![left],
+        checkpoint: proof_note,
+    };
+    c.put("tlog_proof", "with_extra", receipt.encode());
+    c.put(
+        "tlog_proof",
+        "without_extra",
+        ledgerfs_witness::TlogProof { extra: None, ..receipt }.encode(),
+    );
+
     // statement: the reconciliation tests' real camt.053 and CSV files.
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/statements");
     for name in ["matched.xml", "missing_line.xml", "wrong_balance.xml", "corrected.csv"] {

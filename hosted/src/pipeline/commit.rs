@@ -46,6 +46,13 @@ pub fn publish(fs: &Arc<dyn Fs>, log_dir: &Path, job: &Publication) -> Result<()
     crate::storage::tiles::publish_checkpoint(fs, log_dir, job.head.note.as_bytes(), &job.partials, &job.full)
 }
 
+/// The witnessed publisher's step: the right edge, one `syncfs`, then the checkpoint
+/// recorded as integrated, not published (see
+/// `crate::storage::tiles::integrate_checkpoint`); the witnessing thread publishes it.
+pub fn integrate(fs: &Arc<dyn Fs>, log_dir: &Path, job: &Publication) -> Result<()> {
+    crate::storage::tiles::integrate_checkpoint(fs, log_dir, job.head.note.as_bytes(), &job.partials, &job.full)
+}
+
 /// The ledger's committer state: its log writer, journal and right edge, and the entries
 /// of a commit whose checkpoint is signed but not yet durable.
 pub struct CommitStage {

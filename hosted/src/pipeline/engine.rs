@@ -33,6 +33,7 @@ use crate::access::audit::{self, Audit};
 use crate::error::{Error, Result};
 use crate::pipeline::commit::{CommitStage, Handed, Publication};
 use crate::pipeline::logwriter::{CommitFailure, LogId, LogWriter, SignMessage, Signer};
+use crate::pipeline::witnessing::Witnessing;
 use crate::read::view::{Committed, View};
 use crate::recon::breaklog::{self, BreakLog};
 use crate::storage::fs::Fs;
@@ -147,26 +148,59 @@ pub struct Engine {
     /// The checkpoint published as `DIR/log/checkpoint` (what `/log/` and the FUSE
     /// `log/` directory show: the tree on disk).
     pub published: Arc<Published>,
+    /// The witnesses of the policy, when publication waits for their cosignatures.
+    pub witnessing: Option<Arc<Witnessing>>,
     /// Events and bytes submitted and not yet answered.
     inflight: Arc<Inflight>,
     /// The data directory's exclusive lock, held for the life of the engine.
     _lock: Arc<std::fs::File>,
 }
 
-/// The newest checkpoint in `DIR/log/checkpoint`, kept by the publisher thread.
+/// The newest checkpoint in `DIR/log/checkpoint` (with its cosignatures, when a policy
+/// asks for witnesses), kept by the publisher or the witnessing thread.
 #[derive(Debug)]
 pub struct Published {
     head: std::sync::RwLock<Arc<Committed>>,
+    /// Whether that checkpoint meets the policy's quorum.
+    witnessed: std::sync::atomic::AtomicBool,
+    /// Its size, for waiters (`?receipt=witnessed`).
+    size: watch::Sender<u64>,
 }
 
 impl Published {
+    fn new(head: Committed, witnessed: bool) -> Published {
+        let (size, _) = watch::channel(head.size);
+        Published {
+            head: std::sync::RwLock::new(Arc::new(head)),
+            witnessed: std::sync::atomic::AtomicBool::new(witnessed),
+            size,
+        }
+    }
+
     /// The published checkpoint.
     pub fn get(&self) -> Arc<Committed> {
         self.head.read().expect("published lock").clone()
     }
 
-    fn set(&self, head: Committed) {
-        *self.head.write().expect("published lock") = Arc::new(head);
+    /// The published checkpoint and whether it meets the policy's quorum.
+    pub fn get_witnessed(&self) -> (Arc<Committed>, bool) {
+        let head = self.head.read().expect("published lock");
+        (head.clone(), self.witnessed.load(Ordering::Acquire))
+    }
+
+    /// Watches the published size.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.size.subscribe()
+    }
+
+    fn set(&self, head: Committed, witnessed: bool) {
+        let size = head.size;
+        {
+            let mut slot = self.head.write().expect("published lock");
+            *slot = Arc::new(head);
+            self.witnessed.store(witnessed, Ordering::Release);
+        }
+        self.size.send_replace(size);
     }
 }
 
@@ -216,7 +250,7 @@ impl Drop for Reservation {
 /// The domain threads: a panic in one of them takes the whole process down (with a
 /// message naming it), never leaving a daemon that answers `/health` while its writes
 /// hang. A supervisor (systemd) restarts it; recovery is automatic.
-pub const DOMAIN_THREADS: &[&str] = &["sequencer", "committer", "attest", "publisher", "audit"];
+pub const DOMAIN_THREADS: &[&str] = &["sequencer", "committer", "attest", "publisher", "witnessing", "audit"];
 
 /// Installs the panic hook that aborts the process when a domain thread panics (the
 /// default hook prints the panic first). Other threads (HTTP handlers) unwind as usual.
@@ -246,6 +280,7 @@ impl Engine {
             tiles,
             view,
             committed,
+            published,
             lock,
             journal,
             from_snapshot: _,
@@ -294,20 +329,56 @@ impl Engine {
         let audit = audit::start(&dir, &vkey, &audit_origin, sign_tx.clone())?;
         let recon = Arc::new(BreakLog::open(&dir, &vkey, &recon_origin, sign_tx.clone())?);
         let publication = Arc::new(Mailbox::<Publication>::new());
-        let published_head = Arc::new(Published {
-            head: std::sync::RwLock::new(Arc::new(committed.clone())),
-        });
+        let log_dir = dir.join(ledger::LOG_DIR);
+        let witnessing = match &config.policy {
+            Some(path) => {
+                let path = dir.join(path);
+                let timeout = std::time::Duration::from_millis(config.witness_timeout_ms.max(1));
+                let w = Witnessing::load(&path, &vkey, config.witness_fail_open, timeout)?;
+                eprintln!(
+                    "ledgerfs: checkpoints are published once the witnesses of {} cosign them ({}; {} witnesses)",
+                    path.display(),
+                    if w.fail_open {
+                        "fail-open: published without the quorum when it is missed"
+                    } else {
+                        "fail-closed"
+                    },
+                    w.witnesses.len()
+                );
+                Some(Arc::new(w))
+            }
+            None => None,
+        };
+        // What start-up integrated beyond the published checkpoint is published now
+        // (without witnesses), or offered to the witnesses first.
+        let mut published = published;
+        if witnessing.is_none() && committed.size > published.size {
+            crate::storage::tiles::publish_integrated(&fs, &log_dir, committed.note.as_bytes())?;
+            published = committed.clone();
+        }
+        let witnessed = witnessing.as_ref().is_some_and(|w| w.meets_quorum(&published.note));
+        let published_head = Arc::new(Published::new(published, witnessed));
+        let integrated = Arc::new(AtomicU64::new(committed.size));
         let edge = Arc::new(RightEdge::default());
+        let offers = witnessing.as_ref().map(|_| Arc::new(Mailbox::<Committed>::new()));
         {
-            let (publication, head) = (publication.clone(), published_head.clone());
-            let root = dir.join(ledger::LOG_DIR);
-            let fs = fs.clone();
+            let (publication, integrated, offers) = (publication.clone(), integrated.clone(), offers.clone());
+            let (root, fs, head) = (log_dir.clone(), fs.clone(), published_head.clone());
             thread::Builder::new()
                 .name("publisher".into())
-                .spawn(move || publish_loop(&fs, &root, &publication, &head))
+                .spawn(move || publish_loop(&fs, &root, &publication, &head, &integrated, offers.as_deref()))
                 .map_err(|e| Error::Storage(e.to_string()))?;
         }
-        let log_dir = dir.join(ledger::LOG_DIR);
+        if let (Some(w), Some(offers)) = (witnessing.clone(), offers.clone()) {
+            if !witnessed || committed.size > published_head.get().size {
+                offers.put(|slot| *slot = Some(committed.clone()));
+            }
+            let (root, fs, head, edge) = (log_dir.clone(), fs.clone(), published_head.clone(), edge.clone());
+            thread::Builder::new()
+                .name("witnessing".into())
+                .spawn(move || witness_loop(&w, &offers, &fs, &root, &head, edge))
+                .map_err(|e| Error::Storage(e.to_string()))?;
+        }
         let writer = LogWriter::new(
             LogId::Ledger,
             tiles,
@@ -318,7 +389,7 @@ impl Engine {
         let committer = Committer {
             stage: CommitStage::new(writer, journal, edge.clone(), log_dir),
             publication,
-            published: published_head.clone(),
+            integrated,
             view: view.clone(),
             durable: durable_tx,
             shared: shared.clone(),
@@ -349,6 +420,7 @@ impl Engine {
             recon,
             edge,
             published: published_head,
+            witnessing,
             inflight: Arc::new(Inflight::default()),
             _lock: Arc::new(lock),
         })
@@ -612,13 +684,30 @@ fn attest_loop(mut ledger: Attestor, mut audit: Attestor, mut recon: Attestor, r
 
 /// The publisher: replaces `DIR/log/checkpoint` with the newest durable checkpoint once
 /// its tiles are durable (one `syncfs`), at most every [`PUBLISH_INTERVAL`], and lets the
-/// committer recycle journal segments the published checkpoint covers. On failure it
-/// keeps the work and tries again; writes go on meanwhile (the journal holds them).
-fn publish_loop(fs: &Arc<dyn Fs>, root: &std::path::Path, publication: &Mailbox<Publication>, head: &Published) {
+/// committer recycle journal segments the checkpoint covers. With witnesses (`offers`)
+/// it records the checkpoint as integrated instead and offers it to the witnessing
+/// thread, which publishes it once cosigned. On failure it keeps the work and tries
+/// again; writes go on meanwhile (the journal holds them).
+fn publish_loop(
+    fs: &Arc<dyn Fs>,
+    root: &std::path::Path,
+    publication: &Mailbox<Publication>,
+    head: &Published,
+    integrated: &AtomicU64,
+    offers: Option<&Mailbox<Committed>>,
+) {
     while let Some(job) = publication.take() {
-        match crate::pipeline::commit::publish(fs, root, &job) {
+        let done = match offers {
+            None => crate::pipeline::commit::publish(fs, root, &job),
+            Some(_) => crate::pipeline::commit::integrate(fs, root, &job),
+        };
+        match done {
             Ok(()) => {
-                head.set(job.head);
+                integrated.store(job.head.size, Ordering::Release);
+                match offers {
+                    None => head.set(job.head, false),
+                    Some(offers) => offers.put(|slot| *slot = Some(job.head)),
+                }
             }
             Err(e) => {
                 eprintln!("ledgerfs: publishing the checkpoint failed, retrying: {e}");
@@ -631,13 +720,85 @@ fn publish_loop(fs: &Arc<dyn Fs>, root: &std::path::Path, publication: &Mailbox<
         }
         thread::sleep(PUBLISH_INTERVAL);
     }
+    if let Some(offers) = offers {
+        offers.close();
+    }
+}
+
+/// Least and most time between two rounds of submissions that missed the quorum.
+const WITNESS_RETRY: (std::time::Duration, std::time::Duration) =
+    (std::time::Duration::from_millis(200), std::time::Duration::from_secs(5));
+
+/// The witnessing thread: submits the newest integrated checkpoint to the policy's
+/// witnesses and publishes it with their cosignatures once they meet the quorum (or at
+/// once, fail-open). A missed quorum leaves the published checkpoint where it is and
+/// tries again, with the newest checkpoint, after a backoff.
+fn witness_loop(
+    w: &Witnessing,
+    offers: &Mailbox<Committed>,
+    fs: &Arc<dyn Fs>,
+    root: &std::path::Path,
+    head: &Published,
+    edge: Arc<RightEdge>,
+) {
+    let store = PosixStore::new(root.to_path_buf()).with_edge(edge);
+    let mut backoff = WITNESS_RETRY.0;
+    while let Some(next) = offers.take() {
+        if next.size < head.get().size {
+            continue;
+        }
+        let proof = |old: u64| -> std::result::Result<Vec<String>, String> {
+            let tiles = crate::read::logread::PrefixReader::new(&store, next.size);
+            ledgerfs_tiles::consistency_proof(&tiles, old, next.size)
+                .map(|p| crate::read::render::b64_hashes(&p))
+                .map_err(|e| format!("{e:?}"))
+        };
+        let round = w.round(&next.note, next.size, &proof);
+        if round.quorum_met || w.fail_open {
+            if !round.quorum_met {
+                w.unwitnessed_publications.fetch_add(1, Ordering::Relaxed);
+                eprintln!(
+                    "ledgerfs: FAIL-OPEN: publishing the checkpoint at size {} cosigned only by {:?}, below the policy's quorum",
+                    next.size, round.cosigned_by
+                );
+            }
+            match crate::storage::tiles::publish_integrated(fs, root, round.cosigned.as_bytes()) {
+                Ok(()) => {
+                    backoff = WITNESS_RETRY.0;
+                    head.set(
+                        Committed {
+                            note: round.cosigned,
+                            ..next
+                        },
+                        round.quorum_met,
+                    );
+                    thread::sleep(PUBLISH_INTERVAL);
+                    continue;
+                }
+                Err(e) => eprintln!("ledgerfs: publishing the witnessed checkpoint failed, retrying: {e}"),
+            }
+        } else {
+            eprintln!(
+                "ledgerfs: the checkpoint at size {} is not published: cosigned by {:?}, below the policy's quorum (fail-closed; writes are still acknowledged); retrying in {backoff:?}",
+                next.size, round.cosigned_by
+            );
+        }
+        offers.put(|slot| {
+            if slot.is_none() {
+                *slot = Some(next);
+            }
+        });
+        thread::sleep(backoff);
+        backoff = (backoff * 2).min(WITNESS_RETRY.1);
+    }
 }
 
 struct Committer {
     stage: CommitStage,
     publication: Arc<Mailbox<Publication>>,
-    /// The published checkpoint: journal segments below it may be recycled.
-    published: Arc<Published>,
+    /// Size of the newest checkpoint whose tiles are durable (published, or integrated
+    /// awaiting witnesses): journal segments below it may be recycled.
+    integrated: Arc<AtomicU64>,
     view: Arc<View>,
     durable: watch::Sender<u64>,
     shared: Arc<Shared>,
@@ -676,7 +837,7 @@ impl Committer {
                     payload: g.waiters,
                 })
                 .collect();
-            let turn = self.stage.turn(handed, self.published.get().size);
+            let turn = self.stage.turn(handed, self.integrated.load(Ordering::Acquire));
             for waiters in turn.refused {
                 self.refuse(waiters, "an earlier write in the pipeline failed; retry");
             }

@@ -68,6 +68,22 @@ pub fn inclusion_json(reader: &LogReader, index: u64, size: u64, current: u64) -
     Ok(json!({"index": index, "size": size, "leaf_hash": B64.encode(leaf_hash(&bytes)), "proof": b64_hashes(&proof)}))
 }
 
+/// A C2SP tlog-proof@v1 receipt for entry `index` under the signed checkpoint `head`
+/// (its note verbatim, cosignatures included), read from the tiles of the current
+/// checkpoint (`current` ≥ `head.size`); the entry's bytes ride in its `extra` line.
+pub fn tlog_proof(reader: &LogReader, index: u64, head: &Committed, current: u64) -> Result<String> {
+    let entry = reader.entry(index, current)?;
+    let tiles = crate::read::logread::PrefixReader::new(reader.store(), current);
+    let hashes = ledgerfs_tiles::inclusion_proof(&tiles, index, head.size).map_err(Error::log_tiles)?;
+    Ok(ledgerfs_witness::TlogProof {
+        extra: Some(entry),
+        index,
+        hashes,
+        checkpoint: head.note.clone(),
+    }
+    .encode())
+}
+
 /// `balance.json` of the FUSE view: the balance, the checkpoint it is consistent with,
 /// and an inclusion proof of the account's last entry against that checkpoint.
 pub fn balance_file(reader: &LogReader, a: &AccountView, committed: &Committed) -> Result<Value> {

@@ -139,8 +139,12 @@ pub struct Opened {
     pub tiles: TileLog,
     /// The read model at the checkpoint.
     pub view: ViewState,
-    /// The checkpoint.
+    /// The checkpoint: the newest durable one (published, integrated, or finished from
+    /// the journal).
     pub committed: Committed,
+    /// The checkpoint in `DIR/log/checkpoint` (with any cosignatures): what readers of
+    /// the tree on disk see. Behind `committed` until the engine publishes that.
+    pub published: Committed,
     /// The exclusive lock on the data directory, held while the store is open.
     pub lock: std::fs::File,
     /// The journal, positioned after its last record.
@@ -227,17 +231,24 @@ pub fn open_on(fs: Arc<dyn Fs>, dir: &Path, from: Start, progress: &mut dyn FnMu
     let store = PosixStore::new(log_dir.clone()).with_fs(fs.clone());
     store.remove_temporaries()?;
     let published = read_published(&log_dir, &vkey, &config.origin)?;
-    // First finish what the journal acknowledged beyond the published checkpoint (the
-    // tiles and the checkpoint file), so the log on disk holds every acknowledged entry.
-    let (mut journal, recovered) = Journal::open(fs.clone(), dir, config.journal_segment_kib * 1024, published.size)?;
+    // Where integration stopped: the published checkpoint, or a newer integrated one
+    // whose witnesses had not met the quorum (its tiles are durable).
+    let base = match read_integrated(&log_dir, &vkey, &config.origin)? {
+        Some(integrated) if integrated.size > published.size => integrated,
+        _ => published.clone(),
+    };
+    // First finish what the journal acknowledged beyond it (the tiles and the
+    // integrated checkpoint), so the log on disk holds every acknowledged entry. The
+    // engine publishes the `checkpoint` file (after its witnesses, if any, cosign).
+    let (mut journal, recovered) = Journal::open(fs.clone(), dir, config.journal_segment_kib * 1024, base.size)?;
     let committed = if recovered.is_empty() {
-        published
+        base
     } else {
-        let edge = TileLog::open(&store, published.size, &published.root).map_err(|e| Error::Corrupt {
+        let edge = TileLog::open(&store, base.size, &base.root).map_err(|e| Error::Corrupt {
             path: "log/checkpoint".into(),
             reason: format!("the tiles do not match the checkpoint's root: {e}"),
         })?;
-        integrate_journal(&fs, &log_dir, edge, published, &recovered, &vkey, &config.origin)?
+        integrate_journal(&fs, &log_dir, edge, base, &recovered, &vkey, &config.origin)?
     };
     // Then the projections: from the newest snapshot that checks out against the log,
     // replaying only the tail, or from the start.
@@ -272,6 +283,7 @@ pub fn open_on(fs: Arc<dyn Fs>, dir: &Path, from: Start, progress: &mut dyn FnMu
         tiles,
         view,
         committed,
+        published,
         lock,
         journal,
         from_snapshot,
@@ -283,7 +295,8 @@ pub fn open_on(fs: Arc<dyn Fs>, dir: &Path, from: Start, progress: &mut dyn FnMu
 /// signed note is verified, its entries appended to `tiles` (the log's right edge at the
 /// published size), the root must match the note, the tiles are written (a full tile
 /// already on disk holds the same bytes, or it was lost with the page cache and is
-/// written again), and the newest note is published as the checkpoint file. The
+/// written again), and the newest note is recorded as the integrated checkpoint (the
+/// engine publishes it, after its witnesses if a policy asks for them). The
 /// entries are replayed afterwards with the rest of the log.
 fn integrate_journal(
     fs: &Arc<dyn Fs>,
@@ -334,7 +347,7 @@ fn integrate_journal(
         tiles.mark_durable(end);
         committed = note;
     }
-    crate::storage::tiles::publish_checkpoint(fs, log_dir, committed.note.as_bytes(), &[], &full)?;
+    crate::storage::tiles::integrate_checkpoint(fs, log_dir, committed.note.as_bytes(), &[], &full)?;
     Ok(committed)
 }
 
@@ -370,6 +383,24 @@ pub fn read_published(log_dir: &Path, vkey: &VerifierKey, origin: &str) -> Resul
             reason: "missing".into(),
         })?;
     check_checkpoint(&note, vkey, origin)
+}
+
+/// Reads the integrated checkpoint (`DIR/integrated.checkpoint`), if there is one; a
+/// present file must verify like the published one.
+pub fn read_integrated(log_dir: &Path, vkey: &VerifierKey, origin: &str) -> Result<Option<Committed>> {
+    let path = crate::storage::tiles::integrated_path(log_dir);
+    let note = match fs::read(&path) {
+        Ok(note) => note,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    check_checkpoint(&note, vkey, origin).map(Some).map_err(|e| match e {
+        Error::Corrupt { reason, .. } => Error::Corrupt {
+            path: crate::storage::tiles::INTEGRATED_FILE.into(),
+            reason,
+        },
+        other => other,
+    })
 }
 
 /// Replays a log up to its checkpoint `committed`: from the start, or from `start`

@@ -319,6 +319,13 @@ impl TileStore for PosixStore {
     }
 }
 
+/// Name of the integrated-checkpoint file in the data directory: the newest
+/// log-signed checkpoint whose tiles are all durable in `DIR/log/` but which has not
+/// been published (its witnesses have not met the policy's quorum yet, or recovery
+/// integrated it). Private to the daemon, never under `log/`: readers see only the
+/// published `checkpoint`. Recovery starts from the larger of the two.
+pub const INTEGRATED_FILE: &str = "integrated.checkpoint";
+
 /// Publishes `note` as the `checkpoint` file of the journaled log at `root`: the right
 /// edge `partials` of its size are written (each once), one `syncfs` makes them and every
 /// tile revealed so far durable, then the note is written, synced and renamed into place,
@@ -331,6 +338,43 @@ pub fn publish_checkpoint(
     partials: &[(TilePath, Arc<Vec<u8>>)],
     full: &[TilePath],
 ) -> Result<()> {
+    make_tiles_durable(fs, root, partials)?;
+    replace_durably(fs, &root.join(CHECKPOINT_FILE), note)?;
+    remove_superseded_partials(fs, root, full);
+    Ok(())
+}
+
+/// The witnessed discipline's first step: the right edge and every tile revealed so far
+/// durable (as [`publish_checkpoint`]), then `note` recorded as the integrated checkpoint
+/// (`DIR/integrated.checkpoint`, beside `root`) instead of the published one. Journal
+/// segments below it may be recycled after; the `checkpoint` file waits for witnesses.
+pub fn integrate_checkpoint(
+    fs: &Arc<dyn Fs>,
+    root: &Path,
+    note: &[u8],
+    partials: &[(TilePath, Arc<Vec<u8>>)],
+    full: &[TilePath],
+) -> Result<()> {
+    make_tiles_durable(fs, root, partials)?;
+    replace_durably(fs, &integrated_path(root), note)?;
+    // A partial may go once its full tile is durable, whatever checkpoint is published
+    // (tlog-tiles: readers fall back to the full tile).
+    remove_superseded_partials(fs, root, full);
+    Ok(())
+}
+
+/// The integrated-checkpoint file of the log at `root` (`DIR/log` → `DIR/integrated.checkpoint`).
+pub fn integrated_path(root: &Path) -> PathBuf {
+    root.parent().unwrap_or(root).join(INTEGRATED_FILE)
+}
+
+/// Replaces the `checkpoint` file of `root` with `note` (its tiles are durable already:
+/// [`integrate_checkpoint`] ran for its size): written, synced, renamed, directory fsynced.
+pub fn publish_integrated(fs: &Arc<dyn Fs>, root: &Path, note: &[u8]) -> Result<()> {
+    replace_durably(fs, &root.join(CHECKPOINT_FILE), note)
+}
+
+fn make_tiles_durable(fs: &Arc<dyn Fs>, root: &Path, partials: &[(TilePath, Arc<Vec<u8>>)]) -> Result<()> {
     for (path, bytes) in partials {
         let file = root.join(path.to_path());
         if file.exists() {
@@ -341,16 +385,20 @@ pub fn publish_checkpoint(
         fsutil::write_tmp(&**fs, &file, bytes, 0o644, false)?;
         fsutil::rename_into_place(&**fs, &file)?;
     }
-    fsutil::sync_filesystem(&**fs, root)?;
-    let path = root.join(CHECKPOINT_FILE);
-    fsutil::write_tmp(&**fs, &path, note, 0o644, true)?;
-    fsutil::rename_into_place(&**fs, &path)?;
-    fsutil::sync_dir(&**fs, root)?;
+    fsutil::sync_filesystem(&**fs, root)
+}
+
+fn replace_durably(fs: &Arc<dyn Fs>, path: &Path, bytes: &[u8]) -> Result<()> {
+    fsutil::write_tmp(&**fs, path, bytes, 0o644, true)?;
+    fsutil::rename_into_place(&**fs, path)?;
+    fsutil::sync_dir(&**fs, path.parent().expect("a file in a directory"))
+}
+
+fn remove_superseded_partials(fs: &Arc<dyn Fs>, root: &Path, full: &[TilePath]) {
     let store = PosixStore::new(root.to_path_buf()).with_fs(fs.clone());
     for tile in full {
         store.remove_partials(tile);
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -24,5 +24,5 @@ mod state;
 pub use chunks::chain_chunks;
 pub use durability::{CommitGate, Notice, NoticeError};
 pub use entries::{two_mut, Balance, EntryBuffer, Posting};
-pub use render::{first_new_index, write_balance_json, write_results_json, ResultsShape};
+pub use render::{first_new_index, write_balance_json, write_results_json, write_results_json_with, ResultsShape};
 pub use state::{Account, EventResult, Limits, ReplayError, Sequencer};

@@ -28,6 +28,19 @@ pub fn write_results_json<'a>(
     results: &[EventResult],
     shape: ResultsShape,
 ) -> usize {
+    write_results_json_with(out, ids, results, shape, |_, _| {})
+}
+
+/// [`write_results_json`], with `extra(result, out)` called inside each result object
+/// after its own fields, to append more (`,"name":value`): the hosted API's per-result
+/// receipts (`"tlog_proof"`).
+pub fn write_results_json_with<'a>(
+    out: &mut String,
+    ids: impl IntoIterator<Item = &'a str>,
+    results: &[EventResult],
+    shape: ResultsShape,
+    mut extra: impl FnMut(&EventResult, &mut String),
+) -> usize {
     let mut accepted = 0;
     let mut first = true;
     out.push('[');
@@ -67,6 +80,7 @@ pub fn write_results_json<'a>(
             out.push_str(field);
             out.push('"');
         }
+        extra(r, out);
         out.push('}');
     }
     out.push(']');

@@ -16,8 +16,10 @@
 extern crate alloc;
 
 pub mod policy;
+pub mod proof;
 
 pub use policy::{Policy, PolicyLog, PolicyWitness, Verdict};
+pub use proof::TlogProof;
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
