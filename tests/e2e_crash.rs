@@ -1,12 +1,16 @@
-//! Crash test: SIGKILL the daemon in the middle of a concurrent load, many times, and
+//! Crash tests: SIGKILL the daemon in the middle of a concurrent load, many times, and
 //! check after each restart that every acknowledged transfer is present, that balances
-//! equal an independent recomputation from the entry files on disk, and that
-//! `ledgerfs verify` accepts the log, and that every full tile ever seen on disk (read
-//! while the load runs, just before the kill, and after each recovery) keeps its bytes.
+//! equal an independent recomputation from the entry files on disk, that `ledgerfs
+//! verify` accepts the log, that every full tile ever seen on disk (read while the load
+//! runs, just before the kill, and after each recovery) keeps its bytes, and that the
+//! published checkpoints never fork (one root per size) nor go back. A second trial runs
+//! the same load with a witness and a 1-of-1 policy (fail-closed): every checkpoint ever
+//! published, on disk or served at `/log/checkpoint`, carries the witness's cosignature.
 
 mod support;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,8 +20,12 @@ use support::*;
 
 /// Kill-and-recover trials in `make test`; `LEDGERFS_CRASH_ROUNDS` sets more (`make soak`).
 const ROUNDS: usize = 200;
+/// Trials with a witness (each round also waits for a cosignature, so fewer).
+const WITNESSED_ROUNDS: usize = 100;
 const WRITERS: usize = 4;
 const ACCOUNTS: usize = 8;
+/// The witness's name in the witnessed trial's policy (its cosignature lines start `— NAME `).
+const WITNESS_NAME: &str = "witness.test/crash";
 
 struct Rng(u64);
 
@@ -31,7 +39,7 @@ impl Rng {
 }
 
 /// SHA-256 of every full tile and bundle on disk now (files under `.p/` are partial).
-fn full_tiles_on_disk(dir: &std::path::Path) -> HashMap<String, [u8; 32]> {
+fn full_tiles_on_disk(dir: &Path) -> HashMap<String, [u8; 32]> {
     use sha2::{Digest, Sha256};
     let mut out = HashMap::new();
     let mut stack = vec![dir.join("log/tile")];
@@ -62,11 +70,57 @@ fn check_immutable(seen: &mut HashMap<String, [u8; 32]>, now: HashMap<String, [u
     }
 }
 
-#[test]
-fn sigkill_under_load_loses_no_acknowledged_transfer() {
-    let dir = temp_dir("crash");
-    init(&dir);
-    let d = Daemon::start(&dir);
+/// A trial's own rule on a published checkpoint (its size, its note).
+type Rule = dyn Fn(u64, &str) -> Result<(), String>;
+
+/// Every published checkpoint seen so far: one root per size, sizes never going back,
+/// and the trial's own rule (a cosignature, in the witnessed trial) on each.
+struct Published {
+    roots: HashMap<u64, String>,
+    largest: u64,
+    rule: Box<Rule>,
+}
+
+impl Published {
+    fn saw(&mut self, note: &str, when: &str) {
+        let mut lines = note.lines();
+        lines.next();
+        let (Some(size), Some(root)) = (lines.next(), lines.next()) else {
+            panic!("{when}: a published checkpoint that is not one:\n{note}");
+        };
+        let size: u64 = size.parse().unwrap();
+        if let Some(before) = self.roots.insert(size, root.to_string()) {
+            assert_eq!(before, root, "{when}: two roots published for size {size}");
+        }
+        assert!(
+            size >= self.largest,
+            "{when}: published size went back from {} to {size}",
+            self.largest
+        );
+        self.largest = size;
+        if let Err(why) = (self.rule)(size, note) {
+            panic!("{when}: {why}:\n{note}");
+        }
+    }
+
+    fn saw_on_disk(&mut self, dir: &Path, when: &str) {
+        if let Ok(note) = std::fs::read_to_string(dir.join("log/checkpoint")) {
+            self.saw(&note, when);
+        }
+    }
+}
+
+/// One crash trial: `rounds` kill-and-recover rounds under `WRITERS` clients on `dir`
+/// (made by `ledgerfs init`), starting the daemon with `start`. `after_kill` inspects
+/// the dead daemon's directory (and its log) before the restart.
+fn trial(
+    dir: &Path,
+    default_rounds: usize,
+    start: &dyn Fn() -> Daemon,
+    published: &mut Published,
+    after_kill: &dyn Fn(usize),
+) {
+    let d = start();
     let accounts: Vec<String> = (0..ACCOUNTS)
         .map(|i| format!(r#"{{"id":"acc{i}","currency":"EUR","flags":["debits_must_not_exceed_credits"]}}"#))
         .collect();
@@ -82,11 +136,13 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
     let mut tiles_seen = HashMap::new();
     let rounds = std::env::var("LEDGERFS_CRASH_ROUNDS")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(ROUNDS);
+        .and_then(|v| v.parse::<usize>().ok())
+        .map(|r| r * default_rounds / ROUNDS)
+        .unwrap_or(default_rounds)
+        .max(1);
     let started = std::time::Instant::now();
     for round in 0..rounds {
-        let d = daemon.take().unwrap_or_else(|| Daemon::start(&dir));
+        let d = daemon.take().unwrap_or_else(start);
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
@@ -134,18 +190,23 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
             .collect();
         // A random moment: early (mid-start-up load) to late (mid-steady-state).
         std::thread::sleep(Duration::from_millis(5 + rng.next() % 60));
-        check_immutable(&mut tiles_seen, full_tiles_on_disk(&dir), "under load");
+        check_immutable(&mut tiles_seen, full_tiles_on_disk(dir), "under load");
+        published.saw_on_disk(dir, "under load");
         d.kill();
         stop.store(true, Ordering::Relaxed);
         for w in writers {
             w.join().unwrap();
         }
         // What a crash leaves: every full tile already on disk is final.
-        check_immutable(&mut tiles_seen, full_tiles_on_disk(&dir), "after the kill");
+        check_immutable(&mut tiles_seen, full_tiles_on_disk(dir), "after the kill");
+        published.saw_on_disk(dir, "after the kill");
+        after_kill(round);
         // Recovery finishes what the journal acknowledged; then the disk holds it all.
-        let d = Daemon::start(&dir);
-        let (expected, on_disk) = balances_from_disk(&dir);
-        check_immutable(&mut tiles_seen, full_tiles_on_disk(&dir), "after recovery");
+        let d = start();
+        let (expected, on_disk) = balances_from_disk(dir);
+        check_immutable(&mut tiles_seen, full_tiles_on_disk(dir), "after recovery");
+        published.saw_on_disk(dir, "after recovery");
+        published.saw(&served_checkpoint(&d), "served after recovery");
         let acked = acknowledged.lock().unwrap().clone();
         for id in &acked {
             assert!(
@@ -184,6 +245,106 @@ fn sigkill_under_load_loses_no_acknowledged_transfer() {
         "the load acknowledged something"
     );
     d.stop();
+    published.saw_on_disk(dir, "after the last stop");
+}
+
+/// The checkpoint the daemon serves at `/log/checkpoint`.
+fn served_checkpoint(d: &Daemon) -> String {
+    agent()
+        .get(&format!("{}/log/checkpoint", d.base))
+        .set("Authorization", &format!("Bearer {}", d.token))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap()
+}
+
+#[test]
+fn sigkill_under_load_loses_no_acknowledged_transfer() {
+    let dir = temp_dir("crash");
+    init(&dir);
+    let mut published = Published {
+        roots: HashMap::new(),
+        largest: 0,
+        rule: Box::new(|_, _| Ok(())),
+    };
+    trial(&dir, ROUNDS, &|| Daemon::start(&dir), &mut published, &|_| {});
     let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);
     assert!(ok, "verify after crashes: {out}{err}");
+}
+
+#[test]
+fn sigkill_under_load_with_a_witness_publishes_only_cosigned_checkpoints() {
+    let base = temp_dir("crash-witnessed");
+    let dir = base.join("data");
+    init(&dir);
+    let (_, vkey, _) = run(&["key", "--data", dir.to_str().unwrap()]);
+    let vkey = vkey.trim().to_string();
+    let wdir = base.join("witness");
+    let (ok, _, err) = run(&[
+        "witness",
+        "init",
+        "--data",
+        wdir.to_str().unwrap(),
+        "--name",
+        WITNESS_NAME,
+        "--log",
+        &vkey,
+    ]);
+    assert!(ok, "{err}");
+    // One witness for the whole trial: the daemon dies under it, the witness does not.
+    let witness = start_witness(&wdir);
+    let policy = base.join("policy.txt");
+    std::fs::write(
+        &policy,
+        format!("log {vkey}\nwitness W {} {}\nquorum W\n", witness.vkey, witness.base),
+    )
+    .unwrap();
+    let initial_size = std::fs::read_to_string(dir.join("log/checkpoint"))
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let cosigned = format!("\n\u{2014} {WITNESS_NAME} ");
+    let mut published = Published {
+        roots: HashMap::new(),
+        largest: 0,
+        rule: Box::new(move |size, note| {
+            if size > initial_size && !note.contains(&cosigned) {
+                return Err(format!(
+                    "checkpoint {size} was published without the witness's cosignature"
+                ));
+            }
+            Ok(())
+        }),
+    };
+    let policy_arg = policy.to_str().unwrap().to_string();
+    let start = || Daemon::try_start_with(&dir, &["--policy", &policy_arg]).unwrap();
+    let log = daemon_log(&dir);
+    trial(&dir, WITNESSED_ROUNDS, &start, &mut published, &|round| {
+        // A witness refusing a fork would mean the log signed two roots for one size.
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(!text.contains("WITNESS CONFLICT"), "round {round}: {text}");
+    });
+    assert!(
+        published.largest > initial_size,
+        "something was witnessed and published"
+    );
+    eprintln!(
+        "witnessed trial: {} cosigned checkpoints published, the last of size {}",
+        published.roots.len(),
+        published.largest
+    );
+    let (ok, out, err) = run(&[
+        "verify",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--witnessed",
+        dir.join("log/checkpoint").to_str().unwrap(),
+    ]);
+    assert!(ok, "verify with the policy after crashes: {out}{err}");
 }

@@ -8,61 +8,11 @@
 
 mod support;
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use ledgerfs_attest::{sign_checkpoint, Checkpoint, CosignatureVerifier, SignerKey};
 use support::*;
-
-/// A running witness, killed on drop.
-struct Witness {
-    child: Child,
-    base: String,
-    vkey: String,
-}
-
-impl Drop for Witness {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_witness(dir: &std::path::Path) -> Witness {
-    start_witness_at(dir, "127.0.0.1:0")
-}
-
-/// A witness listening on `listen` (a restart keeps the address its policy names).
-fn start_witness_at(dir: &std::path::Path, listen: &str) -> Witness {
-    let mut child = Command::new(bin())
-        .args(["witness", "serve", "--data", dir.to_str().unwrap(), "--listen", listen])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn witness");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("serving http://").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the witness said where it listens");
-    let vkey = std::fs::read_to_string(dir.join("witness.vkey"))
-        .unwrap()
-        .trim()
-        .to_string();
-    Witness {
-        child,
-        base: format!("http://{addr}"),
-        vkey,
-    }
-}
 
 /// POSTs an add-checkpoint body: (status, content type, body).
 fn submit(w: &Witness, old: u64, proof: &[String], note: &str) -> (u16, String, String) {
@@ -287,51 +237,6 @@ fn three_witnesses_cosign_and_refuse_forks() {
     let (ok, _, err) = verify(&lonely);
     assert!(!ok && err.contains("does not meet the policy's quorum"), "{err}");
     drop(third);
-}
-
-fn have_python_cryptography() -> bool {
-    Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Polls `probe` every 50 ms until it returns `Some`, failing after `deadline`.
-fn eventually<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let until = std::time::Instant::now() + deadline;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(std::time::Instant::now() < until, "{what} within {deadline:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn published(d: &Daemon) -> (u64, String) {
-    let r = agent()
-        .get(&format!("{}/log/checkpoint", d.base))
-        .set("Authorization", &format!("Bearer {}", d.token))
-        .call()
-        .unwrap();
-    let note = r.into_string().unwrap();
-    (note.lines().nth(1).unwrap().parse().unwrap(), note)
-}
-
-fn metric(d: &Daemon, name: &str) -> String {
-    let text = agent()
-        .get(&format!("{}/metrics", d.base))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(name))
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 #[test]

@@ -484,7 +484,7 @@ impl Trial {
         let Some(job) = live.publication.take() else {
             return Ok(());
         };
-        match commit::publish(&fs, &self.log_dir, &job) {
+        match commit::publish(&fs, &self.log_dir, &job, &mut |rename| rename()) {
             Ok(()) => {
                 live.published = job.head.size;
                 self.report.publications += 1;

@@ -2,6 +2,7 @@
 //! start the real daemon on a loopback port the kernel picks, talk to it over HTTP, stop or kill it.
 #![allow(dead_code)]
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -138,11 +139,14 @@ pub const STOP_DEADLINE: Duration = Duration::from_secs(30);
 pub const HTTP_DEADLINE: Duration = Duration::from_secs(120);
 
 /// The address a daemon reports on stderr (`ledgerfs: serving http://ADDR ...`), once
-/// it has bound its listener.
+/// it has bound its listener and written the whole line.
 fn served_address(log: &Path) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
     let rest = text.split("ledgerfs: serving http://").nth(1)?;
-    let addr = rest.split_whitespace().next()?;
+    // Only a whole line: unbuffered stderr writes the line in pieces, so a read in between
+    // sees "127.0.0.1:42" of "127.0.0.1:42985" (seen in crash trials: connection refused).
+    let (line, _) = rest.split_once('\n')?;
+    let addr = line.split_whitespace().next()?;
     Some(addr.to_string())
 }
 
@@ -195,6 +199,7 @@ impl Daemon {
             dir: dir.to_path_buf(),
         };
         let deadline = Instant::now() + START_DEADLINE;
+        let mut last_error = String::from("no address yet");
         loop {
             if let Ok(Some(_)) = daemon.child.try_wait() {
                 return Err(std::fs::read_to_string(&log_path).unwrap_or_default());
@@ -204,12 +209,16 @@ impl Daemon {
                     daemon.base = format!("http://{addr}");
                 }
             }
-            if !daemon.base.is_empty() && agent().get(&format!("{}/health", daemon.base)).call().is_ok() {
-                return Ok(daemon);
+            if !daemon.base.is_empty() {
+                match agent().get(&format!("{}/health", daemon.base)).call() {
+                    Ok(_) => return Ok(daemon),
+                    Err(e) => last_error = e.to_string(),
+                }
             }
             assert!(
                 Instant::now() < deadline,
-                "daemon did not answer /health in {START_DEADLINE:?}"
+                "daemon did not answer /health in {START_DEADLINE:?} (last: {last_error}); its log:\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -311,8 +320,15 @@ pub fn balances_from_disk(
     std::collections::HashMap<String, i128>,
     std::collections::HashSet<String>,
 ) {
-    let note = std::fs::read_to_string(dir.join("log/checkpoint")).unwrap();
-    let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+    // Everything integrated is on disk: the published checkpoint's entries, and those of
+    // a newer integrated one still waiting for its witnesses.
+    let size_of = |path: std::path::PathBuf| -> u64 {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|note| note.lines().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    };
+    let size = size_of(dir.join("log/checkpoint")).max(size_of(dir.join("integrated.checkpoint")));
     let mut balances = std::collections::HashMap::new();
     let mut ids = std::collections::HashSet::new();
     let mut index = 0;
@@ -355,4 +371,98 @@ pub fn cents(text: &str) -> i128 {
     } else {
         value
     }
+}
+
+/// A running witness, killed on drop.
+pub struct Witness {
+    pub child: Child,
+    pub base: String,
+    pub vkey: String,
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_witness(dir: &std::path::Path) -> Witness {
+    start_witness_at(dir, "127.0.0.1:0")
+}
+
+/// A witness listening on `listen` (a restart keeps the address its policy names).
+pub fn start_witness_at(dir: &std::path::Path, listen: &str) -> Witness {
+    let mut child = Command::new(bin())
+        .args(["witness", "serve", "--data", dir.to_str().unwrap(), "--listen", listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn witness");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("serving http://").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the witness said where it listens");
+    let vkey = std::fs::read_to_string(dir.join("witness.vkey"))
+        .unwrap()
+        .trim()
+        .to_string();
+    Witness {
+        child,
+        base: format!("http://{addr}"),
+        vkey,
+    }
+}
+
+pub fn have_python_cryptography() -> bool {
+    Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Polls `probe` every 50 ms until it returns `Some`, failing after `deadline`.
+pub fn eventually<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let until = std::time::Instant::now() + deadline;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < until, "{what} within {deadline:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn published(d: &Daemon) -> (u64, String) {
+    let r = agent()
+        .get(&format!("{}/log/checkpoint", d.base))
+        .set("Authorization", &format!("Bearer {}", d.token))
+        .call()
+        .unwrap();
+    let note = r.into_string().unwrap();
+    (note.lines().nth(1).unwrap().parse().unwrap(), note)
+}
+
+pub fn metric(d: &Daemon, name: &str) -> String {
+    let text = agent()
+        .get(&format!("{}/metrics", d.base))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string()
 }

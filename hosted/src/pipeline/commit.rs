@@ -15,7 +15,7 @@ use crate::pipeline::logwriter::{CommitFailure, LogWriter};
 use crate::read::view::Committed;
 use crate::storage::fs::Fs;
 use crate::storage::journal::Journal;
-use crate::storage::tiles::RightEdge;
+use crate::storage::tiles::{Reveal, RightEdge};
 
 /// Room the next signed note may need beyond the current one's length.
 const NOTE_MARGIN: usize = 256;
@@ -40,10 +40,10 @@ impl Publication {
     }
 }
 
-/// The publisher's step: the right edge, one `syncfs`, then the checkpoint file (see
-/// `crate::storage::tiles::publish_checkpoint`).
-pub fn publish(fs: &Arc<dyn Fs>, log_dir: &Path, job: &Publication) -> Result<()> {
-    crate::storage::tiles::publish_checkpoint(fs, log_dir, job.head.note.as_bytes(), &job.partials, &job.full)
+/// The publisher's step: the right edge, one `syncfs`, then the checkpoint file, renamed
+/// into place under `reveal` (see `crate::storage::tiles::publish_checkpoint`).
+pub fn publish(fs: &Arc<dyn Fs>, log_dir: &Path, job: &Publication, reveal: Reveal<'_>) -> Result<()> {
+    crate::storage::tiles::publish_checkpoint(fs, log_dir, job.head.note.as_bytes(), &job.partials, &job.full, reveal)
 }
 
 /// The witnessed publisher's step: the right edge, one `syncfs`, then the checkpoint

@@ -193,14 +193,20 @@ impl Published {
         self.size.subscribe()
     }
 
-    fn set(&self, head: Committed, witnessed: bool) {
+    /// Makes `head` the published checkpoint: `rename` puts its file in place on disk
+    /// while readers of this one wait, so no reader sees the disk ahead of `/log/` or
+    /// behind it (a client reading both never sees the checkpoint go back). The wait is
+    /// one rename and one directory fsync; the note was written and synced before.
+    fn install(&self, head: Committed, witnessed: bool, rename: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         let size = head.size;
         {
             let mut slot = self.head.write().expect("published lock");
+            rename()?;
             *slot = Arc::new(head);
             self.witnessed.store(witnessed, Ordering::Release);
         }
         self.size.send_replace(size);
+        Ok(())
     }
 }
 
@@ -353,7 +359,9 @@ impl Engine {
         // (without witnesses), or offered to the witnesses first.
         let mut published = published;
         if witnessing.is_none() && committed.size > published.size {
-            crate::storage::tiles::publish_integrated(&fs, &log_dir, committed.note.as_bytes())?;
+            crate::storage::tiles::publish_integrated(&fs, &log_dir, committed.note.as_bytes(), &mut |rename| {
+                rename()
+            })?;
             published = committed.clone();
         }
         let witnessed = witnessing.as_ref().is_some_and(|w| w.meets_quorum(&published.note));
@@ -698,15 +706,16 @@ fn publish_loop(
 ) {
     while let Some(job) = publication.take() {
         let done = match offers {
-            None => crate::pipeline::commit::publish(fs, root, &job),
+            None => crate::pipeline::commit::publish(fs, root, &job, &mut |rename| {
+                head.install(job.head.clone(), false, rename)
+            }),
             Some(_) => crate::pipeline::commit::integrate(fs, root, &job),
         };
         match done {
             Ok(()) => {
                 integrated.store(job.head.size, Ordering::Release);
-                match offers {
-                    None => head.set(job.head, false),
-                    Some(offers) => offers.put(|slot| *slot = Some(job.head)),
+                if let Some(offers) = offers {
+                    offers.put(|slot| *slot = Some(job.head));
                 }
             }
             Err(e) => {
@@ -762,16 +771,15 @@ fn witness_loop(
                     next.size, round.cosigned_by
                 );
             }
-            match crate::storage::tiles::publish_integrated(fs, root, round.cosigned.as_bytes()) {
+            let cosigned = Committed {
+                note: round.cosigned.clone(),
+                ..next.clone()
+            };
+            match crate::storage::tiles::publish_integrated(fs, root, round.cosigned.as_bytes(), &mut |rename| {
+                head.install(cosigned.clone(), round.quorum_met, rename)
+            }) {
                 Ok(()) => {
                     backoff = WITNESS_RETRY.0;
-                    head.set(
-                        Committed {
-                            note: round.cosigned,
-                            ..next
-                        },
-                        round.quorum_met,
-                    );
                     thread::sleep(PUBLISH_INTERVAL);
                     continue;
                 }

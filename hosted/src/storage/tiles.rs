@@ -326,20 +326,28 @@ impl TileStore for PosixStore {
 /// published `checkpoint`. Recovery starts from the larger of the two.
 pub const INTEGRATED_FILE: &str = "integrated.checkpoint";
 
+/// How a new `checkpoint` file is revealed: `rename` moves the staged, synced file into
+/// place and fsyncs the directory; the caller runs it while its own readers of the
+/// published checkpoint (HTTP, FUSE) cannot look, so they and the disk switch together
+/// (see `Published::install` in the engine). `&mut |rename| rename()` when nobody reads.
+pub type Reveal<'a> = &'a mut dyn FnMut(&mut dyn FnMut() -> Result<()>) -> Result<()>;
+
 /// Publishes `note` as the `checkpoint` file of the journaled log at `root`: the right
 /// edge `partials` of its size are written (each once), one `syncfs` makes them and every
-/// tile revealed so far durable, then the note is written, synced and renamed into place,
-/// and the directory fsynced (so a journal segment may be recycled after). Then the
-/// partial tiles that `full` tiles (durable now) supersede are deleted.
+/// tile revealed so far durable, then the note is written and synced as `checkpoint.tmp`,
+/// renamed into place under `reveal` and the directory fsynced (so a journal segment may
+/// be recycled after). Then the partial tiles that `full` tiles (durable now) supersede
+/// are deleted.
 pub fn publish_checkpoint(
     fs: &Arc<dyn Fs>,
     root: &Path,
     note: &[u8],
     partials: &[(TilePath, Arc<Vec<u8>>)],
     full: &[TilePath],
+    reveal: Reveal<'_>,
 ) -> Result<()> {
     make_tiles_durable(fs, root, partials)?;
-    replace_durably(fs, &root.join(CHECKPOINT_FILE), note)?;
+    replace_durably(fs, &root.join(CHECKPOINT_FILE), note, reveal)?;
     remove_superseded_partials(fs, root, full);
     Ok(())
 }
@@ -356,7 +364,7 @@ pub fn integrate_checkpoint(
     full: &[TilePath],
 ) -> Result<()> {
     make_tiles_durable(fs, root, partials)?;
-    replace_durably(fs, &integrated_path(root), note)?;
+    replace_durably(fs, &integrated_path(root), note, &mut |rename| rename())?;
     // A partial may go once its full tile is durable, whatever checkpoint is published
     // (tlog-tiles: readers fall back to the full tile).
     remove_superseded_partials(fs, root, full);
@@ -369,9 +377,10 @@ pub fn integrated_path(root: &Path) -> PathBuf {
 }
 
 /// Replaces the `checkpoint` file of `root` with `note` (its tiles are durable already:
-/// [`integrate_checkpoint`] ran for its size): written, synced, renamed, directory fsynced.
-pub fn publish_integrated(fs: &Arc<dyn Fs>, root: &Path, note: &[u8]) -> Result<()> {
-    replace_durably(fs, &root.join(CHECKPOINT_FILE), note)
+/// [`integrate_checkpoint`] ran for its size): written and synced, then renamed under
+/// `reveal` and the directory fsynced.
+pub fn publish_integrated(fs: &Arc<dyn Fs>, root: &Path, note: &[u8], reveal: Reveal<'_>) -> Result<()> {
+    replace_durably(fs, &root.join(CHECKPOINT_FILE), note, reveal)
 }
 
 fn make_tiles_durable(fs: &Arc<dyn Fs>, root: &Path, partials: &[(TilePath, Arc<Vec<u8>>)]) -> Result<()> {
@@ -388,10 +397,12 @@ fn make_tiles_durable(fs: &Arc<dyn Fs>, root: &Path, partials: &[(TilePath, Arc<
     fsutil::sync_filesystem(&**fs, root)
 }
 
-fn replace_durably(fs: &Arc<dyn Fs>, path: &Path, bytes: &[u8]) -> Result<()> {
+fn replace_durably(fs: &Arc<dyn Fs>, path: &Path, bytes: &[u8], reveal: Reveal<'_>) -> Result<()> {
     fsutil::write_tmp(&**fs, path, bytes, 0o644, true)?;
-    fsutil::rename_into_place(&**fs, path)?;
-    fsutil::sync_dir(&**fs, path.parent().expect("a file in a directory"))
+    reveal(&mut || {
+        fsutil::rename_into_place(&**fs, path)?;
+        fsutil::sync_dir(&**fs, path.parent().expect("a file in a directory"))
+    })
 }
 
 fn remove_superseded_partials(fs: &Arc<dyn Fs>, root: &Path, full: &[TilePath]) {
