@@ -206,7 +206,7 @@ fn trial(
         let (expected, on_disk) = balances_from_disk(dir);
         check_immutable(&mut tiles_seen, full_tiles_on_disk(dir), "after recovery");
         published.saw_on_disk(dir, "after recovery");
-        published.saw(&served_checkpoint(&d), "served after recovery");
+        published.saw(&support::published(&d).1, "served after recovery");
         let acked = acknowledged.lock().unwrap().clone();
         for id in &acked {
             assert!(
@@ -248,17 +248,6 @@ fn trial(
     published.saw_on_disk(dir, "after the last stop");
 }
 
-/// The checkpoint the daemon serves at `/log/checkpoint`.
-fn served_checkpoint(d: &Daemon) -> String {
-    agent()
-        .get(&format!("{}/log/checkpoint", d.base))
-        .set("Authorization", &format!("Bearer {}", d.token))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap()
-}
-
 #[test]
 fn sigkill_under_load_loses_no_acknowledged_transfer() {
     let dir = temp_dir("crash");
@@ -281,17 +270,7 @@ fn sigkill_under_load_with_a_witness_publishes_only_cosigned_checkpoints() {
     let (_, vkey, _) = run(&["key", "--data", dir.to_str().unwrap()]);
     let vkey = vkey.trim().to_string();
     let wdir = base.join("witness");
-    let (ok, _, err) = run(&[
-        "witness",
-        "init",
-        "--data",
-        wdir.to_str().unwrap(),
-        "--name",
-        WITNESS_NAME,
-        "--log",
-        &vkey,
-    ]);
-    assert!(ok, "{err}");
+    init_witness(&wdir, WITNESS_NAME, &vkey);
     // One witness for the whole trial: the daemon dies under it, the witness does not.
     let witness = start_witness(&wdir);
     let policy = base.join("policy.txt");

@@ -67,17 +67,8 @@ fn three_witnesses_cosign_and_refuse_forks() {
     let mut witnesses = Vec::new();
     for i in 1..=3 {
         let wdir = base.join(format!("w{i}"));
-        let (ok, out, err) = run(&[
-            "witness",
-            "init",
-            "--data",
-            wdir.to_str().unwrap(),
-            "--name",
-            &format!("witness.test/w{i}"),
-            "--log",
-            vkey.trim(),
-        ]);
-        assert!(ok && out.starts_with(&format!("witness.test/w{i}+")), "{out}{err}");
+        let out = init_witness(&wdir, &format!("witness.test/w{i}"), vkey.trim());
+        assert!(out.starts_with(&format!("witness.test/w{i}+")), "{out}");
         witnesses.push((wdir.clone(), start_witness(&wdir)));
     }
     let (_, c1) = d.get("/v1/checkpoint");
@@ -250,17 +241,7 @@ fn the_daemon_publishes_only_witnessed_checkpoints() {
     let mut policy = format!("log {vkey}\n");
     for i in 1..=3 {
         let wdir = base.join(format!("w{i}"));
-        let (ok, _, err) = run(&[
-            "witness",
-            "init",
-            "--data",
-            wdir.to_str().unwrap(),
-            "--name",
-            &format!("witness.test/w{i}"),
-            "--log",
-            &vkey,
-        ]);
-        assert!(ok, "{err}");
+        init_witness(&wdir, &format!("witness.test/w{i}"), &vkey);
         let w = start_witness(&wdir);
         policy.push_str(&format!("witness W{i} {} {}\n", w.vkey, w.base));
         witnesses.push((wdir, Some(w)));

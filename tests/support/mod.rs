@@ -391,6 +391,23 @@ pub fn start_witness(dir: &std::path::Path) -> Witness {
     start_witness_at(dir, "127.0.0.1:0")
 }
 
+/// `ledgerfs witness init` of a witness called `name` for the log `log_vkey` in `dir`,
+/// failing the test if it fails; its stdout (the witness's verifier key).
+pub fn init_witness(dir: &Path, name: &str, log_vkey: &str) -> String {
+    let (ok, out, err) = run(&[
+        "witness",
+        "init",
+        "--data",
+        dir.to_str().unwrap(),
+        "--name",
+        name,
+        "--log",
+        log_vkey,
+    ]);
+    assert!(ok, "witness init {name}: {out}{err}");
+    out
+}
+
 /// A witness listening on `listen` (a restart keeps the address its policy names).
 pub fn start_witness_at(dir: &std::path::Path, listen: &str) -> Witness {
     let mut child = Command::new(bin())
