@@ -14,6 +14,7 @@
 extern crate alloc;
 
 mod chunks;
+pub mod commitment;
 mod durability;
 mod entries;
 mod fingerprint;
@@ -22,6 +23,7 @@ mod snapshot;
 mod state;
 
 pub use chunks::chain_chunks;
+pub use commitment::{BalanceTree, MembershipProof, RecordProof};
 pub use durability::{CommitGate, Notice, NoticeError};
 pub use entries::{two_mut, Balance, EntryBuffer, Posting};
 pub use render::{first_new_index, write_balance_json, write_results_json, write_results_json_with, ResultsShape};

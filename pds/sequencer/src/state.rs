@@ -13,6 +13,7 @@ use ledgerfs_model::{
     parse_transfer_flags, Amount, Balancing, Closing, Currency, Event, NewAccount, NewTransfer, Phase, ResultCode,
 };
 
+use crate::commitment::{BalanceTree, MembershipProof};
 use crate::entries::{two_mut, Balance, EntryBuffer, Posting};
 use crate::fingerprint::{body_digest, id_fingerprint, FingerprintBuildHasher};
 use alloc::collections::{BTreeSet, VecDeque};
@@ -261,6 +262,9 @@ pub struct Sequencer {
     /// Re-executing logged entries: acceptance policies that are not state rules (fund
     /// segregation) are not applied again; the log says what was accepted then.
     replaying: bool,
+    /// The balance commitment tree: accounts whose totals change are marked in it, and
+    /// [`Sequencer::commit_balances`] re-hashes only those.
+    balances: BalanceTree,
 }
 
 impl PartialEq for Sequencer {
@@ -298,6 +302,7 @@ impl Sequencer {
             epoch: 0,
             segregation: true,
             replaying: false,
+            balances: BalanceTree::new(),
         }
     }
 
@@ -333,6 +338,23 @@ impl Sequencer {
     /// The log index of a recorded transfer.
     pub fn transfer_index(&self, id: &str) -> Option<u64> {
         self.transfers.get(&id_fingerprint(id)).map(|seen| seen.index)
+    }
+
+    /// Brings the balance commitment tree up to the current state and returns its root
+    /// and record count: the commitment of every account's balance record as of
+    /// `next_index()`. The cost is the accounts changed since the last call (plus one
+    /// rebuild of the interior nodes when accounts were opened).
+    pub fn commit_balances(&mut self) -> (ledgerfs_tiles::Hash, u64) {
+        let root = self.balances.update(&self.accounts);
+        (root, self.accounts.len() as u64)
+    }
+
+    /// A commitment of the current balances (as [`Sequencer::commit_balances`]) and
+    /// what it proves about `id`: its record with its path, or the two records that
+    /// bracket it.
+    pub fn prove_balance(&mut self, id: &str) -> (ledgerfs_tiles::Hash, u64, MembershipProof) {
+        let (root, size) = self.commit_balances();
+        (root, size, self.balances.prove(id, &self.accounts))
     }
 
     /// Number of transfers recorded.
@@ -463,6 +485,7 @@ impl Sequencer {
             match undo {
                 Undo::Account { prev_time } => {
                     let account = self.accounts.pop().expect("undo of an account that exists");
+                    self.balances.reset();
                     self.account_slots.remove(&account.record.id);
                     self.last_time = prev_time;
                 }
@@ -479,6 +502,8 @@ impl Sequencer {
                     let (debit, credit) = posting.accounts().expect("a transfer's posting");
                     let (d, c) = two_mut(&mut self.accounts, debit, credit);
                     posting.undo(&mut d.balance, &mut c.balance);
+                    self.balances.mark(debit);
+                    self.balances.mark(credit);
                     match pending {
                         PendingChange::None => {}
                         PendingChange::Created(key) => {
@@ -793,6 +818,8 @@ impl Sequencer {
         entries.push_with(index, posting, |out| entry.write(out));
         let (d, c) = two_mut(&mut self.accounts, debit, credit);
         posting.apply(&mut d.balance, &mut c.balance);
+        self.balances.mark(debit);
+        self.balances.mark(credit);
         match change {
             PendingChange::None => {}
             PendingChange::Created(key) => {
