@@ -423,17 +423,23 @@ fn conserved(seq: &Sequencer) -> bool {
         .all(|(_, s)| s.debits_posted == s.credits_posted && s.debits_pending == s.credits_pending)
 }
 
+/// A ledger with one account, `bank`, opened at time 1,000, and its log so far, for the
+/// property tests that run a workload over it.
+fn with_a_bank() -> (Sequencer, Vec<Vec<u8>>, Vec<EventResult>, EntryBuffer) {
+    let mut seq = Sequencer::new(Limits::default());
+    let mut results = Vec::new();
+    let mut entries = EntryBuffer::new();
+    seq.execute(&[account("bank", "EUR", &[])], 1_000, &mut results, &mut entries);
+    let log = entries.iter().map(<[u8]>::to_vec).collect();
+    (seq, log, results, entries)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
     fn conservation_atomicity_and_replay_determinism(batches in workload()) {
-        let mut seq = Sequencer::new(Limits::default());
-        let mut log: Vec<Vec<u8>> = Vec::new();
-        let mut results = Vec::new();
-        let mut entries = EntryBuffer::new();
-        seq.execute(&[account("bank", "EUR", &[])], 1_000, &mut results, &mut entries);
-        log.extend(entries.iter().map(<[u8]>::to_vec));
+        let (mut seq, mut log, mut results, mut entries) = with_a_bank();
         let mut now = 1_000;
         for batch in &batches {
             let before = seq.clone();
@@ -1083,12 +1089,7 @@ proptest! {
         fail_after in prop::collection::vec(any::<u8>(), 64),
     ) {
         let fresh = |seq: &Sequencer| crate::commitment::BalanceTree::new().update(seq.accounts());
-        let mut seq = Sequencer::new(Limits::default());
-        let mut log: Vec<Vec<u8>> = Vec::new();
-        let mut results = Vec::new();
-        let mut entries = EntryBuffer::new();
-        seq.execute(&[account("bank", "EUR", &[])], 1_000, &mut results, &mut entries);
-        log.extend(entries.iter().map(<[u8]>::to_vec));
+        let (mut seq, mut log, mut results, mut entries) = with_a_bank();
         seq.mark_durable(seq.next_index());
         let mut now = 1_000;
         for (i, batch) in batches.iter().enumerate() {
