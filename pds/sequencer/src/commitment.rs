@@ -109,8 +109,8 @@ impl core::fmt::Display for CommitmentError {
     }
 }
 
-/// The account id a canonical balance record names (the record must be canonical for
-/// its own content, which [`verify_record`] checks by re-encoding).
+/// The account id a balance record names. The leaf hash binds the record's exact bytes,
+/// so a record that proves is the one the sequencer committed, canonical by construction.
 fn record_id(record: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Head {
