@@ -51,6 +51,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("witness", witness),
     ("policy", policy),
     ("tlog_proof", tlog_proof),
+    ("balance_membership", balance_membership),
     #[cfg(feature = "hosted")]
     ("hosted_config", hosted_config),
     #[cfg(feature = "hosted")]
@@ -793,6 +794,68 @@ pub fn tlog_proof(data: &[u8]) {
         let entry = p.extra.clone().unwrap_or_default();
         let _ = p.verify_inclusion(&entry);
     }
+}
+
+/// A balance proof as text, one field per line: the account id, the balance record, its
+/// position, the commitment's size, the audit path's hashes in hex, and the root last.
+/// Checking it as a presence and as an absence proof never panics; a presence proof
+/// that checks names the id, and one record never proves both.
+pub fn balance_membership(data: &[u8]) {
+    use ledgerfs_sequencer::commitment::{verify_membership, MembershipProof, RecordProof};
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    let mut lines = text.split('\n');
+    let (Some(id), Some(record), Some(position), Some(size)) = (lines.next(), lines.next(), lines.next(), lines.next())
+    else {
+        return;
+    };
+    let (Ok(position), Ok(size)) = (position.parse::<u64>(), size.parse::<u64>()) else {
+        return;
+    };
+    let mut hashes: Vec<[u8; 32]> = lines.filter_map(hex32).collect();
+    let Some(root) = hashes.pop() else {
+        return;
+    };
+    let proof = RecordProof {
+        record: record.into(),
+        position,
+        path: hashes,
+    };
+    let present = verify_membership(id, &MembershipProof::Present(proof.clone()), size, &root);
+    if let Ok(Some(r)) = &present {
+        assert_eq!(r, record, "a presence proof returns the record it checked");
+    }
+    for absent in [
+        MembershipProof::Absent {
+            before: Some(proof.clone()),
+            after: None,
+        },
+        MembershipProof::Absent {
+            before: None,
+            after: Some(proof),
+        },
+    ] {
+        let checked = verify_membership(id, &absent, size, &root);
+        assert!(
+            !(present.is_ok() && checked.is_ok()),
+            "one record never proves an id present and absent"
+        );
+    }
+}
+
+/// Thirty-two bytes from 64 hex digits (`None` for anything else).
+fn hex32(text: &str) -> Option<[u8; 32]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
 }
 
 /// C2SP tlog-policy text: never panics; a policy that parses names a defined quorum (its

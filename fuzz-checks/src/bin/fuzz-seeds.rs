@@ -531,6 +531,50 @@ fn main() {
         ledgerfs_witness::TlogProof { extra: None, ..receipt }.encode(),
     );
 
+    // balance_membership: a real proof from a three-account commitment, and one whose
+    // record was changed.
+    {
+        use ledgerfs_sequencer::commitment::MembershipProof;
+        let mut seq = ledgerfs_sequencer::Sequencer::new(ledgerfs_sequencer::Limits::default());
+        let events: Vec<ledgerfs_model::Event> = ["acc_a", "acc_b", "acc_c"]
+            .iter()
+            .map(|id| {
+                ledgerfs_model::Event::Account(ledgerfs_model::NewAccount {
+                    id: id.to_string(),
+                    currency: "EUR".into(),
+                    kind: "customer".into(),
+                    flags: Vec::new(),
+                    metadata: "{}".into(),
+                    linked: false,
+                    time: 0,
+                })
+            })
+            .collect();
+        let (mut results, mut entries) = (Vec::new(), ledgerfs_sequencer::EntryBuffer::new());
+        seq.execute(&events, 1_000, &mut results, &mut entries);
+        let (root, size, proof) = seq.prove_balance("acc_b");
+        let MembershipProof::Present(p) = proof else {
+            panic!("acc_b was opened")
+        };
+        let present = MembershipProof::Present(p.clone());
+        assert!(ledgerfs_sequencer::commitment::verify_membership("acc_b", &present, size, &root).is_ok());
+        let hex = |h: &[u8; 32]| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let text = |record: &str| {
+            let mut t = format!("acc_b\n{record}\n{}\n{size}\n", p.position);
+            for h in p.path.iter().chain([&root]) {
+                t.push_str(&hex(h));
+                t.push('\n');
+            }
+            t
+        };
+        c.put("balance_membership", "present", text(&p.record));
+        c.put(
+            "balance_membership",
+            "tampered",
+            text(&p.record.replace("0.00", "9.00")),
+        );
+    }
+
     // statement: the reconciliation tests' real camt.053 and CSV files.
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/statements");
     for name in ["matched.xml", "missing_line.xml", "wrong_balance.xml", "corrected.csv"] {
