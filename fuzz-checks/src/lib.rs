@@ -813,7 +813,7 @@ pub fn balance_membership(data: &[u8]) {
     let (Ok(position), Ok(size)) = (position.parse::<u64>(), size.parse::<u64>()) else {
         return;
     };
-    let mut hashes: Vec<[u8; 32]> = lines.filter_map(hex32).collect();
+    let mut hashes: Vec<[u8; 32]> = lines.filter_map(ledgerfs_http::auth::decode_hex).collect();
     let Some(root) = hashes.pop() else {
         return;
     };
@@ -842,20 +842,6 @@ pub fn balance_membership(data: &[u8]) {
             "one record never proves an id present and absent"
         );
     }
-}
-
-/// Thirty-two bytes from 64 hex digits (`None` for anything else).
-fn hex32(text: &str) -> Option<[u8; 32]> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
-    }
-    Some(out)
 }
 
 /// C2SP tlog-policy text: never panics; a policy that parses names a defined quorum (its

@@ -117,7 +117,9 @@ impl Tokens {
     }
 }
 
-fn decode_hex(hex: &str) -> Option<[u8; 32]> {
+/// Thirty-two bytes from 64 hex digits (`None` for anything else): token digests here,
+/// hashes in the fuzz checks' text inputs.
+pub fn decode_hex(hex: &str) -> Option<[u8; 32]> {
     let hex = hex.as_bytes();
     if hex.len() != 64 {
         return None;
