@@ -504,7 +504,7 @@ fn every_read_is_in_the_verifiable_audit_trail() {
     assert!(size >= 6, "six reads recorded, saw {size}");
     assert!(read_checkpoint().starts_with("e2e.test/log/audit\n"));
     let dir = d.dir.clone();
-    let (_, vkey, _) = run(&["key", "--data", dir.to_str().unwrap()]);
+    let vkey = log_vkey(&dir);
     d.stop();
     let audit = dir.join("audit");
     let (ok, out, err) = run(&["verify", "--dir", audit.to_str().unwrap(), "--vkey", vkey.trim()]);

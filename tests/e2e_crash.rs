@@ -267,8 +267,7 @@ fn sigkill_under_load_with_a_witness_publishes_only_cosigned_checkpoints() {
     let base = temp_dir("crash-witnessed");
     let dir = base.join("data");
     init(&dir);
-    let (_, vkey, _) = run(&["key", "--data", dir.to_str().unwrap()]);
-    let vkey = vkey.trim().to_string();
+    let vkey = log_vkey(&dir);
     let wdir = base.join("witness");
     init_witness(&wdir, WITNESS_NAME, &vkey);
     // One witness for the whole trial: the daemon dies under it, the witness does not.

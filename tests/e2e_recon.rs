@@ -435,7 +435,7 @@ fn statements_breaks_resolutions_and_the_break_log() {
     d.stop();
 
     // The break log verifies offline, like the ledger.
-    let (_, vkey, _) = run(&["key", "--data", data]);
+    let vkey = log_vkey(Path::new(data));
     let recon = dir.join("reconciliation");
     let (ok, out, err) = run(&["verify", "--dir", recon.to_str().unwrap(), "--vkey", vkey.trim()]);
     assert!(ok && out.contains("verified"), "{out}{err}");
@@ -600,7 +600,7 @@ fn closed_month_statements_never_change() {
     assert_eq!(again(""), json);
     assert!(etag.len() == 66 && json_etag.len() == 66, "{etag} {json_etag}");
     d.stop();
-    let (_, vkey, _) = run(&["key", "--data", dir.to_str().unwrap()]);
+    let vkey = log_vkey(&dir);
     let (ok, out, err) = run(&[
         "verify",
         "--dir",

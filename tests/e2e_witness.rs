@@ -63,7 +63,7 @@ fn three_witnesses_cosign_and_refuse_forks() {
         "/v1/transfers",
         r#"{"id":"t1","debit":"a","credit":"b","amount":"1.00","currency":"EUR"}"#,
     );
-    let (_, vkey, _) = run(&["key", "--data", dir.to_str().unwrap()]);
+    let vkey = log_vkey(&dir);
     let mut witnesses = Vec::new();
     for i in 1..=3 {
         let wdir = base.join(format!("w{i}"));
@@ -235,8 +235,7 @@ fn the_daemon_publishes_only_witnessed_checkpoints() {
     let base = temp_dir("witnessed");
     let dir = base.join("data");
     init(&dir);
-    let (_, vkey, _) = run(&["key", "--data", dir.to_str().unwrap()]);
-    let vkey = vkey.trim().to_string();
+    let vkey = log_vkey(&dir);
     let mut witnesses = Vec::new();
     let mut policy = format!("log {vkey}\n");
     for i in 1..=3 {

@@ -79,6 +79,13 @@ pub fn init(dir: &Path) {
     assert!(ok, "init failed: {err}");
 }
 
+/// The verifier key of the store in `dir` (`ledgerfs key`), without its newline.
+pub fn log_vkey(dir: &Path) -> String {
+    let (ok, out, err) = run(&["key", "--data", dir.to_str().unwrap()]);
+    assert!(ok, "ledgerfs key failed: {err}");
+    out.trim().to_string()
+}
+
 /// Sets a top-level `key = value` line of the store's config (the key must be there).
 pub fn set_config(dir: &Path, key: &str, value: &str) {
     let path = dir.join("ledgerfs.toml");
