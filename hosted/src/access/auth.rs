@@ -48,12 +48,15 @@ impl Caller {
     }
 
     /// May read this log entry: an account entry with the account, a transfer with
-    /// either of its accounts. The one visibility rule of the API and the FUSE view.
+    /// either of its accounts, a balance commitment always (it is what every balance
+    /// proof is checked against, and names no account). The one visibility rule of the
+    /// API and the FUSE view.
     pub fn may_read_entry(&self, body: &ledgerfs_model::entry::EntryBody) -> bool {
         use ledgerfs_model::entry::EntryBody;
         match body {
             EntryBody::Transfer(t) => self.may_read_account(&t.debit) || self.may_read_account(&t.credit),
             EntryBody::Account(a) => self.may_read_account(&a.id),
+            EntryBody::Commitment(_) => true,
         }
     }
 

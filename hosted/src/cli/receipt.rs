@@ -71,6 +71,7 @@ pub fn verify_receipt(
         Ok(e) => match e.body {
             EntryBody::Account(a) => format!("account {}", a.id),
             EntryBody::Transfer(t) => format!("transfer {}", t.id),
+            EntryBody::Commitment(c) => format!("balance commitment of {} accounts", c.accounts),
         },
         Err(_) => "an entry this version cannot decode".into(),
     };

@@ -195,6 +195,8 @@ impl ViewState {
                     postings: Vec::new(),
                 });
             }
+            // A balance commitment changes no balance (its proofs come from the sequencer).
+            Posting::Committed => {}
             transfer => {
                 let (debit, credit) = transfer.accounts().expect("a transfer's posting");
                 let (d, c) = two_mut(&mut self.accounts, debit, credit);

@@ -69,6 +69,7 @@ fn replay_to(reader: &LogReader, size: u64, at: u64) -> Result<(Sequencer, HashM
                 last.insert(t.debit.clone(), i);
                 last.insert(t.credit.clone(), i);
             }
+            EntryBody::Commitment(_) => {}
         }
         time = entry.time;
         Ok(())

@@ -117,20 +117,9 @@ impl Tokens {
     }
 }
 
-/// Thirty-two bytes from 64 hex digits (`None` for anything else): token digests here,
-/// hashes in the fuzz checks' text inputs.
-pub fn decode_hex(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.as_bytes();
-    if hex.len() != 64 {
-        return None;
-    }
-    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = [0u8; 32];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(out)
-}
+/// Thirty-two bytes from 64 hex digits: the model's one decoder, re-exported where
+/// token digests are read.
+pub use ledgerfs_model::json::decode_hex;
 
 #[cfg(test)]
 mod tests {

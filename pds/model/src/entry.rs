@@ -8,7 +8,12 @@
 //! {"v":1,"index":1,"time":"2026-11-21T10:00:00.000000001Z","type":"transfer","id":"tx_1","debit":"acc_0","credit":"acc_1","amount":"10.50","currency":"EUR","reference":"","metadata":{},"linked":false}
 //! {"v":2,"index":2,"time":"2026-11-21T10:00:00.000000002Z","type":"transfer","id":"auth_1","debit":"acc_1","credit":"acc_0","amount":"5.00","currency":"EUR","reference":"","metadata":{},"linked":false,"flags":["pending"]}
 //! {"v":2,"index":3,"time":"2026-11-21T10:00:00.000000003Z","type":"transfer","id":"cap_1","debit":"acc_1","credit":"acc_0","amount":"4.00","currency":"EUR","reference":"","metadata":{},"linked":false,"flags":["post_pending"],"pending_id":"auth_1"}
+//! {"v":3,"index":4,"time":"2026-11-21T10:00:00.000000004Z","type":"balance_commitment","accounts":2,"root":"5d0f…(64 hex digits)"}
 //! ```
+//!
+//! A balance commitment (version 3) is the sequencer's own entry: the root of the tree
+//! over every account's balance record as of the entries before it (see the sequencer's
+//! `commitment` module), so a balance can be proved from a signed checkpoint.
 //!
 //! Two-phase transfers (version 2) add `flags` and, for a post or void, `pending_id`; a
 //! post's `amount` is what it posted, a void's what it released, and both name the
@@ -27,8 +32,8 @@ use serde::Deserialize;
 use crate::amount::Amount;
 use crate::currency::Currency;
 use crate::event::{parse_transfer_flags, AccountFlags, AccountKind, Balancing, Closing, Phase, FIRM_FUNDS};
-use crate::json::{write_string, write_u128};
-use crate::limits::{ENTRY_VERSION, ENTRY_VERSION_TWO_PHASE, MAX_ENTRY_LEN};
+use crate::json::{decode_hex, write_hex, write_string, write_u128};
+use crate::limits::{ENTRY_VERSION, ENTRY_VERSION_COMMITMENT, ENTRY_VERSION_TWO_PHASE, MAX_ENTRY_LEN};
 use crate::time::{parse_timestamp, write_timestamp, UnixNanos};
 
 /// One log entry: its position, its sequencing time and what happened.
@@ -49,6 +54,19 @@ pub enum EntryBody<S = String> {
     Account(AccountRecord<S>),
     /// A transfer was posted.
     Transfer(TransferRecord<S>),
+    /// The sequencer committed to every account's balance (a balance commitment).
+    Commitment(CommitmentRecord),
+}
+
+/// A balance commitment: the root of the Merkle tree over every account's canonical
+/// balance record, sorted by id, as of the log size equal to the entry's own index
+/// (the entries before it). The sequencer writes it; replay re-derives and compares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitmentRecord {
+    /// Number of balance records (accounts) in the tree.
+    pub accounts: u64,
+    /// The tree's RFC 6962 root.
+    pub root: [u8; 32],
 }
 
 /// An opened account, validated.
@@ -145,6 +163,7 @@ impl<S: AsRef<str>> Entry<S> {
             {
                 ENTRY_VERSION_TWO_PHASE
             }
+            EntryBody::Commitment(_) => ENTRY_VERSION_COMMITMENT,
             _ => ENTRY_VERSION,
         };
         out.push_str("{\"v\":");
@@ -155,6 +174,13 @@ impl<S: AsRef<str>> Entry<S> {
         write_timestamp(self.time, out);
         out.push('"');
         match &self.body {
+            EntryBody::Commitment(c) => {
+                out.push_str(",\"type\":\"balance_commitment\",\"accounts\":");
+                write_u128(out, u128::from(c.accounts));
+                out.push_str(",\"root\":\"");
+                write_hex(out, &c.root);
+                out.push('"');
+            }
             EntryBody::Account(a) => {
                 out.push_str(",\"type\":\"account\",\"id\":");
                 write_string(out, a.id.as_ref());
@@ -245,11 +271,11 @@ struct RawEntry {
     time: String,
     #[serde(rename = "type")]
     event_type: String,
-    id: String,
-    currency: String,
+    id: Option<String>,
+    currency: Option<String>,
     kind: Option<String>,
     flags: Option<Vec<String>>,
-    metadata: serde_json::Value,
+    metadata: Option<serde_json::Value>,
     debit: Option<String>,
     credit: Option<String>,
     amount: Option<String>,
@@ -257,6 +283,8 @@ struct RawEntry {
     linked: Option<bool>,
     pending_id: Option<String>,
     timeout: Option<u64>,
+    accounts: Option<u64>,
+    root: Option<String>,
 }
 
 impl Entry<String> {
@@ -267,21 +295,32 @@ impl Entry<String> {
             return Err(EntryError::TooLong);
         }
         let raw: RawEntry = serde_json::from_slice(bytes).map_err(|_| EntryError::Malformed)?;
-        if raw.v != ENTRY_VERSION && raw.v != ENTRY_VERSION_TWO_PHASE {
+        if ![ENTRY_VERSION, ENTRY_VERSION_TWO_PHASE, ENTRY_VERSION_COMMITMENT].contains(&raw.v) {
             return Err(EntryError::UnsupportedVersion);
         }
         let time = parse_timestamp(&raw.time).ok_or(EntryError::InvalidField("time"))?;
-        let currency = Currency::from_code(&raw.currency).ok_or(EntryError::InvalidField("currency"))?;
-        if !raw.metadata.is_object() {
-            return Err(EntryError::InvalidField("metadata"));
+        if raw.event_type == "balance_commitment" {
+            let accounts = raw.accounts.ok_or(EntryError::InvalidField("accounts"))?;
+            let root = raw.root.as_deref().and_then(decode_hex);
+            let body = EntryBody::Commitment(CommitmentRecord {
+                accounts,
+                root: root.ok_or(EntryError::InvalidField("root"))?,
+            });
+            return Entry::canonical(raw.index, time, body, bytes);
         }
-        let metadata = serde_json::to_string(&raw.metadata).map_err(|_| EntryError::Malformed)?;
+        let id = raw.id.ok_or(EntryError::InvalidField("id"))?;
+        let currency = raw.currency.as_deref().and_then(Currency::from_code);
+        let currency = currency.ok_or(EntryError::InvalidField("currency"))?;
+        let metadata = match raw.metadata {
+            Some(value) if value.is_object() => serde_json::to_string(&value).map_err(|_| EntryError::Malformed)?,
+            _ => return Err(EntryError::InvalidField("metadata")),
+        };
         let body = match raw.event_type.as_str() {
             "account" => {
                 let kind = raw.kind.as_deref().and_then(AccountKind::parse);
                 let flags = AccountFlags::parse(raw.flags.as_deref().unwrap_or(&[]));
                 EntryBody::Account(AccountRecord {
-                    id: raw.id,
+                    id,
                     currency,
                     kind: kind.ok_or(EntryError::InvalidField("kind"))?,
                     flags: flags.map_err(|_| EntryError::InvalidField("flags"))?,
@@ -304,7 +343,7 @@ impl Entry<String> {
                 );
                 let timeout = raw.timeout.unwrap_or(0);
                 let expires = matches!(phase, Phase::Expire { .. });
-                if (timeout > 0 && phase != Phase::Pending) || (expires && pending_id != raw.id) {
+                if (timeout > 0 && phase != Phase::Pending) || (expires && pending_id != id) {
                     return Err(EntryError::InvalidField(if expires { "id" } else { "timeout" }));
                 }
                 EntryBody::Transfer(TransferRecord {
@@ -314,7 +353,7 @@ impl Entry<String> {
                     closing,
                     imported,
                     firm_funds,
-                    id: raw.id,
+                    id,
                     debit: raw.debit.ok_or(EntryError::InvalidField("debit"))?,
                     credit: raw.credit.ok_or(EntryError::InvalidField("credit"))?,
                     amount,
@@ -326,11 +365,12 @@ impl Entry<String> {
             }
             _ => return Err(EntryError::InvalidField("type")),
         };
-        let entry = Entry {
-            index: raw.index,
-            time,
-            body,
-        };
+        Entry::canonical(raw.index, time, body, bytes)
+    }
+
+    /// The entry, if `bytes` are exactly its canonical encoding.
+    fn canonical(index: u64, time: UnixNanos, body: EntryBody, bytes: &[u8]) -> Result<Entry<String>, EntryError> {
+        let entry = Entry { index, time, body };
         if entry.encode().as_bytes() != bytes {
             return Err(EntryError::NotCanonical);
         }
@@ -377,6 +417,40 @@ mod tests {
             r#"{"v":1,"index":1,"time":"2026-11-18T11:06:40.000000001Z","type":"transfer","id":"tx_1","debit":"acc_0","credit":"acc_1","amount":"10.50","currency":"EUR","reference":"inv \"7\"","metadata":{"doc":{"sha256":"ab"}},"linked":false}"#
         );
         assert_eq!(Entry::decode(transfer().encode().as_bytes()), Ok(transfer()));
+    }
+
+    #[test]
+    fn golden_balance_commitment_is_version_3() {
+        let mut root = [0u8; 32];
+        root[0] = 0xab;
+        root[31] = 0x01;
+        let entry = Entry {
+            index: 4,
+            time: 1_795_000_000_000_000_004,
+            body: EntryBody::Commitment(CommitmentRecord { accounts: 2, root }),
+        };
+        let text = entry.encode();
+        assert_eq!(
+            text,
+            r#"{"v":3,"index":4,"time":"2026-11-18T11:06:40.000000004Z","type":"balance_commitment","accounts":2,"root":"ab00000000000000000000000000000000000000000000000000000000000001"}"#
+        );
+        assert_eq!(Entry::decode(text.as_bytes()), Ok(entry));
+        for (bad, why) in [
+            (text.replace("\"v\":3", "\"v\":1"), EntryError::NotCanonical),
+            (text.replace("ab00", "AB00"), EntryError::NotCanonical),
+            (text.replace("ab00", "ab0"), EntryError::InvalidField("root")),
+            (text.replace("ab00", "zz00"), EntryError::InvalidField("root")),
+            (
+                text.replace(",\"accounts\":2", ""),
+                EntryError::InvalidField("accounts"),
+            ),
+            (text.replace("}", ",\"id\":\"x\"}"), EntryError::NotCanonical),
+        ] {
+            assert_eq!(Entry::decode(bad.as_bytes()), Err(why), "{bad}");
+        }
+        // A transfer without an id or currency is refused by field, not accepted.
+        let no_id = transfer().encode().replace("\"id\":\"tx_1\",", "");
+        assert_eq!(Entry::decode(no_id.as_bytes()), Err(EntryError::InvalidField("id")));
     }
 
     #[test]
@@ -512,7 +586,9 @@ mod tests {
         let v2 = text.replace("{\"v\":1", "{\"v\":2");
         assert_eq!(Entry::decode(v2.as_bytes()), Err(EntryError::NotCanonical));
         let v3 = text.replace("{\"v\":1", "{\"v\":3");
-        assert_eq!(Entry::decode(v3.as_bytes()), Err(EntryError::UnsupportedVersion));
+        assert_eq!(Entry::decode(v3.as_bytes()), Err(EntryError::NotCanonical));
+        let v4 = text.replace("{\"v\":1", "{\"v\":4");
+        assert_eq!(Entry::decode(v4.as_bytes()), Err(EntryError::UnsupportedVersion));
         let extra = text.replace("\"linked\":false", "\"linked\":false,\"x\":1");
         assert_eq!(Entry::decode(extra.as_bytes()), Err(EntryError::Malformed));
         assert_eq!(Entry::decode(b"\xff"), Err(EntryError::Malformed));

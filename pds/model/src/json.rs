@@ -107,6 +107,31 @@ fn check_value(value: &Value, depth: usize) -> Result<(), ResultCode> {
     }
 }
 
+/// Appends `bytes` as lowercase hex: hashes in entries and proof files.
+pub fn write_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+}
+
+/// Thirty-two bytes from 64 hex digits (`None` for anything else): hashes in entries
+/// and proof files, token digests. Either case is read; callers that need one
+/// encoding compare with [`write_hex`]'s.
+pub fn decode_hex(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

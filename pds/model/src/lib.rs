@@ -24,7 +24,7 @@ pub mod time;
 pub use amount::Amount;
 pub use code::ResultCode;
 pub use currency::Currency;
-pub use entry::{Entry, EntryBody};
+pub use entry::{CommitmentRecord, Entry, EntryBody};
 pub use event::{
     parse_transfer_flags, AccountFlags, AccountKind, Balancing, Closing, Event, Money, NewAccount, NewTransfer, Phase,
     TransferFlags,

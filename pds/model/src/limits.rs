@@ -24,3 +24,6 @@ pub const ENTRY_VERSION: u32 = 1;
 /// unchanged, so older stores replay as they are and older readers refuse what they
 /// cannot interpret).
 pub const ENTRY_VERSION_TWO_PHASE: u32 = 2;
+/// Version of a balance commitment entry (a new entry type: older readers refuse it by
+/// its version rather than misread it).
+pub const ENTRY_VERSION_COMMITMENT: u32 = 3;

@@ -385,6 +385,30 @@ impl BalanceTree {
     }
 }
 
+impl BalanceTree {
+    /// What the tree says about `id`, if that is still true of `accounts` now: every
+    /// record the proof shows is unchanged since the last update, and an absent id was
+    /// not opened since. `None` means a new commitment is needed to prove it.
+    pub fn prove_unchanged(&self, id: &str, accounts: &[Account]) -> Option<MembershipProof> {
+        let unchanged = |slot: u32| !self.marked.get(slot as usize).copied().unwrap_or(true);
+        let proof = self.prove(id, accounts);
+        let shown: [Option<&RecordProof>; 2] = match &proof {
+            MembershipProof::Present(p) => [Some(p), None],
+            MembershipProof::Absent { before, after } => {
+                if accounts.len() > self.order.len() && accounts[self.order.len()..].iter().any(|a| a.record.id == id) {
+                    return None;
+                }
+                [before.as_ref(), after.as_ref()]
+            }
+        };
+        let all_unchanged = shown
+            .into_iter()
+            .flatten()
+            .all(|p| unchanged(self.order[p.position as usize]));
+        all_unchanged.then_some(proof)
+    }
+}
+
 /// The level above `level`: pairs hashed, an odd last node carried up unchanged (which
 /// is RFC 6962's split at the largest power of two, computed bottom-up).
 fn parents(level: &[Hash]) -> Vec<Hash> {

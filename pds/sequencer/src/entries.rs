@@ -52,6 +52,9 @@ pub enum Posting {
         /// The accounts it reopens: a void or expiry of a closing transfer.
         reopens: ledgerfs_model::Closing,
     },
+    /// The sequencer committed to every balance (a balance commitment entry): no
+    /// balance changes.
+    Committed,
 }
 
 /// An account's four totals in minor units, and whether it is closed. [`Posting::apply`]
@@ -74,7 +77,7 @@ impl Posting {
     /// The debited and credited slots, for a transfer of any phase.
     pub fn accounts(&self) -> Option<(u32, u32)> {
         match *self {
-            Posting::Opened { .. } => None,
+            Posting::Opened { .. } | Posting::Committed => None,
             Posting::Transfer { debit, credit, .. }
             | Posting::Reserve { debit, credit, .. }
             | Posting::Resolve { debit, credit, .. } => Some((debit, credit)),
@@ -84,7 +87,7 @@ impl Posting {
     /// Whether the transfer carries non-empty metadata.
     pub fn has_metadata(&self) -> bool {
         match *self {
-            Posting::Opened { .. } => false,
+            Posting::Opened { .. } | Posting::Committed => false,
             Posting::Transfer { has_metadata, .. }
             | Posting::Reserve { has_metadata, .. }
             | Posting::Resolve { has_metadata, .. } => has_metadata,
@@ -150,7 +153,7 @@ impl Posting {
     /// Applies the posting to the debited account's balance.
     pub fn apply_debit(&self, b: &mut Balance) {
         match *self {
-            Posting::Opened { .. } => {}
+            Posting::Opened { .. } | Posting::Committed => {}
             Posting::Transfer { amount, .. } => b.debits_posted += amount,
             Posting::Reserve { amount, closes, .. } => {
                 b.debits_pending += amount;
@@ -172,7 +175,7 @@ impl Posting {
     /// Applies the posting to the credited account's balance.
     pub fn apply_credit(&self, b: &mut Balance) {
         match *self {
-            Posting::Opened { .. } => {}
+            Posting::Opened { .. } | Posting::Committed => {}
             Posting::Transfer { amount, .. } => b.credits_posted += amount,
             Posting::Reserve { amount, closes, .. } => {
                 b.credits_pending += amount;
@@ -194,7 +197,7 @@ impl Posting {
     /// Undoes [`Posting::apply`].
     pub fn undo(&self, debit: &mut Balance, credit: &mut Balance) {
         match *self {
-            Posting::Opened { .. } => {}
+            Posting::Opened { .. } | Posting::Committed => {}
             Posting::Transfer { amount, .. } => {
                 debit.debits_posted -= amount;
                 credit.credits_posted -= amount;

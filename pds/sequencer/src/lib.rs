@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+pub mod balance_proof;
 mod chunks;
 pub mod commitment;
 mod durability;
@@ -22,9 +23,10 @@ mod render;
 mod snapshot;
 mod state;
 
+pub use balance_proof::{BalanceProofError, BalanceProofFile, ProvenBalance};
 pub use chunks::chain_chunks;
 pub use commitment::{BalanceTree, MembershipProof, RecordProof};
 pub use durability::{CommitGate, Notice, NoticeError};
 pub use entries::{two_mut, Balance, EntryBuffer, Posting};
 pub use render::{first_new_index, write_balance_json, write_results_json, write_results_json_with, ResultsShape};
-pub use state::{Account, EventResult, Limits, ReplayError, Sequencer};
+pub use state::{Account, CommittedProof, EventResult, Limits, ReplayError, Sequencer};

@@ -5,7 +5,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use hashbrown::HashMap;
 
-use ledgerfs_model::entry::{AccountRecord, Entry, EntryBody, EntryError, TransferRecord};
+use ledgerfs_model::entry::{AccountRecord, CommitmentRecord, Entry, EntryBody, EntryError, TransferRecord};
 use ledgerfs_model::event::{validate_id, validate_reference, AccountFlags, AccountKind};
 use ledgerfs_model::json::canonical_metadata;
 use ledgerfs_model::time::UnixNanos;
@@ -179,6 +179,9 @@ pub enum ReplayError {
     Rejected(ResultCode),
     /// Re-executing the entry produced different bytes.
     Diverged,
+    /// A balance commitment entry does not commit to the balances the log before it
+    /// derives (a wrong root or record count).
+    CommitmentMismatch,
 }
 
 impl core::fmt::Display for ReplayError {
@@ -190,6 +193,9 @@ impl core::fmt::Display for ReplayError {
             }
             ReplayError::Rejected(code) => write!(f, "re-executing the entry was refused: {code}"),
             ReplayError::Diverged => f.write_str("re-executing the entry produced different bytes"),
+            ReplayError::CommitmentMismatch => {
+                f.write_str("the balance commitment does not match the balances the log before it derives")
+            }
         }
     }
 }
@@ -214,6 +220,9 @@ enum Undo {
         pending: PendingChange,
         /// The entry took its id in the transfer table (an expiry names another's).
         seen: bool,
+    },
+    Commitment {
+        prev_time: UnixNanos,
     },
 }
 
@@ -265,6 +274,23 @@ pub struct Sequencer {
     /// The balance commitment tree: accounts whose totals change are marked in it, and
     /// [`Sequencer::commit_balances`] re-hashes only those.
     balances: BalanceTree,
+    /// Write a balance commitment entry after a batch that crosses a multiple of this
+    /// many entries (0: only on demand, [`Sequencer::commit_now`]).
+    commit_every: u64,
+    /// Index of the commitment entry the balance tree equals, while it does.
+    committed_at: Option<u64>,
+}
+
+/// What a logged balance commitment proves about one account id, while it is still
+/// true (see [`Sequencer::prove_committed`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedProof {
+    /// Log index of the commitment entry.
+    pub index: u64,
+    /// The commitment it holds.
+    pub commitment: CommitmentRecord,
+    /// The account's record and path, or the two records that bracket its id.
+    pub proof: MembershipProof,
 }
 
 impl PartialEq for Sequencer {
@@ -303,7 +329,17 @@ impl Sequencer {
             segregation: true,
             replaying: false,
             balances: BalanceTree::new(),
+            commit_every: 0,
+            committed_at: None,
         }
+    }
+
+    /// Writes a balance commitment entry after every batch that crosses a multiple of
+    /// `every` entries (0: never on its own). A policy of the writer: replay checks each
+    /// commitment the log holds, wherever it is.
+    pub fn with_balance_commitments(mut self, every: u64) -> Self {
+        self.commit_every = every;
+        self
     }
 
     /// Whether new transfers between client money (customer and safeguarding accounts)
@@ -343,8 +379,11 @@ impl Sequencer {
     /// Brings the balance commitment tree up to the current state and returns its root
     /// and record count: the commitment of every account's balance record as of
     /// `next_index()`. The cost is the accounts changed since the last call (plus one
-    /// rebuild of the interior nodes when accounts were opened).
+    /// rebuild of the interior nodes when accounts were opened). A commitment taken here
+    /// is not in the log: proofs against the logged one need a new entry afterwards
+    /// ([`Sequencer::commit_now`]).
     pub fn commit_balances(&mut self) -> (ledgerfs_tiles::Hash, u64) {
+        self.committed_at = None;
         let root = self.balances.update(&self.accounts);
         (root, self.accounts.len() as u64)
     }
@@ -355,6 +394,44 @@ impl Sequencer {
     pub fn prove_balance(&mut self, id: &str) -> (ledgerfs_tiles::Hash, u64, MembershipProof) {
         let (root, size) = self.commit_balances();
         (root, size, self.balances.prove(id, &self.accounts))
+    }
+
+    /// Writes a balance commitment entry now (after the entries sequenced so far) and
+    /// returns its index: the on-demand commitment a balance proof asks for.
+    pub fn commit_now(&mut self, now: UnixNanos, entries: &mut EntryBuffer) -> u64 {
+        let index = self.next_index;
+        let time = self.next_time(now);
+        let (root, accounts) = self.commit_balances();
+        let entry = Entry {
+            index,
+            time,
+            body: EntryBody::<String>::Commitment(CommitmentRecord { accounts, root }),
+        };
+        entries.push_with(index, Posting::Committed, |out| entry.write(out));
+        self.undo.push_back(Undo::Commitment {
+            prev_time: self.last_time,
+        });
+        self.next_index += 1;
+        self.last_time = time;
+        self.committed_at = Some(index);
+        index
+    }
+
+    /// What the last logged balance commitment proves about `id`, if it is still true
+    /// now: the account's record is unchanged since (or it is still absent and its
+    /// neighbours unchanged). `None`: no commitment entry is current for it, and
+    /// [`Sequencer::commit_now`] makes one. The entry may not be durable yet.
+    pub fn prove_committed(&self, id: &str) -> Option<CommittedProof> {
+        let index = self.committed_at?;
+        let proof = self.balances.prove_unchanged(id, &self.accounts)?;
+        Some(CommittedProof {
+            index,
+            commitment: CommitmentRecord {
+                accounts: self.balances.len() as u64,
+                root: self.balances.root(),
+            },
+            proof,
+        })
     }
 
     /// Number of transfers recorded.
@@ -372,6 +449,7 @@ impl Sequencer {
         entries: &mut EntryBuffer,
     ) {
         let results_base = results.len();
+        let start = self.next_index;
         self.expire_due(now, entries);
         // One allocation per batch at most, not one per doubling on the hot path.
         self.undo.reserve(events.len());
@@ -435,6 +513,9 @@ impl Sequencer {
             }
             results[last] = EventResult::rejected(ResultCode::LinkedEventChainOpen);
         }
+        if self.commit_every > 0 && start / self.commit_every < self.next_index / self.commit_every {
+            self.commit_now(now, entries);
+        }
         assert_eq!(self.undo.len() as u64, self.next_index - self.durable_size);
         assert_eq!(results.len() - results_base, events.len());
         debug_assert!(entries
@@ -451,8 +532,20 @@ impl Sequencer {
                 found: entry.index,
             });
         }
-        let event = event_of(&entry);
         scratch.clear();
+        if let EntryBody::Commitment(logged) = entry.body {
+            self.commit_now(entry.time, scratch);
+            self.mark_durable(self.next_index);
+            let derived = Entry::decode(scratch.get(0)).expect("the sequencer writes canonical entries");
+            if derived.body != EntryBody::Commitment(logged) {
+                return Err(ReplayError::CommitmentMismatch);
+            }
+            return match scratch.get(0) == bytes {
+                true => Ok(()),
+                false => Err(ReplayError::Diverged),
+            };
+        }
+        let event = event_of(&entry);
         self.replaying = true;
         let result = self.apply(&event, entry.time, scratch);
         self.replaying = false;
@@ -483,9 +576,15 @@ impl Sequencer {
         while self.next_index > size {
             let undo = self.undo.pop_back().expect("an undo record per non-durable entry");
             match undo {
+                Undo::Commitment { prev_time } => {
+                    // The tree stays as that commitment saw it, which the log no longer holds.
+                    self.committed_at = None;
+                    self.last_time = prev_time;
+                }
                 Undo::Account { prev_time } => {
                     let account = self.accounts.pop().expect("undo of an account that exists");
                     self.balances.reset();
+                    self.committed_at = None;
                     self.account_slots.remove(&account.record.id);
                     self.last_time = prev_time;
                 }
@@ -1025,6 +1124,7 @@ fn event_of(entry: &Entry<String>) -> Event {
             linked: false,
             time: if a.flags.imported { entry.time } else { 0 },
         }),
+        EntryBody::Commitment(_) => unreachable!("a commitment is the sequencer's own entry, not an event"),
         EntryBody::Transfer(t) => Event::Transfer(NewTransfer {
             id: t.id.clone(),
             debit: t.debit.clone(),
