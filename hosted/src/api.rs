@@ -182,6 +182,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{id}", get(get_account))
         .route("/v1/accounts/{id}/pending", get(get_pending))
         .route("/v1/accounts/{id}/balance", get(get_balance))
+        .route("/v1/accounts/{id}/balance-proof", get(get_balance_proof))
         .route("/v1/accounts/{id}/history", get(get_history))
         .route("/v1/accounts/{id}/transfers", get(get_statement))
         .route("/v1/accounts/{id}/balances", get(get_balance_history))
@@ -524,6 +525,22 @@ async fn create_transfers(
 /// Submits a batch and writes the response directly as JSON text: a batch of 8,189
 /// results is on the hot path, where building a `Value` per result costs more than the
 /// ledger work.
+/// Waits (at most `wait_ms`, default and cap [`WITNESSED_WAIT_MS`]) until the published
+/// checkpoint meets the policy's quorum and covers `size` entries.
+async fn wait_witnessed(engine: &Engine, size: u64, wait_ms: Option<u64>) {
+    let covers = |(c, ok): (Arc<Committed>, bool)| ok && c.size >= size;
+    let wait = wait_ms.unwrap_or(WITNESSED_WAIT_MS.0).min(WITNESSED_WAIT_MS.1);
+    let mut sizes = engine.published.watch();
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(wait), async {
+        while !covers(engine.published.get_witnessed()) {
+            if sizes.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+}
+
 async fn submit(state: &AppState, events: Vec<Event>, bytes: usize, query: &SubmitQuery) -> ApiResult<Response> {
     use std::fmt::Write as _;
     let shape = query.shape()?;
@@ -539,20 +556,8 @@ async fn submit(state: &AppState, events: Vec<Event>, bytes: usize, query: &Subm
     let mut receipt_head = committed.clone();
     if state.engine.witnessing.is_some() {
         let covers = |c: &Committed, ok: bool| ok && c.size >= committed.size;
-        let (published, ok) = state.engine.published.get_witnessed();
-        if receipts.witnessed && !covers(&published, ok) {
-            let wait = query.wait_ms.unwrap_or(WITNESSED_WAIT_MS.0).min(WITNESSED_WAIT_MS.1);
-            let mut sizes = state.engine.published.watch();
-            let engine = state.engine.clone();
-            let _ = tokio::time::timeout(std::time::Duration::from_millis(wait), async {
-                loop {
-                    let (published, ok) = engine.published.get_witnessed();
-                    if covers(&published, ok) || sizes.changed().await.is_err() {
-                        return;
-                    }
-                }
-            })
-            .await;
+        if receipts.witnessed {
+            wait_witnessed(&state.engine, committed.size, query.wait_ms).await;
         }
         let (published, ok) = state.engine.published.get_witnessed();
         witnessed = Some(covers(&published, ok));
@@ -954,6 +959,47 @@ async fn get_balance(
     Ok(Json(result))
 }
 
+/// A balance proof (README, "Balance proofs"): the account's balance record (or, for an
+/// id no account has, the two records that bracket it) in the last balance commitment,
+/// and a tlog-proof of that commitment entry. A commitment entry is written first when
+/// the last one no longer shows the account as it is.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BalanceProofQuery {
+    /// With witnesses: wait (bounded) until a checkpoint that meets the quorum covers
+    /// the commitment, and prove it under that one.
+    witnessed: Option<bool>,
+    /// Longest wait for `witnessed`, in milliseconds.
+    wait_ms: Option<u64>,
+}
+
+async fn get_balance_proof(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<BalanceProofQuery>,
+) -> ApiResult<Response> {
+    let caller = caller(&state, &headers)?;
+    may_read_account(&caller, &id)?;
+    if let Err(code) = ledgerfs_model::event::validate_id(&id) {
+        return Err(ApiError::bad_request(
+            code.as_str(),
+            format!("{id:?} is not an account id (1 to 64 of A-Z a-z 0-9 . _ : -)"),
+        ));
+    }
+    let wait = crate::read::balance_proof::PROOF_WAIT;
+    let proof = state.engine.prove_balance(id.clone(), wait).await?;
+    if q.witnessed == Some(true) && state.engine.witnessing.is_some() {
+        wait_witnessed(&state.engine, proof.index + 1, q.wait_ms).await;
+    }
+    let file = tokio::task::spawn_blocking(move || {
+        crate::read::balance_proof::assemble(&state.engine, &state.reader, &id, &proof)
+    })
+    .await
+    .map_err(|e| ApiError::from(Error::Storage(e.to_string())))??;
+    Ok(([(header::CONTENT_TYPE, "application/json")], file.encode()).into_response())
+}
+
 #[derive(Deserialize)]
 struct HistoryQuery {
     after: Option<u64>,
@@ -1062,12 +1108,7 @@ async fn inclusion(
     match q.format.as_deref() {
         None | Some("json") => {}
         Some("tlog-proof") => {
-            let (published, witnessed) = state.engine.published.get_witnessed();
-            let head = if witnessed && published.size > q.index {
-                published
-            } else {
-                committed.clone()
-            };
+            let head = state.engine.published.receipt_head(committed.clone(), q.index);
             if q.size.is_some_and(|s| s != head.size) {
                 return Err(ApiError::bad_request(
                     "range_invalid",

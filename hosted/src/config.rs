@@ -71,6 +71,11 @@ pub struct Config {
     /// must carry the `firm_funds` flag, else `firm_funds_undeclared`. On by default.
     #[serde(default = "default_fund_segregation")]
     pub fund_segregation: bool,
+    /// The sequencer appends a balance commitment entry after a batch that crosses a
+    /// multiple of this many entries (0: only when a balance proof asks for one). See
+    /// README, "Balance proofs".
+    #[serde(default = "default_balance_commitment_every")]
+    pub balance_commitment_every: u64,
     /// A C2SP tlog-policy file (relative to the data directory, or absolute): each
     /// checkpoint is submitted to its witnesses and published as `log/checkpoint` with
     /// their cosignatures once they meet its quorum (README, "Witnesses").
@@ -94,6 +99,10 @@ fn default_witness_timeout_ms() -> u64 {
 
 fn default_fund_segregation() -> bool {
     true
+}
+
+fn default_balance_commitment_every() -> u64 {
+    100_000
 }
 
 fn default_snapshot_every() -> u64 {
@@ -129,6 +138,7 @@ impl Config {
             journal_segment_kib: default_journal_segment_kib(),
             snapshot_every: default_snapshot_every(),
             fund_segregation: default_fund_segregation(),
+            balance_commitment_every: default_balance_commitment_every(),
             max_accounts: default_max_accounts(),
             max_transfers: default_max_transfers(),
             reserve_transfers: default_reserve_transfers(),

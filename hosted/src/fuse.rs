@@ -462,10 +462,31 @@ impl LedgerFs {
         match node {
             Node::AccountFile(id, AccountFile::Balance) => {
                 let (committed, a) = account(id)?;
-                at(
-                    committed.size,
-                    json(render::balance_file(&self.reader, &a, &committed)?),
-                )
+                let mut file = render::balance_file(&self.reader, &a, &committed)?;
+                // The balance proof against the last balance commitment, when it still
+                // shows the account as it is (README, "Balance proofs"). Reading a file
+                // never writes the log, so otherwise it is null and says where to get one.
+                let wait = crate::read::balance_proof::PROOF_WAIT;
+                let proof = self.engine.last_balance_proof_blocking(id.clone(), wait).and_then(|p| {
+                    p.map(|p| crate::read::balance_proof::assemble(&self.engine, &self.reader, id, &p))
+                        .transpose()
+                });
+                let (proof, why) = match proof {
+                    Ok(Some(proof)) => (serde_json::to_value(&proof).expect("a proof serialises"), None),
+                    Ok(None) => (
+                        Value::Null,
+                        Some(json!({
+                            "code": "balance_commitment_stale",
+                            "message": format!("no balance commitment shows this balance yet: GET /v1/accounts/{id}/balance-proof writes one"),
+                        })),
+                    ),
+                    Err(e) => (Value::Null, Some(json!({"code": e.code(), "message": e.to_string()}))),
+                };
+                file["balance_proof"] = proof;
+                if let Some(why) = why {
+                    file["balance_proof_error"] = why;
+                }
+                at(committed.size, json(file))
             }
             Node::AccountFile(id, AccountFile::Meta) => {
                 let (committed, a) = account(id)?;

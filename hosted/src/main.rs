@@ -124,7 +124,8 @@ enum Command {
         data: DataArg,
     },
     /// Verify a log offline: signature, every tile, every entry, older checkpoints
-    /// (`ledgerfs verify receipt FILE`: one tlog-proof receipt, without the log).
+    /// (`ledgerfs verify receipt FILE`: one tlog-proof receipt, without the log;
+    /// `ledgerfs verify balance FILE`: one balance proof).
     #[command(args_conflicts_with_subcommands = true)]
     Verify {
         #[command(subcommand)]
@@ -578,6 +579,20 @@ enum VerifyWhat {
         #[arg(long)]
         entry: Option<PathBuf>,
     },
+    /// A balance proof (from `GET /v1/accounts/{id}/balance-proof`, or a FUSE
+    /// `balance.json`), offline: the account's balance record (or its absence) in a
+    /// balance commitment entry, and that entry's inclusion under a checkpoint signed by
+    /// the log (`--vkey`) and cosigned by the policy's quorum (`--policy`).
+    Balance {
+        /// The proof file.
+        file: PathBuf,
+        /// The log's verifier key (the policy's `log` line serves too).
+        #[arg(long)]
+        vkey: Option<String>,
+        /// A C2SP tlog-policy whose quorum the checkpoint's cosignatures must meet.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -711,29 +726,35 @@ fn run(cli: Cli) -> Result<()> {
             let entry = entry
                 .map(|p| std::fs::read(&p).map_err(|e| Error::io(&p, e)))
                 .transpose()?;
-            let vkey = vkey
-                .map(|k| ledgerfs_attest::VerifierKey::parse(&k).map_err(|e| Error::Client(format!("--vkey: {e}"))))
-                .transpose()?;
-            let policy = policy
-                .map(|p| {
-                    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-                    ledgerfs_witness::Policy::parse(&text).map_err(Error::Config)
-                })
-                .transpose()?;
+            let (vkey, policy) = signers(vkey, policy)?;
             let checked =
                 ledgerfs_hosted::cli::receipt::verify_receipt(&text, entry.as_deref(), vkey.as_ref(), policy.as_ref())?;
-            let witnesses = if policy.is_some() {
-                format!(
-                    ", cosigned by {} ({}), quorum met",
-                    checked.cosigned_by.len(),
-                    checked.cosigned_by.join(", ")
-                )
-            } else {
-                String::new()
+            println!(
+                "verified receipt: entry {} ({}) is in the log under its checkpoint of size {}{}",
+                checked.index,
+                checked.what,
+                checked.size,
+                witnesses(&checked, policy.is_some())
+            );
+        }
+        Command::Verify {
+            what: Some(VerifyWhat::Balance { file, vkey, policy }),
+            ..
+        } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+            let (vkey, policy) = signers(vkey, policy)?;
+            let checked = ledgerfs_hosted::cli::receipt::verify_balance(&text, vkey.as_ref(), policy.as_ref())?;
+            let what = match &checked.record {
+                Some(record) => format!("account {:?} has {record}", checked.account),
+                None => format!("no account has id {:?}", checked.account),
             };
             println!(
-                "verified receipt: entry {} ({}) is in the log under its checkpoint of size {}{witnesses}",
-                checked.index, checked.what, checked.size
+                "verified balance: {what}, as of log size {} (balance commitment entry {} of {} accounts), under a checkpoint of size {}{}",
+                checked.proven.index,
+                checked.proven.index,
+                checked.proven.commitment.accounts,
+                checked.receipt.size,
+                witnesses(&checked.receipt, policy.is_some())
             );
         }
         Command::Verify {
@@ -1144,4 +1165,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The log's key and the witnesses' policy a receipt or balance proof is checked with.
+fn signers(
+    vkey: Option<String>,
+    policy: Option<PathBuf>,
+) -> Result<(Option<ledgerfs_attest::VerifierKey>, Option<ledgerfs_witness::Policy>)> {
+    let vkey = vkey
+        .map(|k| ledgerfs_attest::VerifierKey::parse(&k).map_err(|e| Error::Client(format!("--vkey: {e}"))))
+        .transpose()?;
+    let policy = policy
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+            ledgerfs_witness::Policy::parse(&text).map_err(Error::Config)
+        })
+        .transpose()?;
+    Ok((vkey, policy))
+}
+
+/// The report's cosignature clause (empty without a policy).
+fn witnesses(checked: &ledgerfs_hosted::cli::receipt::Checked, with_policy: bool) -> String {
+    if !with_policy {
+        return String::new();
+    }
+    format!(
+        ", cosigned by {} ({}), quorum met",
+        checked.cosigned_by.len(),
+        checked.cosigned_by.join(", ")
+    )
 }

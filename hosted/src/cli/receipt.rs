@@ -1,7 +1,9 @@
 //! `ledgerfs verify receipt FILE`: checks a C2SP tlog-proof receipt offline, with no
 //! server: the entry (from `--entry`, or the receipt's `extra` line) is at the receipt's
 //! index under its checkpoint, the checkpoint is signed by the log (`--vkey`) and, with
-//! `--policy`, cosigned by a quorum of the policy's witnesses.
+//! `--policy`, cosigned by a quorum of the policy's witnesses. `ledgerfs verify balance
+//! FILE` checks a balance proof the same way: its tlog-proof of the balance commitment
+//! entry, then the account's record (or absence) in that commitment.
 
 use ledgerfs_attest::{verify_checkpoint, VerifierKey};
 use ledgerfs_model::EntryBody;
@@ -20,6 +22,8 @@ pub struct Checked {
     pub what: String,
     /// The witnesses whose cosignatures count towards the quorum (with a policy).
     pub cosigned_by: Vec<String>,
+    /// The entry's bytes, as proved.
+    pub entry: Vec<u8>,
 }
 
 /// Verifies `text` (a `.tlog-proof`): `entry` overrides the receipt's own copy; at least
@@ -80,5 +84,42 @@ pub fn verify_receipt(
         size: checkpoint.size,
         what,
         cosigned_by,
+        entry,
+    })
+}
+
+/// What a verified balance proof established, for the report line.
+#[derive(Debug)]
+pub struct CheckedBalance {
+    /// The account id proved.
+    pub account: String,
+    /// Its canonical balance record; `None`: no account has that id.
+    pub record: Option<String>,
+    /// The commitment and its entry's place under a signed checkpoint.
+    pub proven: ledgerfs_sequencer::ProvenBalance,
+    /// The commitment entry's receipt check.
+    pub receipt: Checked,
+}
+
+/// Verifies a balance proof `text` offline: the file from `GET
+/// /v1/accounts/{id}/balance-proof`, or a FUSE `balance.json` that carries one as
+/// `balance_proof`. The commitment entry's tlog-proof is checked as
+/// [`verify_receipt`] checks a receipt, then the record or absence against its root.
+pub fn verify_balance(text: &str, vkey: Option<&VerifierKey>, policy: Option<&Policy>) -> Result<CheckedBalance> {
+    let bad = |why: String| Error::Client(format!("the balance proof does not verify: {why}"));
+    let inner = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("balance_proof").map(|p| p.to_string()));
+    let file = ledgerfs_sequencer::BalanceProofFile::decode(inner.as_deref().unwrap_or(text).as_bytes())
+        .map_err(|e| bad(e.to_string()))?;
+    let receipt = verify_receipt(&file.tlog_proof, None, vkey, policy)?;
+    let proven = file
+        .check(receipt.index, &receipt.entry)
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(CheckedBalance {
+        account: file.account,
+        record: proven.record.clone(),
+        proven,
+        receipt,
     })
 }

@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use ledgerfs_attest::Attestor;
 use ledgerfs_model::Event;
-use ledgerfs_sequencer::{EntryBuffer, EventResult, Notice, Sequencer};
+use ledgerfs_sequencer::{CommittedProof, EntryBuffer, EventResult, Notice, Sequencer};
 use tokio::sync::{oneshot, watch};
 
 use crate::access::audit::{self, Audit};
@@ -84,6 +84,14 @@ enum Command {
     LookupTransfer {
         id: String,
         reply: oneshot::Sender<Option<u64>>,
+    },
+    /// What the last balance commitment proves about an account id; when the last one
+    /// no longer shows it as it is, a new commitment entry is written first (`commit`)
+    /// or the answer is `None`.
+    ProveBalance {
+        id: String,
+        commit: bool,
+        reply: oneshot::Sender<Option<CommittedProof>>,
     },
     /// Clean shutdown: take a snapshot now (if anything is new since the last one),
     /// written before the reply, so the next start replays nothing.
@@ -186,6 +194,18 @@ impl Published {
     pub fn get_witnessed(&self) -> (Arc<Committed>, bool) {
         let head = self.head.read().expect("published lock");
         (head.clone(), self.witnessed.load(Ordering::Acquire))
+    }
+
+    /// The checkpoint a receipt of entry `index` goes under: the published one when it
+    /// meets the policy's quorum and covers the entry, else `committed` (the newest
+    /// signed one).
+    pub fn receipt_head(&self, committed: Arc<Committed>, index: u64) -> Arc<Committed> {
+        let (published, witnessed) = self.get_witnessed();
+        if witnessed && published.size > index {
+            published
+        } else {
+            committed
+        }
     }
 
     /// Watches the published size.
@@ -476,6 +496,53 @@ impl Engine {
         }
     }
 
+    /// A balance proof's commitment side for `id`, once its commitment entry is durable
+    /// (waiting at most `wait`): the sequencer writes a new commitment entry when the
+    /// last one no longer shows the account as it is. The caller checks the entry at
+    /// `index` is the commitment (a storage failure may have replaced it).
+    pub async fn prove_balance(&self, id: String, wait: std::time::Duration) -> Result<CommittedProof> {
+        let proof = self.ask_proof(id, true)?.await.map_err(|_| stopped())?;
+        let proof = proof.expect("asked to commit, the sequencer always proves");
+        let mut durable = self.durable.clone();
+        let covered = tokio::time::timeout(wait, durable.wait_for(|&size| size > proof.index))
+            .await
+            .map(|r| r.is_ok());
+        match covered {
+            Ok(true) => Ok(proof),
+            Ok(false) => Err(stopped()),
+            Err(_) => Err(not_durable(&proof, wait)),
+        }
+    }
+
+    /// What the last balance commitment proves about `id` if it still shows the account
+    /// as it is (`None` otherwise), from a non-async thread (the FUSE workers), once the
+    /// entry is durable (waiting at most `wait`). Never writes an entry: reading a file
+    /// does not change the log.
+    pub fn last_balance_proof_blocking(&self, id: String, wait: std::time::Duration) -> Result<Option<CommittedProof>> {
+        let Some(proof) = self.ask_proof(id, false)?.blocking_recv().map_err(|_| stopped())? else {
+            return Ok(None);
+        };
+        let deadline = Instant::now() + wait;
+        while *self.durable.borrow() <= proof.index {
+            if Instant::now() > deadline {
+                return Err(not_durable(&proof, wait));
+            }
+            thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Ok(Some(proof))
+    }
+
+    fn ask_proof(&self, id: String, commit: bool) -> Result<oneshot::Receiver<Option<CommittedProof>>> {
+        let (reply, rx) = oneshot::channel();
+        self.ingress
+            .try_send(Command::ProveBalance { id, commit, reply })
+            .map_err(|e| match e {
+                mpsc::TrySendError::Full(_) => Error::Overloaded("the sequencer's queue is full; retry shortly".into()),
+                mpsc::TrySendError::Disconnected(_) => stopped(),
+            })?;
+        Ok(rx)
+    }
+
     /// The durable index of a transfer id, asked of the sequencer domain.
     pub async fn transfer_index(&self, id: String) -> Result<Option<u64>> {
         let (reply, rx) = oneshot::channel();
@@ -487,6 +554,17 @@ impl Engine {
             })?;
         rx.await.map_err(|_| Error::Storage("the sequencer stopped".into()))
     }
+}
+
+fn stopped() -> Error {
+    Error::Storage("the sequencer stopped".into())
+}
+
+fn not_durable(proof: &CommittedProof, wait: std::time::Duration) -> Error {
+    Error::Overloaded(format!(
+        "the balance commitment at index {} is not durable after {wait:?}; retry shortly",
+        proof.index
+    ))
 }
 
 /// State the sequencer and committer threads share.
@@ -621,6 +699,19 @@ fn sequencer_loop(
                     let durable = shared.durable.load(Ordering::Acquire);
                     let index = sequencer.transfer_index(&id).filter(|&i| i < durable);
                     let _ = reply.send(index);
+                }
+                Command::ProveBalance { id, commit, reply } => {
+                    let proof = match sequencer.prove_committed(&id) {
+                        None if commit => {
+                            // The new entry rides with this group to durability.
+                            sequencer.commit_now(crate::clock::unix_nanos(), &mut group.entries);
+                            let proof = sequencer.prove_committed(&id);
+                            assert!(proof.is_some(), "a commitment just written proves every id");
+                            proof
+                        }
+                        proof => proof,
+                    };
+                    let _ = reply.send(proof);
                 }
                 Command::SnapshotNow { reply } => {
                     // Everything queued before it is in this group or already sent.

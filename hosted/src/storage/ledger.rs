@@ -276,7 +276,9 @@ pub fn open_on(fs: Arc<dyn Fs>, dir: &Path, from: Start, progress: &mut dyn FnMu
     sequencer.mark_durable(committed.size);
     view.committed = Some(std::sync::Arc::new(committed.clone()));
     view.published = Some(std::time::SystemTime::now());
-    let sequencer = sequencer.with_fund_segregation(config.fund_segregation);
+    let sequencer = sequencer
+        .with_fund_segregation(config.fund_segregation)
+        .with_balance_commitments(config.balance_commitment_every);
     Ok(Opened {
         config,
         sequencer,
