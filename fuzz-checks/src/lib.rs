@@ -52,6 +52,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("policy", policy),
     ("tlog_proof", tlog_proof),
     ("balance_membership", balance_membership),
+    ("balance_proof", balance_proof),
     #[cfg(feature = "hosted")]
     ("hosted_config", hosted_config),
     #[cfg(feature = "hosted")]
@@ -841,6 +842,29 @@ pub fn balance_membership(data: &[u8]) {
             !(present.is_ok() && checked.is_ok()),
             "one record never proves an id present and absent"
         );
+    }
+}
+
+/// A balance proof file (`ledgerfs verify balance`'s input): decoding never panics, a
+/// decoded file re-encodes to one that decodes the same, and checking it against the
+/// entry its tlog-proof carries never panics; a present record that checks names the
+/// file's account.
+pub fn balance_proof(data: &[u8]) {
+    use ledgerfs_sequencer::BalanceProofFile;
+    let Ok(file) = BalanceProofFile::decode(data) else {
+        return;
+    };
+    assert_eq!(BalanceProofFile::decode(file.encode().as_bytes()), Ok(file.clone()));
+    let Ok(receipt) = ledgerfs_witness::TlogProof::parse(&file.tlog_proof) else {
+        return;
+    };
+    let Some(entry) = receipt.extra else { return };
+    if let Ok(proven) = file.check(receipt.index, &entry) {
+        if let Some(record) = proven.record {
+            let mut head = String::from("{\"id\":");
+            ledgerfs_model::json::write_string(&mut head, &file.account);
+            assert!(record.starts_with(&head), "a proved record names the account");
+        }
     }
 }
 

@@ -568,6 +568,24 @@ fn main() {
             t
         };
         c.put("balance_membership", "present", text(&p.record));
+        // balance_proof: real files (present and absent) against a logged commitment,
+        // carried in a tlog-proof's extra; and the commitment entry for the entry target.
+        let mut logged = seq.clone();
+        let at = logged.commit_now(2_000, &mut entries);
+        let commitment = entries.get(entries.len() - 1).to_vec();
+        c.put("entry", "balance_commitment", commitment.clone());
+        for (name, id) in [("present", "acc_b"), ("absent", "acc_bb")] {
+            let proved = logged.prove_committed(id).expect("a fresh commitment proves every id");
+            let receipt = ledgerfs_witness::TlogProof {
+                extra: Some(commitment.clone()),
+                index: at,
+                hashes: Vec::new(),
+                checkpoint: "e2e.test/log\n4\nAAAA\n".into(),
+            };
+            let file = ledgerfs_sequencer::BalanceProofFile::new(id, &proved.proof, receipt.encode());
+            assert!(file.check(at, &commitment).is_ok());
+            c.put("balance_proof", name, file.encode());
+        }
         c.put(
             "balance_membership",
             "tampered",
