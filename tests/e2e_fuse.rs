@@ -410,6 +410,19 @@ fn the_ledger_as_a_read_only_filesystem() {
         read_json(&mnt.join("accounts/alice/balance.json"))["balance"]["net"],
         "11.50"
     );
+    // Balance proofs: reading never writes the log, so until a commitment shows alice
+    // the file says where to get one; once the API wrote one, the file carries it.
+    let balance = read_json(&mnt.join("accounts/alice/balance.json"));
+    assert!(balance["balance_proof"].is_null(), "{balance}");
+    assert_eq!(balance["balance_proof_error"]["code"], "balance_commitment_stale");
+    let (status, proof) = m.daemon.get("/v1/accounts/alice/balance-proof");
+    assert_eq!(status, 200, "{proof}");
+    let balance = read_json(&mnt.join("accounts/alice/balance.json"));
+    assert_eq!(balance["balance_proof"], proof, "{balance}");
+    let file = dir.join("../alice-balance.json");
+    std::fs::copy(mnt.join("accounts/alice/balance.json"), &file).unwrap();
+    let (ok, out, err) = support::run(&["verify", "balance", file.to_str().unwrap(), "--vkey", &log_vkey(&dir)]);
+    assert!(ok && out.contains("\"credits_posted\":\"11.50\""), "{out}{err}");
     m.daemon.stop();
 }
 

@@ -339,6 +339,46 @@ fn the_daemon_publishes_only_witnessed_checkpoints() {
         let (ok, _, err) = verify_receipt(&["--policy", policy_file.to_str().unwrap()]);
         assert!(!ok && err.contains("does not verify"), "a forged {what} passed: {err}");
     }
+    // A balance proof under a cosigned checkpoint, checked with the policy; its
+    // cosignatures stripped below the quorum, refused.
+    let r = agent()
+        .get(&format!("{}/v1/accounts/b/balance-proof?witnessed=true", d.base))
+        .set("Authorization", &format!("Bearer {}", d.token))
+        .call()
+        .unwrap();
+    let proof = r.into_string().unwrap();
+    let proof_file = base.join("b.balance-proof.json");
+    let verify_balance = |text: &str| {
+        std::fs::write(&proof_file, text).unwrap();
+        run(&[
+            "verify",
+            "balance",
+            proof_file.to_str().unwrap(),
+            "--policy",
+            policy_file.to_str().unwrap(),
+        ])
+    };
+    let (ok, out, err) = verify_balance(&proof);
+    assert!(
+        ok && out.contains("account \"b\" has") && out.contains("quorum met"),
+        "{out}{err}"
+    );
+    let stripped: serde_json::Value = serde_json::from_str(&proof).unwrap();
+    let tlog = stripped["tlog_proof"].as_str().unwrap();
+    let keep: Vec<&str> = tlog
+        .lines()
+        .filter(|l| !l.starts_with("\u{2014} witness.test/"))
+        .collect();
+    let forged = proof.replace(
+        &serde_json::to_string(tlog).unwrap(),
+        &serde_json::to_string(&(keep.join("\n") + "\n")).unwrap(),
+    );
+    assert_ne!(forged, proof);
+    let (ok, _, err) = verify_balance(&forged);
+    assert!(!ok && err.contains("does not verify"), "{err}");
+    // The proof wrote a commitment entry: the log is one longer.
+    let size = d.get("/v1/checkpoint").1["size"].as_u64().unwrap();
+
     // The inclusion endpoint serves the same format.
     let text = agent()
         .get(&format!(
