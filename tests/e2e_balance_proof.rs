@@ -105,6 +105,7 @@ fn balances_are_proved_from_commitment_entries_and_checked_offline() {
 
     // Periodic commitments: every 4 entries, after the batch that crosses a multiple.
     set_config(&dir, "balance_commitment_every", "4");
+    set_config(&dir, "balance_commitment_per_account", "0");
     let d = Daemon::start(&dir);
     for i in 0..8 {
         let body = format!(r#"{{"id":"p{i}","debit":"bank","credit":"carol","amount":"1.00","currency":"EUR"}}"#);

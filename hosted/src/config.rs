@@ -76,6 +76,10 @@ pub struct Config {
     /// README, "Balance proofs".
     #[serde(default = "default_balance_commitment_every")]
     pub balance_commitment_every: u64,
+    /// ... and at least this many entries per account apart (0: no such floor), so
+    /// their cost stays near 2% of sequencing however many accounts there are.
+    #[serde(default = "default_balance_commitment_per_account")]
+    pub balance_commitment_per_account: u64,
     /// A C2SP tlog-policy file (relative to the data directory, or absolute): each
     /// checkpoint is submitted to its witnesses and published as `log/checkpoint` with
     /// their cosignatures once they meet its quorum (README, "Witnesses").
@@ -103,6 +107,10 @@ fn default_fund_segregation() -> bool {
 
 fn default_balance_commitment_every() -> u64 {
     100_000
+}
+
+fn default_balance_commitment_per_account() -> u64 {
+    ledgerfs_sequencer::ENTRIES_PER_ACCOUNT_PER_COMMITMENT
 }
 
 fn default_snapshot_every() -> u64 {
@@ -139,6 +147,7 @@ impl Config {
             snapshot_every: default_snapshot_every(),
             fund_segregation: default_fund_segregation(),
             balance_commitment_every: default_balance_commitment_every(),
+            balance_commitment_per_account: default_balance_commitment_per_account(),
             max_accounts: default_max_accounts(),
             max_transfers: default_max_transfers(),
             reserve_transfers: default_reserve_transfers(),

@@ -278,7 +278,7 @@ pub fn open_on(fs: Arc<dyn Fs>, dir: &Path, from: Start, progress: &mut dyn FnMu
     view.published = Some(std::time::SystemTime::now());
     let sequencer = sequencer
         .with_fund_segregation(config.fund_segregation)
-        .with_balance_commitments(config.balance_commitment_every);
+        .with_balance_commitments(config.balance_commitment_every, config.balance_commitment_per_account);
     Ok(Opened {
         config,
         sequencer,

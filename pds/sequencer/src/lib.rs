@@ -29,4 +29,6 @@ pub use commitment::{BalanceTree, MembershipProof, RecordProof};
 pub use durability::{CommitGate, Notice, NoticeError};
 pub use entries::{two_mut, Balance, EntryBuffer, Posting};
 pub use render::{first_new_index, write_balance_json, write_results_json, write_results_json_with, ResultsShape};
-pub use state::{Account, CommittedProof, EventResult, Limits, ReplayError, Sequencer};
+pub use state::{
+    Account, CommittedProof, EventResult, Limits, ReplayError, Sequencer, ENTRIES_PER_ACCOUNT_PER_COMMITMENT,
+};

@@ -275,11 +275,18 @@ pub struct Sequencer {
     /// [`Sequencer::commit_balances`] re-hashes only those.
     balances: BalanceTree,
     /// Write a balance commitment entry after a batch that crosses a multiple of this
-    /// many entries (0: only on demand, [`Sequencer::commit_now`]).
+    /// many entries, or of `commit_per_account` per account when that is more (0: only
+    /// on demand, [`Sequencer::commit_now`]).
     commit_every: u64,
+    commit_per_account: u64,
     /// Index of the commitment entry the balance tree equals, while it does.
     committed_at: Option<u64>,
 }
+
+/// The usual spacing of periodic balance commitments, in entries per account: a
+/// commitment re-hashes up to every account's record, so spacing them by the number of
+/// accounts keeps that near 2% of sequencing at any size (README, "Balance proofs").
+pub const ENTRIES_PER_ACCOUNT_PER_COMMITMENT: u64 = 20;
 
 /// What a logged balance commitment proves about one account id, while it is still
 /// true (see [`Sequencer::prove_committed`]).
@@ -330,15 +337,18 @@ impl Sequencer {
             replaying: false,
             balances: BalanceTree::new(),
             commit_every: 0,
+            commit_per_account: 0,
             committed_at: None,
         }
     }
 
     /// Writes a balance commitment entry after every batch that crosses a multiple of
-    /// `every` entries (0: never on its own). A policy of the writer: replay checks each
-    /// commitment the log holds, wherever it is.
-    pub fn with_balance_commitments(mut self, every: u64) -> Self {
+    /// `every` entries, or of `per_account` entries per account when that is more
+    /// (`every` 0: never on its own; see [`ENTRIES_PER_ACCOUNT_PER_COMMITMENT`]). A policy
+    /// of the writer: replay checks each commitment the log holds, wherever it is.
+    pub fn with_balance_commitments(mut self, every: u64, per_account: u64) -> Self {
         self.commit_every = every;
+        self.commit_per_account = per_account;
         self
     }
 
@@ -513,8 +523,12 @@ impl Sequencer {
             }
             results[last] = EventResult::rejected(ResultCode::LinkedEventChainOpen);
         }
-        if self.commit_every > 0 && start / self.commit_every < self.next_index / self.commit_every {
-            self.commit_now(now, entries);
+        if self.commit_every > 0 {
+            let per_accounts = self.commit_per_account.saturating_mul(self.accounts.len() as u64);
+            let every = self.commit_every.max(per_accounts);
+            if start / every < self.next_index / every {
+                self.commit_now(now, entries);
+            }
         }
         assert_eq!(self.undo.len() as u64, self.next_index - self.durable_size);
         assert_eq!(results.len() - results_base, events.len());

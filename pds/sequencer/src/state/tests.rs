@@ -1138,11 +1138,12 @@ proptest! {
     fn logged_commitments_prove_current_balances_and_replay_checks_them(
         batches in workload(),
         every in 0u64..12,
+        per_account in 0u64..3,
         on_demand in prop::collection::vec(any::<bool>(), 64),
         fail_after in prop::collection::vec(any::<u8>(), 64),
     ) {
         let (seq, mut log, mut results, mut entries) = with_a_bank();
-        let mut seq = seq.with_balance_commitments(every);
+        let mut seq = seq.with_balance_commitments(every, per_account);
         seq.mark_durable(seq.next_index());
         let mut now = 1_000;
         for (i, batch) in batches.iter().enumerate() {
@@ -1176,7 +1177,8 @@ proptest! {
         let commitments: Vec<usize> = (0..log.len())
             .filter(|&i| matches!(Entry::decode(&log[i]).unwrap().body, EntryBody::Commitment(_)))
             .collect();
-        if every > 0 && seq.next_index() > 2 * every {
+        let spacing = every.max(per_account * seq.accounts().len() as u64);
+        if every > 0 && seq.next_index() > 2 * spacing {
             prop_assert!(!commitments.is_empty());
         }
         let replay = |log: &[Vec<u8>]| {
