@@ -3,8 +3,9 @@
 //! again from the same entry while nothing changed, writes commitments every N entries
 //! when configured, and refuses bad ids and other customers' accounts. After the daemon
 //! is gone, `ledgerfs verify balance` checks each proof offline with the log's key, and
-//! refuses a tampered record, path, absence, commitment or checkpoint; `ledgerfs verify
-//! --dir` re-derives every commitment by replay.
+//! refuses a tampered record, path, absence, commitment or checkpoint (and so does an
+//! independent Python check of the formats, `tests/balance_proof_check.py`); `ledgerfs
+//! verify --dir` re-derives every commitment by replay.
 
 mod support;
 
@@ -184,6 +185,32 @@ fn balances_are_proved_from_commitment_entries_and_checked_offline() {
             !ok && err.contains("does not verify"),
             "a forged {what} passed: {out}{err}"
         );
+    }
+    // The same proofs checked by an independent script that follows the formats' text.
+    if have_python_cryptography() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/balance_proof_check.py");
+        for (name, text, expect) in [
+            ("alice", &alice, "present {\"id\":\"alice\""),
+            ("bob", &nobody, "absent"),
+            ("forged", &alice.replace("10.50", "99.50"), ""),
+        ] {
+            let path = base.join(format!("{name}.py.json"));
+            std::fs::write(&path, text).unwrap();
+            let out = std::process::Command::new("python3")
+                .args([script, &vkey, path.to_str().unwrap()])
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if expect.is_empty() {
+                assert!(!out.status.success(), "the script passed a forged record: {stdout}");
+            } else {
+                assert!(
+                    out.status.success() && stdout.contains(expect),
+                    "{stdout}{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
     }
     // The whole store: replay re-derives every commitment entry.
     let (ok, out, err) = run(&["verify", "--dir", dir.to_str().unwrap()]);

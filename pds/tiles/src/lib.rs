@@ -51,7 +51,6 @@ pub use store::{MemStore, TileReader, TileStore};
 pub use verify::verify_tree;
 pub use writer::{CommitError, CommitFailure, LogWriter, PendingStep, SignedHead};
 
-use sha2::digest::generic_array::GenericArray;
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 Merkle tree hash; every hash in a tile is one of these.
@@ -104,22 +103,22 @@ const SHA256_IV: [u32; 8] = [
 /// calls the compression function directly (SHA-NI on x86 when present).
 #[inline]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut blocks = [GenericArray::default(), GenericArray::default()];
+    let mut blocks = [[0u8; 64]; 2];
     {
-        let b0: &mut [u8] = blocks[0].as_mut_slice();
+        let b0 = &mut blocks[0];
         b0[0] = 0x01;
         b0[1..33].copy_from_slice(left);
         b0[33..64].copy_from_slice(&right[..31]);
     }
     {
-        let b1: &mut [u8] = blocks[1].as_mut_slice();
+        let b1 = &mut blocks[1];
         b1[0] = right[31];
         b1[1] = 0x80;
         // Message length in bits: 65 * 8 = 520, big-endian in the last 8 bytes.
         b1[56..64].copy_from_slice(&520u64.to_be_bytes());
     }
     let mut state = SHA256_IV;
-    sha2::compress256(&mut state, &blocks);
+    sha2::block_api::compress256(&mut state, &blocks);
     let mut out = [0u8; 32];
     for (chunk, word) in out.chunks_exact_mut(4).zip(state.iter()) {
         chunk.copy_from_slice(&word.to_be_bytes());
