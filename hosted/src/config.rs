@@ -92,6 +92,11 @@ pub struct Config {
     /// Longest wait for one witness's answer, in milliseconds.
     #[serde(default = "default_witness_timeout_ms")]
     pub witness_timeout_ms: u64,
+    /// Sign each checkpoint with ML-DSA-44 too, after the Ed25519 line (C2SP
+    /// tlog-checkpoint's post-quantum recommendation; README, "Post-quantum
+    /// signatures"). `ledgerfs key --ml-dsa` prints its verifier key.
+    #[serde(default)]
+    pub ml_dsa_44: bool,
     /// Bearer tokens.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
@@ -154,6 +159,7 @@ impl Config {
             policy: None,
             witness_fail_open: false,
             witness_timeout_ms: default_witness_timeout_ms(),
+            ml_dsa_44: false,
             tokens: Vec::new(),
         }
     }

@@ -113,10 +113,13 @@ enum Command {
     /// A C2SP tlog-witness: cosigns checkpoints of the logs it is configured for.
     #[command(subcommand)]
     Witness(WitnessCommand),
-    /// Print the verifier key.
+    /// Print the verifier key (`--ml-dsa`: the ML-DSA-44 one, for `ml_dsa_44 = true`).
     Key {
         #[command(flatten)]
         data: DataArg,
+        /// The ML-DSA-44 verifier key derived from the same secret.
+        #[arg(long)]
+        ml_dsa: bool,
     },
     /// Open and fully check a store without serving it.
     Check {
@@ -672,7 +675,10 @@ fn run(cli: Cli) -> Result<()> {
                 policy: None,
             },
         )?,
-        Command::Key { data } => println!("{}", ledger::read_vkey(&data.data)?.encode()),
+        Command::Key { data, ml_dsa: false } => println!("{}", ledger::read_vkey(&data.data)?.encode()),
+        Command::Key { data, ml_dsa: true } => {
+            println!("{}", ledger::read_signer_key(&data.data)?.ml_dsa_verifier().encode())
+        }
         Command::Witness(WitnessCommand::Init { data, name, logs }) => {
             println!("{}", ledgerfs_hosted::witness::init(&data, &name, &logs)?);
         }

@@ -260,6 +260,7 @@ fn main() {
     // keys
     c.put("keys", "signer", key.encode());
     c.put("keys", "verifier", key.verifier().encode());
+    c.put("keys", "ml_dsa_verifier", key.ml_dsa_verifier().encode());
     c.put(
         "keys",
         "both",

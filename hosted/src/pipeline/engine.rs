@@ -317,7 +317,11 @@ impl Engine {
             path: path.into(),
             reason: e.to_string(),
         };
-        let ledger_attestor = Attestor::new(ledger::read_signer_key(&dir)?, config.origin.clone())
+        let mut ledger_key = ledger::read_signer_key(&dir)?;
+        if config.ml_dsa_44 {
+            ledger_key = ledger_key.with_ml_dsa();
+        }
+        let ledger_attestor = Attestor::new(ledger_key, config.origin.clone())
             .with_last_signed_note(committed.note.as_bytes())
             .map_err(|e| corrupt("log/checkpoint", e))?;
         let audit_origin = audit::audit_origin(&config.origin);

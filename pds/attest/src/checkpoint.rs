@@ -15,7 +15,7 @@ use base64::Engine as _;
 
 use crate::error::NoteError;
 use crate::key::{SignerKey, VerifierKey};
-use crate::note::{check_body, sign_note, verify_note, MAX_NOTE_LEN};
+use crate::note::{check_body, sign_note, signatures_by, verify_note, MAX_NOTE_LEN};
 
 /// A log's signed statement "my tree of `size` leaves has root `root`".
 ///
@@ -120,19 +120,43 @@ impl Checkpoint {
     }
 }
 
-/// Validates `checkpoint` and signs its body, returning the signed note.
+/// Validates `checkpoint` and signs its body, returning the signed note: the Ed25519
+/// signature line, then the ML-DSA-44 one when the key has that companion
+/// ([`SignerKey::with_ml_dsa`]).
 pub fn sign_checkpoint(key: &SignerKey, checkpoint: &Checkpoint) -> Result<String, NoteError> {
     checkpoint.validate()?;
-    sign_note(key, &checkpoint.body())
+    let mut note = sign_note(key, &checkpoint.body())?;
+    if let Some(pq) = key.ml_dsa() {
+        if !checkpoint.extensions.is_empty() {
+            // The ML-DSA-44 message would not cover them.
+            return Err(NoteError::BadExtension);
+        }
+        note.push_str(&pq.sign_line(checkpoint).ok_or(NoteError::BadOrigin)?);
+        if note.len() > MAX_NOTE_LEN {
+            return Err(NoteError::TooLarge);
+        }
+    }
+    Ok(note)
 }
 
-/// Verifies `note` with `key` and parses its body as a checkpoint.
+/// Verifies `note` with `key` and parses its body as a checkpoint: an Ed25519 key
+/// checks its signature over the note text, an ML-DSA-44 key its signature over the
+/// checkpoint's `cosigned_message` (and refuses extension lines, which that leaves
+/// unsigned).
 ///
 /// The origin and the key name are independent: the caller checks that the
 /// origin is the log it expects.
 pub fn verify_checkpoint(key: &VerifierKey, note: &[u8]) -> Result<Checkpoint, NoteError> {
-    let body = verify_note(key, note)?;
-    Checkpoint::parse_body(&body)
+    let Some(pq) = key.ml_dsa() else {
+        let body = verify_note(key, note)?;
+        return Checkpoint::parse_body(&body);
+    };
+    let (body, ours) = signatures_by(key, note)?;
+    let checkpoint = Checkpoint::parse_body(body)?;
+    for sig in &ours {
+        pq.verify(&checkpoint, sig)?;
+    }
+    Ok(checkpoint)
 }
 
 /// Parses the checkpoint in `note` *without* checking any signature, for a reader that

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::KeyError;
+use crate::mldsa::{MlDsaSigner, MlDsaVerifier, ALG_ML_DSA_44, ML_DSA_44_PUBLIC_KEY_LEN};
 
 /// Signature-type byte of Ed25519 in the signed-note specification.
 pub const ALG_ED25519: u8 = 0x01;
@@ -128,6 +129,9 @@ pub struct SignerKey {
     name: String,
     key_hash: [u8; 4],
     signing: SigningKey,
+    /// The ML-DSA-44 key derived from the same seed, when checkpoints carry both
+    /// signatures ([`SignerKey::with_ml_dsa`]).
+    ml_dsa: Option<MlDsaSigner>,
 }
 
 impl SignerKey {
@@ -150,7 +154,36 @@ impl SignerKey {
             name: String::from(name),
             key_hash,
             signing,
+            ml_dsa: None,
         })
+    }
+
+    /// This key with its ML-DSA-44 companion (derived from the same seed): checkpoints it
+    /// signs then carry an ML-DSA-44 signature line after the Ed25519 one (C2SP
+    /// tlog-checkpoint's recommendation), and a verifier may check either.
+    pub fn with_ml_dsa(mut self) -> Self {
+        let seed = Zeroizing::new(self.signing.to_bytes());
+        self.ml_dsa = Some(MlDsaSigner::derive(&self.name, &seed));
+        self
+    }
+
+    /// The ML-DSA-44 verifier key of [`SignerKey::with_ml_dsa`]'s companion (derived
+    /// whether or not this key signs with it).
+    pub fn ml_dsa_verifier(&self) -> VerifierKey {
+        let verifier = match &self.ml_dsa {
+            Some(signer) => signer.verifier(),
+            None => MlDsaSigner::derive(&self.name, &Zeroizing::new(self.signing.to_bytes())).verifier(),
+        };
+        VerifierKey {
+            name: self.name.clone(),
+            key_hash: verifier.key_id(),
+            key: PublicKey::MlDsa44(verifier),
+        }
+    }
+
+    /// The ML-DSA-44 companion, when this key signs with it.
+    pub(crate) fn ml_dsa(&self) -> Option<&MlDsaSigner> {
+        self.ml_dsa.as_ref()
     }
 
     /// Parses a Go-format signer key `PRIVATE+KEY+<name>+<hash>+<base64>`,
@@ -196,7 +229,7 @@ impl SignerKey {
         VerifierKey {
             name: self.name.clone(),
             key_hash: self.key_hash,
-            key: self.signing.verifying_key(),
+            key: PublicKey::Ed25519(self.signing.verifying_key()),
         }
     }
 
@@ -236,11 +269,20 @@ impl fmt::Debug for SignerKey {
 pub struct VerifierKey {
     name: String,
     key_hash: [u8; 4],
-    key: VerifyingKey,
+    key: PublicKey,
+}
+
+/// The public key of a [`VerifierKey`]: Ed25519 signs the note text, ML-DSA-44 the
+/// checkpoint's `cosigned_message` (see `crate::mldsa`).
+#[derive(Clone, PartialEq, Eq)]
+enum PublicKey {
+    Ed25519(VerifyingKey),
+    MlDsa44(MlDsaVerifier),
 }
 
 impl VerifierKey {
-    /// Parses `<name>+<8 lowercase hex key hash>+<base64(0x01 || public key)>`.
+    /// Parses `<name>+<8 lowercase hex key hash>+<base64(0x01 || public key)>`, or an
+    /// ML-DSA-44 key `<name>+<hash>+<base64(0x06 || 1312-byte public key)>`.
     pub fn parse(vkey: &str) -> Result<Self, KeyError> {
         let mut parts = vkey.splitn(3, '+');
         let (Some(name), Some(hash16), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
@@ -250,11 +292,37 @@ impl VerifierKey {
             return Err(KeyError::BadName);
         }
         let hash = parse_hex_hash(hash16)?;
+        if key64.len() > 64 {
+            return Self::parse_ml_dsa(name, hash, key64);
+        }
         let key = decode_key_field(key64)?;
         if ed25519_key_hash(name, &key) != hash {
             return Err(KeyError::KeyHashMismatch);
         }
         Self::from_public_key(name, *key)
+    }
+
+    fn parse_ml_dsa(name: &str, hash: [u8; 4], key64: &str) -> Result<Self, KeyError> {
+        // base64 of 1 + 1312 bytes is 1752 characters.
+        if key64.len() != 1752 {
+            return Err(KeyError::BadKeyLength);
+        }
+        let raw = STANDARD.decode(key64).map_err(|_| KeyError::BadBase64)?;
+        if raw[0] != ALG_ML_DSA_44 {
+            return Err(KeyError::UnknownAlgorithm);
+        }
+        if raw.len() != 1 + ML_DSA_44_PUBLIC_KEY_LEN {
+            return Err(KeyError::BadKeyLength);
+        }
+        let verifier = MlDsaVerifier::from_public_key(name, &raw[1..]).ok_or(KeyError::InvalidPublicKey)?;
+        if verifier.key_id() != hash {
+            return Err(KeyError::KeyHashMismatch);
+        }
+        Ok(VerifierKey {
+            name: String::from(name),
+            key_hash: hash,
+            key: PublicKey::MlDsa44(verifier),
+        })
     }
 
     /// Builds a verifier from a name and raw 32-byte Ed25519 public key.
@@ -269,19 +337,44 @@ impl VerifierKey {
         Ok(VerifierKey {
             name: String::from(name),
             key_hash: ed25519_key_hash(name, &public_key),
-            key,
+            key: PublicKey::Ed25519(key),
         })
     }
 
-    /// Encodes the key as `<name>+<hash>+<base64(0x01 || public key)>`.
+    /// Encodes the key as `<name>+<hash>+<base64(0x01 || public key)>` (an ML-DSA-44
+    /// key: `0x06 || public key`).
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(self.name.len() + 10 + 44);
         out.push_str(&self.name);
         out.push('+');
         push_hex(&mut out, &self.key_hash);
         out.push('+');
-        encode_key_field(&mut out, self.key.as_bytes());
+        match &self.key {
+            PublicKey::Ed25519(key) => encode_key_field(&mut out, key.as_bytes()),
+            PublicKey::MlDsa44(v) => {
+                let mut raw = alloc::vec::Vec::with_capacity(1 + ML_DSA_44_PUBLIC_KEY_LEN);
+                raw.push(ALG_ML_DSA_44);
+                raw.extend_from_slice(v.public_key());
+                STANDARD.encode_string(&raw, &mut out);
+            }
+        }
         out
+    }
+
+    /// The signature-type byte of the key: [`ALG_ED25519`] or `0x06` (ML-DSA-44).
+    pub fn algorithm(&self) -> u8 {
+        match self.key {
+            PublicKey::Ed25519(_) => ALG_ED25519,
+            PublicKey::MlDsa44(_) => ALG_ML_DSA_44,
+        }
+    }
+
+    /// The ML-DSA-44 key, for an ML-DSA-44 verifier.
+    pub(crate) fn ml_dsa(&self) -> Option<&MlDsaVerifier> {
+        match &self.key {
+            PublicKey::MlDsa44(v) => Some(v),
+            PublicKey::Ed25519(_) => None,
+        }
     }
 
     /// The key name signature lines must carry.
@@ -294,19 +387,36 @@ impl VerifierKey {
         self.key_hash
     }
 
-    /// The raw 32-byte Ed25519 public key.
-    pub fn public_key(&self) -> [u8; 32] {
-        self.key.to_bytes()
+    /// The raw 32-byte Ed25519 public key (`None` for an ML-DSA-44 key).
+    pub fn public_key(&self) -> Option<[u8; 32]> {
+        match &self.key {
+            PublicKey::Ed25519(key) => Some(key.to_bytes()),
+            PublicKey::MlDsa44(_) => None,
+        }
+    }
+
+    /// The signature type byte followed by the raw public key: what makes two keys the
+    /// same key whatever their names.
+    pub fn key_material(&self) -> alloc::vec::Vec<u8> {
+        let mut out = alloc::vec![self.algorithm()];
+        match &self.key {
+            PublicKey::Ed25519(key) => out.extend_from_slice(key.as_bytes()),
+            PublicKey::MlDsa44(v) => out.extend_from_slice(v.public_key()),
+        }
+        out
     }
 
     /// Checks an Ed25519 signature over `msg` (strict RFC 8032 rules:
-    /// canonical scalar, no small-order points).
+    /// canonical scalar, no small-order points); an ML-DSA-44 key signs no note text.
     pub(crate) fn verify_raw(&self, msg: &[u8], sig: &[u8]) -> bool {
+        let PublicKey::Ed25519(key) = &self.key else {
+            return false;
+        };
         let Ok(bytes) = <[u8; 64]>::try_from(sig) else {
             return false;
         };
         let sig = ed25519_dalek::Signature::from_bytes(&bytes);
-        self.key.verify_strict(msg, &sig).is_ok()
+        key.verify_strict(msg, &sig).is_ok()
     }
 }
 

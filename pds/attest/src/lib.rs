@@ -1,7 +1,8 @@
 //! LedgerFS attestation core: tree heads as C2SP checkpoints
 //! (<https://c2sp.org/tlog-checkpoint>) in C2SP signed notes
 //! (<https://c2sp.org/signed-note>) with Ed25519 keys in the Go
-//! `golang.org/x/mod/sumdb/note` key formats, and the [`Attestor`] state
+//! `golang.org/x/mod/sumdb/note` key formats (and, on request, ML-DSA-44 signature
+//! lines next to them: [`SignerKey::with_ml_dsa`]), and the [`Attestor`] state
 //! machine that owns the log key and refuses rollbacks and forks.
 //!
 //! ```
@@ -40,6 +41,7 @@ mod checkpoint;
 mod cosignature;
 mod error;
 mod key;
+mod mldsa;
 mod note;
 
 pub use attestor::{Attestor, Refusal, SignReply, SignRequest};
@@ -47,4 +49,5 @@ pub use checkpoint::{parse_checkpoint_unverified, sign_checkpoint, verify_checkp
 pub use cosignature::{cosignature_key_id, CosignatureVerifier, CosignerKey, ALG_COSIGNATURE_V1};
 pub use error::{KeyError, NoteError};
 pub use key::{ed25519_key_hash, is_valid_key_name, SignerKey, VerifierKey, ALG_ED25519};
+pub use mldsa::{ml_dsa_key_id, MlDsaSigner, MlDsaVerifier, ALG_ML_DSA_44, ML_DSA_44_PUBLIC_KEY_LEN};
 pub use note::{sign_note, verify_note, MAX_NOTE_LEN, MAX_SIGNATURES};

@@ -121,6 +121,18 @@ pub(crate) fn split_note(text: &str) -> Result<(&str, &str), NoteError> {
 /// note is parsed before any signature is checked, so a malformed note is
 /// rejected the same way wherever the defect is.
 pub fn verify_note(key: &VerifierKey, note: &[u8]) -> Result<String, NoteError> {
+    let (body, ours) = signatures_by(key, note)?;
+    for sig in &ours {
+        if !key.verify_raw(body.as_bytes(), sig) {
+            return Err(NoteError::InvalidSignature);
+        }
+    }
+    Ok(String::from(body))
+}
+
+/// The note's text and the bytes (after the key hash) of every signature line from
+/// `key`'s name and key hash, after checking the whole note's shape; at least one.
+pub(crate) fn signatures_by<'a>(key: &VerifierKey, note: &'a [u8]) -> Result<(&'a str, Vec<Vec<u8>>), NoteError> {
     if note.len() > MAX_NOTE_LEN {
         return Err(NoteError::TooLarge);
     }
@@ -158,10 +170,5 @@ pub fn verify_note(key: &VerifierKey, note: &[u8]) -> Result<String, NoteError> 
             NoteError::NoSignatureFromKey
         });
     }
-    for sig in &ours {
-        if !key.verify_raw(body.as_bytes(), sig) {
-            return Err(NoteError::InvalidSignature);
-        }
-    }
-    Ok(String::from(body))
+    Ok((body, ours))
 }

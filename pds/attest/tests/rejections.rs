@@ -50,10 +50,13 @@ fn key_round_trips_from_seed() {
     assert_eq!(v, s.verifier());
     assert_eq!(
         v.key_hash(),
-        ed25519_key_hash(ORIGIN, &v.public_key()),
+        ed25519_key_hash(ORIGIN, &v.public_key().unwrap()),
         "hash is SHA-256(name || 0x0A || 0x01 || key)[..4]"
     );
-    assert_eq!(VerifierKey::from_public_key(ORIGIN, v.public_key()).unwrap(), v);
+    assert_eq!(
+        VerifierKey::from_public_key(ORIGIN, v.public_key().unwrap()).unwrap(),
+        v
+    );
 }
 
 #[test]

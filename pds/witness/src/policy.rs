@@ -83,7 +83,7 @@ impl Policy {
                 [first, ..] if first.starts_with('#') => {}
                 ["log", vkey, rest @ ..] if rest.len() <= 1 => {
                     let key = VerifierKey::parse(vkey).map_err(|e| line_error(n, &alloc::format!("log key: {e}")))?;
-                    if p.logs.iter().any(|l| l.key.public_key() == key.public_key()) {
+                    if p.logs.iter().any(|l| l.key.key_material() == key.key_material()) {
                         return Err(line_error(n, "a duplicate log"));
                     }
                     p.logs.push(PolicyLog {
