@@ -18,7 +18,9 @@ disk exports to a tlog-tiles directory `ledgerfs verify` accepts.
 Every boot also has the network (QEMU user networking, a free host port forwarded to the
 appliance's port 80), and the HTTP API is driven beside the console:
   boot 1: /health, 401 and 403, accounts and transfers over HTTP, the balance the console
-          and HTTP agree on, /v1/checkpoint verified, `ledgerfs verify --url`, 8 connections
+          and HTTP agree on, /v1/checkpoint verified, `ledgerfs verify --url`, the
+          checkpoint cosigned from the host (a loopback `ledgerfs witness` and `ledgerfs
+          witness collect --url`, then `verify --policy --witnessed`), 8 connections
           served at once and the 9th answered 503, a stalled client that does not stall the
           console, throughput over HTTP with batches of 1, 100 and 2,048;
   boot 2: HTTP clients post transfers while QEMU is killed; boot 3 finds every one that
@@ -35,6 +37,7 @@ import queue
 import shutil
 import signal
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -63,6 +66,50 @@ STEPS = [
     ("checkpoint", lambda r: checkpoint_ok(r["checkpoint"], 5)),
 ]
 VERIFY = None  # [helper, KEY]: the host check (ledgerfs-attest's verify_checkpoint example)
+
+
+def witness_collects(c, ledgerfs, port, log_vkey, token):
+    """The appliance's checkpoint cosigned from the host: a `ledgerfs witness` on loopback,
+    `ledgerfs witness collect --url` against the appliance (attest keeps its key; the
+    host carries the checkpoint), then `verify --url --policy --witnessed` of the result."""
+    work = tempfile.mkdtemp(prefix="ledgerfs-image-witness-")
+    witness = None
+    try:
+        wdir = os.path.join(work, "w1")
+        subprocess.run([ledgerfs, "witness", "init", "--data", wdir, "--name", "witness.test/w1", "--log", log_vkey],
+                       capture_output=True, text=True, check=True, timeout=30)
+        witness = subprocess.Popen([ledgerfs, "witness", "serve", "--data", wdir, "--listen", "127.0.0.1:0"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        addr = None
+        deadline = time.monotonic() + 30
+        while addr is None and time.monotonic() < deadline:
+            line = witness.stderr.readline()
+            if "serving http://" in line:
+                addr = line.split("serving http://")[1].split()[0]
+        if addr is None:
+            c.check(False, "the witness did not say where it listens")
+            return
+        wvkey = open(os.path.join(wdir, "witness.vkey")).read().strip()
+        policy = os.path.join(work, "policy.txt")
+        with open(policy, "w") as f:
+            f.write(f"log {log_vkey}\nwitness W1 {wvkey} http://{addr}\nquorum W1\n")
+        cosigned = os.path.join(work, "cosigned.checkpoint")
+        url = f"http://127.0.0.1:{port}/"
+        out = subprocess.run([ledgerfs, "witness", "collect", "--url", url, "--token", token, "--policy", policy,
+                              "--out", cosigned], capture_output=True, text=True, timeout=60)
+        c.check(out.returncode == 0 and "\u2014 witness.test/w1 " in out.stdout,
+                f"ledgerfs witness collect cosigns the appliance's checkpoint: {out.stderr.strip()[-200:]}")
+        out = subprocess.run([ledgerfs, "verify", "--url", url, "--token", token, "--vkey", log_vkey,
+                              "--policy", policy, "--witnessed", cosigned], capture_output=True, text=True, timeout=120)
+        c.check(out.returncode == 0 and "quorum met" in out.stdout,
+                f"verify --policy --witnessed of the appliance's cosigned checkpoint: {(out.stdout + out.stderr).strip()[-200:]}")
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        c.check(False, f"witnessing the appliance: {e}")
+    finally:
+        if witness is not None:
+            witness.kill()
+            witness.wait()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def checkpoint_ok(note, want_size):
@@ -261,6 +308,7 @@ def http_checks(c, console, port, token, auditor, ledgerfs, vkey, base):
         c.check(out.returncode == 0, f"ledgerfs verify --url: {(out.stdout + out.stderr).strip().splitlines()[-1:]}")
     except subprocess.TimeoutExpired:
         c.check(False, "ledgerfs verify --url: no answer within 120 s")
+    witness_collects(c, ledgerfs, port, open(vkey).read().strip(), token)
     status, _, text = api.request("GET", "/metrics", token="")
     c.check(status == 200 and f"ledgerfs_log_size {base + 2}\n".encode() in text and b"ledgerfs_net_requests_total" in text,
             "GET /metrics")
