@@ -14,15 +14,7 @@ use support::*;
 
 /// GETs a balance proof: (status, body text).
 fn balance_proof(d: &Daemon, token: &str, id: &str) -> (u16, String) {
-    let r = agent()
-        .get(&format!("{}/v1/accounts/{id}/balance-proof", d.base))
-        .set("Authorization", &format!("Bearer {token}"))
-        .call();
-    match r {
-        Ok(r) => (r.status(), r.into_string().unwrap()),
-        Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap()),
-        Err(e) => panic!("{e}"),
-    }
+    d.get_text_as(token, &format!("/v1/accounts/{id}/balance-proof"))
 }
 
 fn index_of(proof: &str) -> u64 {

@@ -341,12 +341,8 @@ fn the_daemon_publishes_only_witnessed_checkpoints() {
     }
     // A balance proof under a cosigned checkpoint, checked with the policy; its
     // cosignatures stripped below the quorum, refused.
-    let r = agent()
-        .get(&format!("{}/v1/accounts/b/balance-proof?witnessed=true", d.base))
-        .set("Authorization", &format!("Bearer {}", d.token))
-        .call()
-        .unwrap();
-    let proof = r.into_string().unwrap();
+    let (status, proof) = d.get_text_as(&d.token, "/v1/accounts/b/balance-proof?witnessed=true");
+    assert_eq!(status, 200, "{proof}");
     let proof_file = base.join("b.balance-proof.json");
     let verify_balance = |text: &str| {
         std::fs::write(&proof_file, text).unwrap();
@@ -380,16 +376,11 @@ fn the_daemon_publishes_only_witnessed_checkpoints() {
     let size = d.get("/v1/checkpoint").1["size"].as_u64().unwrap();
 
     // The inclusion endpoint serves the same format.
-    let text = agent()
-        .get(&format!(
-            "{}/v1/proofs/inclusion?index={index}&format=tlog-proof",
-            d.base
-        ))
-        .set("Authorization", &format!("Bearer {}", d.token))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap();
+    let (status, text) = d.get_text_as(
+        &d.token,
+        &format!("/v1/proofs/inclusion?index={index}&format=tlog-proof"),
+    );
+    assert_eq!(status, 200, "{text}");
     std::fs::write(&file, &text).unwrap();
     assert!(verify_receipt(&["--policy", policy_file.to_str().unwrap()]).0, "{text}");
     assert_eq!(metric(&d, "ledgerfs_witness_quorum_met"), "1");

@@ -269,6 +269,20 @@ impl Daemon {
         decode(r)
     }
 
+    /// GET with a given token: (status, body text), for bodies that are not JSON or are
+    /// kept verbatim (notes, proofs).
+    pub fn get_text_as(&self, token: &str, path: &str) -> (u16, String) {
+        let r = agent()
+            .get(&format!("{}{path}", self.base))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call();
+        match r {
+            Ok(r) => (r.status(), r.into_string().unwrap()),
+            Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap()),
+            Err(e) => panic!("GET {path}: {e}"),
+        }
+    }
+
     /// POST JSON with the admin token.
     pub fn post(&self, path: &str, body: &str) -> (u16, Value) {
         self.post_as(&self.token, path, body)
@@ -466,12 +480,8 @@ pub fn eventually<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> 
 }
 
 pub fn published(d: &Daemon) -> (u64, String) {
-    let r = agent()
-        .get(&format!("{}/log/checkpoint", d.base))
-        .set("Authorization", &format!("Bearer {}", d.token))
-        .call()
-        .unwrap();
-    let note = r.into_string().unwrap();
+    let (status, note) = d.get_text_as(&d.token, "/log/checkpoint");
+    assert_eq!(status, 200, "{note}");
     (note.lines().nth(1).unwrap().parse().unwrap(), note)
 }
 

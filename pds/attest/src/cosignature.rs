@@ -12,7 +12,6 @@ use alloc::vec::Vec;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroize;
 
 use crate::error::{KeyError, NoteError};
@@ -24,12 +23,7 @@ pub const ALG_COSIGNATURE_V1: u8 = 0x04;
 
 /// `SHA-256(name || 0x0A || 0x04 || public key)[..4]`.
 pub fn cosignature_key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update([b'\n', ALG_COSIGNATURE_V1]);
-    h.update(public_key);
-    let d = h.finalize();
-    [d[0], d[1], d[2], d[3]]
+    crate::key::note_key_id(name, ALG_COSIGNATURE_V1, public_key)
 }
 
 fn message(body: &str, time: u64) -> Vec<u8> {

@@ -33,15 +33,21 @@ pub fn is_valid_key_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c == '+' || c.is_whitespace() || c.is_control())
 }
 
-/// The signed-note key hash of an Ed25519 key:
-/// `SHA-256(name || 0x0A || 0x01 || public key)[..4]`.
-pub fn ed25519_key_hash(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
+/// The signed-note key ID rule for every signature type:
+/// `SHA-256(name || 0x0A || signature type || public key)[..4]`.
+pub(crate) fn note_key_id(name: &str, signature_type: u8, public_key: &[u8]) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([b'\n', ALG_ED25519]);
+    h.update([b'\n', signature_type]);
     h.update(public_key);
     let digest = h.finalize();
     [digest[0], digest[1], digest[2], digest[3]]
+}
+
+/// The signed-note key hash of an Ed25519 key:
+/// `SHA-256(name || 0x0A || 0x01 || public key)[..4]`.
+pub fn ed25519_key_hash(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
+    note_key_id(name, ALG_ED25519, public_key)
 }
 
 /// Appends the 8 lowercase hex digits of `hash` to `out`.

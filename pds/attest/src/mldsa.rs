@@ -40,12 +40,7 @@ pub const ML_DSA_44_SIGNATURE_LEN: usize = 2420;
 
 /// `SHA-256(name || 0x0A || 0x06 || public key)[..4]`.
 pub fn ml_dsa_key_id(name: &str, public_key: &[u8]) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update([b'\n', ALG_ML_DSA_44]);
-    h.update(public_key);
-    let d = h.finalize();
-    [d[0], d[1], d[2], d[3]]
+    crate::key::note_key_id(name, ALG_ML_DSA_44, public_key)
 }
 
 /// The `cosigned_message` of a checkpoint (start 0, end its size), or `None` when a name
