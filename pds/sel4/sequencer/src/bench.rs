@@ -30,6 +30,16 @@ pub struct BenchRun {
     pub run: u64,
     /// Counter value at the start.
     pub started: u64,
+    /// Counter ticks spent building request bodies (what a client does elsewhere).
+    pub generating: u64,
+    /// Counter ticks in the sequencer's own work: parsing, the core, the reply.
+    pub sequencing: u64,
+    /// Counter ticks handing the entries to tiles (encoding the commit request).
+    pub handing_off: u64,
+    /// Counter ticks from the hand-off to the durability notice (tiles, blk, attest).
+    pub committing: u64,
+    /// Counter value when the last commit was handed to tiles.
+    pub handed_at: u64,
 }
 
 impl BenchRun {
@@ -42,6 +52,11 @@ impl BenchRun {
             batches: 0,
             run,
             started,
+            generating: 0,
+            sequencing: 0,
+            handing_off: 0,
+            committing: 0,
+            handed_at: 0,
         }
     }
 
@@ -72,19 +87,24 @@ impl BenchRun {
         Some(out.into_bytes())
     }
 
-    /// The final reply.
-    pub fn report(&self, elapsed_nanos: u64, size: u64) -> String {
+    /// The final reply: the rate, and where the time went (`to_nanos` converts counter
+    /// ticks), so a profile under emulation needs no other tool.
+    pub fn report(&self, elapsed_nanos: u64, size: u64, to_nanos: impl Fn(u64) -> u64) -> String {
         let rate = if elapsed_nanos == 0 {
             0
         } else {
             (u128::from(self.accepted) * 1_000_000_000 / u128::from(elapsed_nanos)) as u64
         };
         alloc::format!(
-            "{{\"bench\":{{\"transfers\":{},\"accepted\":{},\"batches\":{},\"batch\":{BATCH},\"milliseconds\":{},\"transfers_per_s\":{rate}}},\"size\":{size}}}",
+            "{{\"bench\":{{\"transfers\":{},\"accepted\":{},\"batches\":{},\"batch\":{BATCH},\"milliseconds\":{},\"transfers_per_s\":{rate},\"generating_ms\":{},\"sequencing_ms\":{},\"handing_off_ms\":{},\"committing_ms\":{}}},\"size\":{size}}}",
             self.total,
             self.accepted,
             self.batches,
-            elapsed_nanos / 1_000_000
+            elapsed_nanos / 1_000_000,
+            to_nanos(self.generating) / 1_000_000,
+            to_nanos(self.sequencing) / 1_000_000,
+            to_nanos(self.handing_off) / 1_000_000,
+            to_nanos(self.committing) / 1_000_000
         )
     }
 }

@@ -387,17 +387,36 @@ impl SequencerPd {
 
     /// Sequences the next batch of a benchmark run, or replies with its figures.
     fn bench_step(&mut self, mut run: BenchRun) {
+        let t0 = counter();
+        if run.handed_at != 0 {
+            run.committing += t0.wrapping_sub(run.handed_at);
+        }
         let Some(batch) = run.next_batch() else {
             let elapsed = ticks_to_nanos(counter().wrapping_sub(run.started));
-            self.pending = Outgoing::some(run.report(elapsed, self.seq.next_index()));
+            self.pending = Outgoing::some(run.report(elapsed, self.seq.next_index(), ticks_to_nanos));
             return;
         };
         let mut line = Vec::from(&b"transfers "[..]);
         line.extend_from_slice(&batch);
+        let t1 = counter();
+        run.generating += t1.wrapping_sub(t0);
         match command::run(&mut self.seq, &mut self.entries, &line, wall_clock()) {
             Outcome::Commit(_) => {
                 run.accepted += self.entries.len() as u64;
+                let t2 = counter();
+                run.sequencing += t2.wrapping_sub(t1);
+                run.handed_at = t2;
+                // `commit` encodes the request and sends it: the hand-off. Tiles' priority
+                // is below ours, so its work starts only once this handler returns.
                 self.commit(Then::Bench(run));
+                if let Some(Waiting::Durable {
+                    then: Then::Bench(run), ..
+                }) = &mut self.waiting
+                {
+                    let t3 = counter();
+                    run.handing_off += t3.wrapping_sub(run.handed_at);
+                    run.handed_at = t3;
+                }
             }
             Outcome::Reply(reply) => self.pending = Outgoing::some(reply),
             _ => self.pending = Outgoing::some(command::error("bench_failed", "unexpected outcome")),
