@@ -32,6 +32,10 @@ AUDITOR_TOKEN ?= $(CURDIR)/build/appliance-auditor.token
 # heap region from them (128 B per transfer, 1 KiB per account, 64 MiB more, in 2 MiB pages;
 # README "Limits") in build/image/system.xml and compiles the limits into the sequencer PD.
 TRANSFER_LIMIT ?= 3000000
+# `make image ML_DSA_44=1`: every checkpoint also carries an ML-DSA-44 signature (the attest
+# PD's key derived from KEY's seed, as the hosted `ml_dsa_44 = true`); its verifier key is
+# written to $(KEY:.key=.mldsa.vkey).
+ML_DSA_44 ?= 0
 ACCOUNT_LIMIT ?= 100000
 SEQUENCER_HEAP = $(shell echo $$(( ($(TRANSFER_LIMIT) * 128 + $(ACCOUNT_LIMIT) * 1024 + 67108864 + 2097151) / 2097152 * 2097152 )))
 # `make qemu NET_PORT=`: the host port forwarded to the appliance's HTTP port 80.
@@ -150,7 +154,7 @@ sel4-image:
 	@cmp -s $(IMAGE_DIR)/tokens.txt.new $(IMAGE_DIR)/tokens.txt || mv $(IMAGE_DIR)/tokens.txt.new $(IMAGE_DIR)/tokens.txt; rm -f $(IMAGE_DIR)/tokens.txt.new
 	@set -e; for pd in $(SEL4_PDS); do \
 	  echo "image: building PD $$pd"; \
-	  key=; [ $$pd = attest ] && key="LEDGERFS_ATTEST_KEY=$(abspath $(KEY))"; \
+	  key=; [ $$pd = attest ] && key="LEDGERFS_ATTEST_KEY=$(abspath $(KEY)) LEDGERFS_ML_DSA_44=$(ML_DSA_44)"; \
 	  [ $$pd = network ] && key="LEDGERFS_APPLIANCE_TOKENS=$(IMAGE_DIR)/tokens.txt"; \
 	  [ $$pd = sequencer ] && key="LEDGERFS_SEQUENCER_HEAP=$(SEQUENCER_HEAP) LEDGERFS_TRANSFER_LIMIT=$(TRANSFER_LIMIT) LEDGERFS_ACCOUNT_LIMIT=$(ACCOUNT_LIMIT)"; \
 	  (cd pds/sel4 && $(SEL4_ENV) env $$key nice -n 10 cargo build --release -p $$pd --target-dir $(SEL4_TARGET)); \
@@ -163,6 +167,11 @@ sel4-image:
 	@echo "image: sequencer heap $$(( $(SEQUENCER_HEAP) >> 20 )) MiB for $(TRANSFER_LIMIT) transfers and $(ACCOUNT_LIMIT) accounts"
 	$(MICROKIT_SDK)/bin/microkit $(IMAGE_DIR)/system.xml --search-path $(IMAGE_DIR) --board $(MICROKIT_BOARD) \
 	  --config $(MICROKIT_CONFIG) -o $(IMAGE_DIR)/loader.img -r $(IMAGE_DIR)/report.txt
+	@if [ "$(ML_DSA_44)" = 1 ]; then \
+	  nice -n 10 cargo build -q -p ledgerfs && tmp=$$(mktemp -d) && cp "$(KEY)" $$tmp/attest.key && \
+	  ./target/debug/ledgerfs key --data $$tmp --ml-dsa > "$(KEY:.key=.mldsa.vkey)" && rm -rf $$tmp && \
+	  echo "image: checkpoints carry ML-DSA-44 signatures too; verifier key $(KEY:.key=.mldsa.vkey)"; \
+	fi
 	@echo "image: $(IMAGE_DIR)/loader.img"
 
 sel4-qemu: sel4-image
@@ -174,6 +183,14 @@ sel4-test-image: sel4-image
 	nice -n 10 cargo build -q -p ledgerfs
 	python3 qemu/test_image.py $(IMAGE_DIR)/loader.img $(IMAGE_DIR)/serial.log $(KEY) \
 	  target/debug/examples/verify_checkpoint target/debug/ledgerfs $(TOKEN) $(AUDITOR_TOKEN)
+	@echo "test-image: a second image with ML-DSA-44 signatures and a $(VARIANT_TRANSFERS)-transfer limit"
+	$(MAKE) --no-print-directory sel4-image IMAGE_DIR=$(CURDIR)/build/image-variant ML_DSA_44=1 \
+	  TRANSFER_LIMIT=$(VARIANT_TRANSFERS) ACCOUNT_LIMIT=1000
+	python3 qemu/test_variant_image.py $(CURDIR)/build/image-variant/loader.img $(KEY) \
+	  target/debug/ledgerfs $(TOKEN) $(VARIANT_TRANSFERS)
+
+# The second image test-image boots: ML_DSA_44=1 and this transfer limit.
+VARIANT_TRANSFERS := 20
 
 sel4-bench-image: sel4-image
 	python3 qemu/bench_boot.py $(IMAGE_DIR)/loader.img $(CURDIR)/build/bench-boot $(BOOT_N)

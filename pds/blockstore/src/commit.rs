@@ -117,6 +117,12 @@ impl<D: BlockDevice> BlockStore<D> {
     /// and flush once. On success the commit is durable
     /// (recovery finds it by following the chain).
     fn write_checkpoint_record(&mut self, note: &[u8]) -> Result<(), Error> {
+        if note.len() > record::V2_MAX_NOTE_LEN && self.sb_version < 3 {
+            // A version 2 reader takes a longer checkpoint record for a torn one and
+            // would recover to the commit before it: make the volume refuse such
+            // readers first (a version 3 superblock, flushed on its own).
+            self.write_superblock()?;
+        }
         let rec = record::encode(
             RecordKind::Checkpoint,
             note,
@@ -161,6 +167,7 @@ impl<D: BlockDevice> BlockStore<D> {
             tip: self.committed.pos,
             checkpoint_block: self.committed.checkpoint_block,
             index_block: self.committed.index_block,
+            version: crate::FORMAT_VERSION,
         };
         assert_ne!(
             sb.home(),
@@ -175,6 +182,7 @@ impl<D: BlockDevice> BlockStore<D> {
     /// `sb` is durable now.
     fn superblock_written(&mut self, sb: &Superblock) {
         self.sb_seq = sb.seq;
+        self.sb_version = sb.version;
         self.sb_dirty = sb.tip != self.committed.pos;
     }
 

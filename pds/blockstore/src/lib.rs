@@ -16,7 +16,7 @@
 //! checksum or does not continue the chain, or touch threads, clocks, files
 //! or syscalls.
 //!
-//! # On-disk format (version 2)
+//! # On-disk format (version 3)
 //!
 //! All integers little-endian. Block size `B` is `D::BLOCK_SIZE` (4096 by
 //! default; any power of two in 512..=65536), recorded at format.
@@ -32,7 +32,7 @@
 //! | offset | size | field |
 //! |---:|---:|---|
 //! | 0 | 8 | magic `LFSBSUP1` |
-//! | 8 | 4 | format version (1) |
+//! | 8 | 4 | format version (3) |
 //! | 12 | 4 | block size in bytes |
 //! | 16 | 8 | write number `n` (this copy lives in block `n mod 2`) |
 //! | 24 | 8 | block count of the volume |
@@ -45,8 +45,12 @@
 //! | 136 | 8 | first block of the newest index record (0: none) |
 //! | 144 | 32 | SHA-256 of bytes 0..144 |
 //!
-//! Version 1 superblocks (no index record field, checksum at 136) are still
-//! read; every superblock written is version 2.
+//! Version 1 superblocks (no index record field, checksum at 136) and version
+//! 2 ones (this layout; checkpoint notes of at most 2 KiB) are still read; every
+//! superblock written is version 3. Version 3 raised [`MAX_NOTE_LEN`] to 8 KiB
+//! (room for an ML-DSA-44 signature): before a store writes a longer note on an
+//! older volume it writes a version 3 superblock, which older readers refuse
+//! rather than take the longer record for a torn one.
 //!
 //! The valid copy (magic, checksum, `n mod 2` matches its block) with the
 //! higher write number wins.
@@ -148,7 +152,7 @@
 //! ## Limits
 //!
 //! [`MAX_HASH_TILE_LEN`] (8 KiB), [`MAX_BUNDLE_LEN`] (a full bundle of
-//! maximal entries, 16 MiB), [`MAX_NOTE_LEN`] (2 KiB) bound every record;
+//! maximal entries, 16 MiB), [`MAX_NOTE_LEN`] (8 KiB) bound every record;
 //! [`Limits::max_index_entries`] (default [`DEFAULT_MAX_INDEX_ENTRIES`])
 //! bounds the index; [`MIN_DEVICE_BLOCKS`] the smallest volume.
 #![no_std]
@@ -184,7 +188,7 @@ pub use store::{BlockStore, Limits, Stats};
 pub use superblock::SUPERBLOCK_LEN;
 
 /// Version written into every superblock; `open` refuses any other.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// First block of the data area (blocks 0 and 1 are the superblocks).
 pub const DATA_START: u64 = 2;

@@ -12,7 +12,7 @@ use crate::index::Index;
 use crate::record::ChainPos;
 use crate::store::{BlockStore, Committed, Limits};
 use crate::superblock::{newest, Superblock, Volume, SB_MAGIC, SUPERBLOCK_LEN};
-use crate::{DATA_START, MIN_DEVICE_BLOCKS};
+use crate::{DATA_START, FORMAT_VERSION, MIN_DEVICE_BLOCKS};
 
 /// Domain separation for the chain's genesis value.
 const GENESIS_LABEL: &[u8] = b"LedgerFS blockstore genesis v1";
@@ -84,6 +84,7 @@ impl<D: BlockDevice> BlockStore<D> {
                 },
                 checkpoint_block: 0,
                 index_block: 0,
+                version: FORMAT_VERSION,
             };
             sb.encode(&mut block);
             device.write(sb.home(), &block)?;
@@ -156,6 +157,7 @@ impl<D: BlockDevice> BlockStore<D> {
             dev: core::cell::RefCell::new(device),
             volume: sb.volume,
             sb_seq: sb.seq,
+            sb_version: sb.version,
             sb_dirty: false,
             committed: Committed {
                 pos: start,

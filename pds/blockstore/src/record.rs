@@ -33,9 +33,16 @@ pub const MAX_HASH_TILE_LEN: usize = FULL_TILE_BYTES;
 /// its 2-byte length prefix (16,777,472 bytes, 4097 blocks of 4 KiB).
 pub const MAX_BUNDLE_LEN: usize = TILE_WIDTH as usize * (2 + MAX_ENTRY_LEN);
 
-/// Largest checkpoint note. A C2SP signed note with a few signatures is a few
-/// hundred bytes; this bound keeps the checkpoint record a single 4 KiB block.
-pub const MAX_NOTE_LEN: usize = 2048;
+/// Largest checkpoint note (format version 3). A C2SP signed note with an Ed25519
+/// signature and a few cosignatures is a few hundred bytes; an ML-DSA-44 signature
+/// line adds about 3.3 KB (a 2,420-byte signature in base64). The checkpoint record
+/// is then at most three 4 KiB blocks.
+pub const MAX_NOTE_LEN: usize = 8192;
+
+/// Largest checkpoint note of format version 2 (one 4 KiB block). Its readers take a
+/// longer checkpoint record for a torn write, so a store writes one only once the
+/// volume's superblock is version 3 (which those readers refuse).
+pub(crate) const V2_MAX_NOTE_LEN: usize = 2048;
 
 /// Largest snapshot payload: a `ledgerfs-snapshot` container of the sequencer's state
 /// (about 32 bytes per transfer: 1 GiB is far above any appliance's limits).

@@ -52,6 +52,8 @@ pub(crate) struct Superblock {
     /// First block of the newest index record in the chain (0: none; `open`
     /// then walks the chain from its start).
     pub index_block: u64,
+    /// Format version it was written with (every new one: [`FORMAT_VERSION`]).
+    pub version: u32,
 }
 
 impl Superblock {
@@ -95,7 +97,7 @@ impl Superblock {
         if sum(&block[..sum_at]) != block[sum_at..sum_at + 32] {
             return Ok(None);
         }
-        if version != FORMAT_VERSION && version != 1 {
+        if !(1..=FORMAT_VERSION).contains(&version) {
             return Err(Error::Geometry {
                 reason: "superblock has an unsupported format version",
             });
@@ -115,6 +117,7 @@ impl Superblock {
             },
             checkpoint_block: get_u64(block, 128),
             index_block: if version == 1 { 0 } else { get_u64(block, 136) },
+            version,
         };
         let corrupt = |reason| Err(Error::Corrupt { block: at, reason });
         if sb.home() != at {

@@ -18,6 +18,10 @@ pub enum RingError {
     Corrupt,
     /// The slot count is not a power of two between 1 and 2^31.
     BadCapacity,
+    /// The message is longer than the queue's buffers
+    /// ([`MessageSender::max_len`](crate::MessageSender::max_len)): a larger region
+    /// (system.xml) or a smaller message is needed; nothing was sent.
+    TooLong,
 }
 
 impl RingError {
@@ -28,6 +32,7 @@ impl RingError {
             RingError::Empty => "empty",
             RingError::Corrupt => "corrupt",
             RingError::BadCapacity => "bad_capacity",
+            RingError::TooLong => "too_long",
         }
     }
 }
@@ -39,6 +44,7 @@ impl fmt::Display for RingError {
             RingError::Empty => "ring is empty",
             RingError::Corrupt => "peer published an impossible ring index; ring abandoned",
             RingError::BadCapacity => "ring capacity must be a power of two in 1..=2^31",
+            RingError::TooLong => "message longer than the queue's buffers",
         };
         write!(f, "{}: {}", self.code(), text)
     }

@@ -133,15 +133,15 @@ impl<'a> MessageSender<'a> {
     }
 
     /// Sends `message` with an opaque `tag`: [`RingError::Full`] if every
-    /// buffer is with the receiver (or `message` is longer than
-    /// [`MessageSender::max_len`], which is reported as `BadCapacity`).
+    /// buffer is with the receiver, [`RingError::TooLong`] if `message` is longer
+    /// than [`MessageSender::max_len`].
     /// Afterwards call [`MessageSender::needs_signal`].
     pub fn send(&mut self, message: &[u8], tag: u32) -> Result<(), RingError> {
         if self.dead {
             return Err(RingError::Corrupt);
         }
         if message.len() > self.layout.buffer_size {
-            return Err(RingError::BadCapacity);
+            return Err(RingError::TooLong);
         }
         let offset = match self.free.try_pop() {
             Ok(d) => check(&self.layout, &d).inspect_err(|_| self.dead = true)?,
@@ -273,7 +273,7 @@ mod tests {
             let (len, tag) = rx.recv(&mut out).unwrap();
             assert_eq!((&out[..len], tag), (msg.as_bytes(), i));
         }
-        assert_eq!(tx.send(&[0; 193], 0), Err(RingError::BadCapacity));
+        assert_eq!(tx.send(&[0; 193], 0), Err(RingError::TooLong));
     }
 
     #[test]

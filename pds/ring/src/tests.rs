@@ -262,6 +262,7 @@ fn error_codes_and_display() {
         (RingError::Empty, "empty"),
         (RingError::Corrupt, "corrupt"),
         (RingError::BadCapacity, "bad_capacity"),
+        (RingError::TooLong, "too_long"),
     ] {
         assert_eq!(e.code(), code);
         assert!(format!("{e}").starts_with(code));

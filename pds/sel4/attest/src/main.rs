@@ -11,6 +11,10 @@
 //! build/ when absent) compiles the key text into this PD's ELF only (`include_str!` of
 //! `LEDGERFS_ATTEST_KEY`). Microkit loads each ELF into memory mapped only into its own PD,
 //! so no other PD's address space ever holds it; no shared region carries it.
+//!
+//! `make image ML_DSA_44=1` (`LEDGERFS_ML_DSA_44=1` here) adds an ML-DSA-44 signature to
+//! every checkpoint, with the key the core derives from the same seed (as the hosted
+//! daemon's `ml_dsa_44 = true`); `ledgerfs key --ml-dsa` prints its verifier key.
 #![no_std]
 #![no_main]
 
@@ -25,14 +29,23 @@ use sel4_microkit::{
 
 /// The signing key, in the Go note private key format (`PRIVATE+KEY+name+hash+...`).
 const KEY: &str = include_str!(env!("LEDGERFS_ATTEST_KEY"));
+/// Whether checkpoints also carry an ML-DSA-44 signature (`make image ML_DSA_44=1`).
+const ML_DSA_44: bool = match option_env!("LEDGERFS_ML_DSA_44") {
+    Some(v) => matches!(v.as_bytes(), b"1"),
+    None => false,
+};
 /// Size of each queue region to and from tiles (system.xml).
-const QUEUE_SIZE: usize = 0x1_0000;
+const QUEUE_SIZE: usize = 0x10_0000;
 
 #[protection_domain(heap_size = 1024 * 1024)]
 fn init() -> AttestPd {
-    let key = SignerKey::parse(KEY.trim()).expect("the provisioned key parses");
+    let mut key = SignerKey::parse(KEY.trim()).expect("the provisioned key parses");
+    if ML_DSA_44 {
+        key = key.with_ml_dsa();
+    }
     let origin = alloc::string::String::from(key.name());
-    debug_println!("attest: ready (origin {origin})");
+    let algorithms = if ML_DSA_44 { "Ed25519 and ML-DSA-44" } else { "Ed25519" };
+    debug_println!("attest: ready (origin {origin}; signs with {algorithms})");
     // SAFETY: system.xml maps each queue region at its symbol into this PD and tiles only.
     let (from_tiles, to_tiles) = unsafe {
         (

@@ -135,7 +135,7 @@ impl NetDriver {
                 moved = true;
                 match self.to_network.send(rx.packet(), 0) {
                     Ok(()) => sent = true,
-                    Err(RingError::Full) | Err(RingError::BadCapacity) => {
+                    Err(RingError::Full) | Err(RingError::TooLong) => {
                         self.dropped += 1;
                         if self.dropped.is_power_of_two() {
                             debug_println!("net_driver: {} received frames dropped (net_rx full)", self.dropped);

@@ -512,7 +512,7 @@ impl Network {
                                         "busy",
                                         "the ledger's command queue is full: retry",
                                     )),
-                                    Err(RingError::BadCapacity) => conn.respond(&Response::error(
+                                    Err(RingError::TooLong) => conn.respond(&Response::error(
                                         413,
                                         "request_too_large",
                                         "the request does not fit the ledger's command queue",

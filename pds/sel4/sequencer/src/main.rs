@@ -132,7 +132,7 @@ fn init() -> SequencerPd {
     let limits = Limits {
         max_accounts: ACCOUNT_LIMIT,
         max_transfers: TRANSFER_LIMIT,
-        reserve_transfers: 1024,
+        reserve_transfers: TRANSFER_LIMIT.min(1024),
     };
     let mut pd = SequencerPd {
         seq: Sequencer::new(limits),
@@ -269,7 +269,7 @@ impl SequencerPd {
                         self.pending = Some(reply);
                         break;
                     }
-                    Err(RingError::BadCapacity) => self.pending = Some(Outgoing::Json(too_large())),
+                    Err(RingError::TooLong) => self.pending = Some(Outgoing::Json(too_large())),
                     Err(e) => break debug_println!("sequencer: reply queue stopped: {e}"),
                 }
             }
@@ -528,7 +528,7 @@ impl SequencerPd {
             bytes: bytes[offset as usize..end].to_vec(),
         };
         let sent = encode_vec(&piece)
-            .map_err(|_| RingError::BadCapacity)
+            .map_err(|_| RingError::TooLong)
             .and_then(|m| self.to_tiles.send(&m, tiles_tag::SNAPSHOT_PUT));
         match sent {
             Ok(()) => {

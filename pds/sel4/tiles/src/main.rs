@@ -57,7 +57,7 @@ const ATTEST: Channel = Channel::new(3);
 /// Region sizes (system.xml).
 const SEQ_TO_TILES_SIZE: usize = 0x400_0000;
 const TILES_TO_SEQ_SIZE: usize = 0x200_0000;
-const ATTEST_QUEUE_SIZE: usize = 0x1_0000;
+const ATTEST_QUEUE_SIZE: usize = 0x10_0000;
 const BLK_DATA_SIZE: usize = 0x40_0000;
 
 type Store = BlockStore<RingDisk>;
