@@ -83,8 +83,15 @@ const GATEWAY: &str = match option_env!("LEDGERFS_NET_GATEWAY") {
 /// The token table (SHA-256 digests and roles) the image build wrote.
 const TOKENS: &str = include_str!(env!("LEDGERFS_APPLIANCE_TOKENS"));
 
-#[protection_domain(heap_size = 24 * 1024 * 1024)]
+/// The network PD's heap: the `network_heap` region (system.xml), out of the loader image.
+#[global_allocator]
+static HEAP: ledgerfs_sel4_heap::RegionHeap = ledgerfs_sel4_heap::RegionHeap::new();
+/// Its size (system.xml's `network_heap`): connection buffers and smoltcp's sockets.
+const HEAP_SIZE: usize = 24 * 1024 * 1024;
+
+#[protection_domain]
 fn init() -> Network {
+    ledgerfs_sel4_heap::install(&HEAP, memory_region_symbol!(network_heap: *mut u8).as_ptr(), HEAP_SIZE);
     // SAFETY: system.xml maps each queue region at its symbol into this PD and its one
     // peer (net_driver or the sequencer); we receive on net_rx and seq_to_net and send on
     // net_tx and net_to_seq.

@@ -52,10 +52,9 @@ use ledgerfs_proto::{
 };
 use ledgerfs_ring::{MessageReceiver, MessageSender, RegionLayout, RingError};
 use ledgerfs_sel4_clock::{counter, ticks_to_nanos};
+use ledgerfs_sel4_heap::RegionHeap;
 use ledgerfs_sequencer::{EntryBuffer, Limits, Sequencer};
 use ledgerfs_snapshot::{Binding, SECTION_SEQUENCER, Snapshot, Writer};
-use one_shot_mutex::sync::RawOneShotMutex;
-use sel4_dlmalloc::{DeferredStaticDlmalloc, StaticHeapBounds};
 use sel4_microkit::{
     Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, get_mr, memory_region_symbol,
     protection_domain,
@@ -81,7 +80,7 @@ const TILES_TO_SEQ_SIZE: usize = 0x200_0000;
 /// its size does not count against the loader image, which must fit below 0x70000000 on
 /// QEMU virt. Its bounds are set first thing in `init`, before anything allocates.
 #[global_allocator]
-static HEAP: DeferredStaticDlmalloc<RawOneShotMutex> = DeferredStaticDlmalloc::new();
+static HEAP: RegionHeap = RegionHeap::new();
 /// The heap's size, and the limits it is sized for, from the image build (`make image
 /// TRANSFER_LIMIT= ACCOUNT_LIMIT=`), which writes the same size into the image's
 /// system.xml: 128 bytes per transfer (the transfer-id table's 32-byte slots at their
@@ -112,11 +111,11 @@ const fn build_number(value: Option<&str>, default: usize) -> usize {
 
 #[protection_domain]
 fn init() -> SequencerPd {
-    HEAP.set_bounds(StaticHeapBounds::new(
+    ledgerfs_sel4_heap::install(
+        &HEAP,
         memory_region_symbol!(sequencer_heap: *mut u8).as_ptr(),
         HEAP_SIZE,
-    ))
-    .expect("the heap is set once");
+    );
     // SAFETY: system.xml maps each queue region at its symbol into this PD and its peer
     // (serial or tiles) only; we are the receiving end of one and the sending end of the other.
     let (from_serial, to_serial, to_tiles, from_tiles, from_net, to_net) = unsafe {

@@ -62,8 +62,15 @@ const BLK_DATA_SIZE: usize = 0x40_0000;
 
 type Store = BlockStore<RingDisk>;
 
-#[protection_domain(heap_size = 48 * 1024 * 1024)]
+/// Tiles' heap: the `tiles_heap` region (system.xml), out of the loader image.
+#[global_allocator]
+static HEAP: ledgerfs_sel4_heap::RegionHeap = ledgerfs_sel4_heap::RegionHeap::new();
+/// Its size (system.xml's `tiles_heap`): the staged tiles, the index and snapshot pieces.
+const HEAP_SIZE: usize = 48 * 1024 * 1024;
+
+#[protection_domain]
 fn init() -> TilesPd {
+    ledgerfs_sel4_heap::install(&HEAP, memory_region_symbol!(tiles_heap: *mut u8).as_ptr(), HEAP_SIZE);
     // SAFETY: system.xml maps each region at its symbol into this PD and the named peer
     // only (the blk rings and data window into this PD and blk only).
     let (from_seq, to_seq, to_attest, from_attest, disk) = unsafe {
