@@ -218,10 +218,11 @@ fn only_a_blank_device_is_formatted_at_boot() {
     assert_eq!(checkpoint_of(&store).0, size);
 }
 
-/// Rewrites the superblock in block `b` as format version 2 wrote it (same layout).
-fn as_version_2(dev: &mut SimDevice, b: u64) {
+/// Rewrites the superblock in block `b` as if format `version` had written it (the
+/// layout of versions 2 and 3), its checksum recomputed.
+fn with_version(dev: &mut SimDevice, b: u64, version: u32) {
     dev.poke(b, |block| {
-        block[8..12].copy_from_slice(&2u32.to_le_bytes());
+        block[8..12].copy_from_slice(&version.to_le_bytes());
         let s = crate::codec::sum(&block[..144]);
         block[144..176].copy_from_slice(&s);
     });
@@ -235,7 +236,7 @@ fn a_version_2_volume_is_upgraded_before_its_first_long_checkpoint() {
     commit_entries(&mut store, &mut log, 2, 3).unwrap();
     let mut dev = store.into_device();
     for b in 0..2 {
-        as_version_2(&mut dev, b);
+        with_version(&mut dev, b, 2);
     }
     let mut store = BlockStore::open(dev).unwrap();
     assert_eq!(store.sb_version, 2);
@@ -262,10 +263,6 @@ fn a_version_2_volume_is_upgraded_before_its_first_long_checkpoint() {
 fn superblocks_of_an_unknown_version_are_refused() {
     let store = BlockStore::format(SimDevice::new(64), VID).unwrap();
     let mut dev = store.into_device();
-    dev.poke(1, |block| {
-        block[8..12].copy_from_slice(&4u32.to_le_bytes());
-        let s = crate::codec::sum(&block[..144]);
-        block[144..176].copy_from_slice(&s);
-    });
+    with_version(&mut dev, 1, 4);
     assert_eq!(BlockStore::open(dev).unwrap_err().code(), "geometry");
 }
