@@ -225,7 +225,7 @@ pub fn open_on(fs: Arc<dyn Fs>, dir: &Path, from: Start, progress: &mut dyn FnMu
     let limits = Limits {
         max_accounts: config.max_accounts,
         max_transfers: config.max_transfers,
-        reserve_transfers: config.reserve_transfers.min(config.max_transfers),
+        reserve_transfers: config.reserve_transfers,
     };
     let log_dir = dir.join(LOG_DIR);
     let store = PosixStore::new(log_dir.clone()).with_fs(fs.clone());

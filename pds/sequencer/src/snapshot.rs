@@ -98,7 +98,7 @@ impl Sequencer {
             return Err(SnapshotError::Malformed("more transfers than the limit"));
         }
         let mut table = hashbrown::HashMap::with_capacity_and_hasher(
-            transfers.max(limits.reserve_transfers),
+            transfers.max(limits.transfer_reserve()),
             FingerprintBuildHasher,
         );
         for _ in 0..transfers {

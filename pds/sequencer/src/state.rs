@@ -25,7 +25,8 @@ pub struct Limits {
     pub max_accounts: usize,
     /// Most transfers the ledger will hold.
     pub max_transfers: usize,
-    /// Capacity reserved up front for the transfer table (the rest grows on demand).
+    /// Capacity reserved up front for the transfer table (the rest grows on demand);
+    /// never more than `max_transfers`, whatever is asked.
     pub reserve_transfers: usize,
 }
 
@@ -38,6 +39,12 @@ impl Limits {
             max_transfers: usize::MAX,
             reserve_transfers: 0,
         }
+    }
+
+    /// Transfer-table slots to reserve up front: `reserve_transfers`, but never more
+    /// than the ledger may hold (a small `max_transfers` with the default reserve).
+    pub fn transfer_reserve(&self) -> usize {
+        self.reserve_transfers.min(self.max_transfers)
     }
 }
 
@@ -317,9 +324,8 @@ impl Sequencer {
     /// An empty ledger with the given limits.
     pub fn new(limits: Limits) -> Self {
         assert!(limits.max_accounts <= u32::MAX as usize, "account slots are u32");
-        assert!(limits.reserve_transfers <= limits.max_transfers);
         let mut transfers = HashMap::with_hasher(FingerprintBuildHasher);
-        transfers.reserve(limits.reserve_transfers);
+        transfers.reserve(limits.transfer_reserve());
         Sequencer {
             limits,
             accounts: Vec::new(),

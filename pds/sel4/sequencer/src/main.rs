@@ -131,7 +131,7 @@ fn init() -> SequencerPd {
     let limits = Limits {
         max_accounts: ACCOUNT_LIMIT,
         max_transfers: TRANSFER_LIMIT,
-        reserve_transfers: TRANSFER_LIMIT.min(1024),
+        reserve_transfers: 1024,
     };
     let mut pd = SequencerPd {
         seq: Sequencer::new(limits),

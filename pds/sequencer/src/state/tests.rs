@@ -261,6 +261,23 @@ fn limits_are_enforced() {
 }
 
 #[test]
+fn a_reserve_above_the_transfer_limit_reserves_only_the_limit() {
+    let limits = Limits {
+        max_accounts: 2,
+        max_transfers: 1,
+        reserve_transfers: 1024,
+    };
+    assert_eq!(limits.transfer_reserve(), 1);
+    let mut seq = Sequencer::new(limits);
+    run(&mut seq, &[account("a", "EUR", &[]), account("b", "EUR", &[])]);
+    let codes = run(
+        &mut seq,
+        &[transfer("t1", "a", "b", "1"), transfer("t2", "a", "b", "1")],
+    );
+    assert_eq!(codes, [ResultCode::Ok, ResultCode::TransferLimitReached]);
+}
+
+#[test]
 fn replay_refuses_tampering() {
     let mut seq = ledger();
     let mut results = Vec::new();
