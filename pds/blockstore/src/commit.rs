@@ -48,6 +48,7 @@ impl<D: BlockDevice> BlockStore<D> {
     /// swap instead, as the hosted log writer does.
     pub fn abandon(&mut self) {
         self.snapshot_write = None;
+        self.dev.get_mut().discard();
         self.index.discard_staged();
         self.staged = self.committed.pos;
     }
@@ -210,11 +211,18 @@ impl<D: BlockDevice> TileStore for BlockStore<D> {
         r
     }
 
-    /// Nothing to do: the commit's one flush (`swap_checkpoint`) covers the
-    /// records put, since recovery adopts them only together with a whole
-    /// checkpoint record after them.
+    /// Hands the records put to the device as one write (they were held by
+    /// the write-combining layer), so a device error fails the commit here,
+    /// before its checkpoint is signed; any error discards what is staged. No
+    /// flush: the commit's one flush (`swap_checkpoint`) covers the records,
+    /// since recovery adopts them only together with a whole checkpoint
+    /// record after them.
     fn sync(&mut self) -> Result<(), Error> {
-        Ok(())
+        let r = self.dev.get_mut().submit().map_err(Error::from);
+        if r.is_err() {
+            self.abandon();
+        }
+        r
     }
 
     /// Commit: checkpoint record (and a superblock when one is due), one

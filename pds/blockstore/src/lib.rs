@@ -164,6 +164,7 @@ extern crate alloc;
 extern crate std;
 
 mod codec;
+mod combine;
 mod commit;
 mod device;
 mod error;

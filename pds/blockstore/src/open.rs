@@ -154,7 +154,7 @@ impl<D: BlockDevice> BlockStore<D> {
             last_sum: sb.volume.genesis,
         };
         let mut store = BlockStore {
-            dev: core::cell::RefCell::new(device),
+            dev: core::cell::RefCell::new(crate::combine::Combined::new(device)),
             volume: sb.volume,
             sb_seq: sb.seq,
             sb_version: sb.version,

@@ -80,7 +80,8 @@ pub struct Stats {
 /// format and the commit protocol.
 pub struct BlockStore<D: BlockDevice> {
     /// The device; a `RefCell` because [`TileReader::read`] takes `&self`.
-    pub(crate) dev: RefCell<D>,
+    /// Behind the write-combining layer (one device write per commit's run).
+    pub(crate) dev: RefCell<crate::combine::Combined<D>>,
     pub(crate) volume: Volume,
     /// Write number of the newest superblock known durable.
     pub(crate) sb_seq: u64,
@@ -126,12 +127,12 @@ impl<D: BlockDevice> BlockStore<D> {
     /// The device, for tests that cut power or damage media mid-run.
     #[cfg(test)]
     pub(crate) fn device_mut(&mut self) -> &mut D {
-        self.dev.get_mut()
+        self.dev.get_mut().inner_mut()
     }
 
     /// Give the device back (for a clean shutdown, or a test's power cut).
     pub fn into_device(self) -> D {
-        self.dev.into_inner()
+        self.dev.into_inner().into_inner()
     }
 
     /// Read `count` blocks from `block`.
