@@ -548,7 +548,15 @@ pub fn reseal_volume(img: &mut [u8]) {
         let len = u32::from_le_bytes(img[at + 24..at + 28].try_into().unwrap()) as usize;
         let start = at + 152;
         let end = (start + len).min(img.len());
-        let payload_sum: [u8; 32] = Sha256::digest(&img[start..end]).into();
+        // Byte 11 names the payload checksum: 1 XXH3-128 (format 4), else SHA-256.
+        let payload_sum: [u8; 32] = match img[at + 11] {
+            1 => {
+                let mut s = [0u8; 32];
+                s[..16].copy_from_slice(&xxhash_rust::xxh3::xxh3_128(&img[start..end]).to_le_bytes());
+                s
+            }
+            _ => Sha256::digest(&img[start..end]).into(),
+        };
         img[at + 88..at + 120].copy_from_slice(&payload_sum);
         img[at + 56..at + 88].copy_from_slice(&prev);
         let sum: [u8; 32] = Sha256::digest(&img[at..at + 120]).into();

@@ -18,7 +18,7 @@
 
 use ledgerfs_tiles::{TilePath, TileStore};
 
-use crate::codec::{blocks_for, sum};
+use crate::codec::blocks_for;
 use crate::device::BlockDevice;
 use crate::error::Error;
 use crate::index::Loc;
@@ -85,13 +85,14 @@ impl<D: BlockDevice> BlockStore<D> {
             if let Some(loc) = self.index.get_committed(path) {
                 // Immutable: the same bytes again is a no-op, others an error.
                 let h = self.read_header(loc, kind)?;
-                if h.len as usize == bytes.len() && h.payload_sum == sum(bytes) {
+                if h.len as usize == bytes.len() && h.payload_sum == h.payload_kind.of(bytes) {
                     return Ok(());
                 }
                 return Err(Error::ImmutableRewrite { path: *path });
             }
         }
         self.index.check_room(path)?;
+        self.ensure_current_format()?;
         let rec = record::encode(kind, bytes, &self.staged, &self.volume.volume_id, D::BLOCK_SIZE);
         let blocks = rec.header.blocks(D::BLOCK_SIZE);
         self.ensure_room(blocks + Self::checkpoint_reserve())?;
@@ -118,12 +119,7 @@ impl<D: BlockDevice> BlockStore<D> {
     /// and flush once. On success the commit is durable
     /// (recovery finds it by following the chain).
     fn write_checkpoint_record(&mut self, note: &[u8]) -> Result<(), Error> {
-        if note.len() > record::V2_MAX_NOTE_LEN && self.sb_version < 3 {
-            // A version 2 reader takes a longer checkpoint record for a torn one and
-            // would recover to the commit before it: make the volume refuse such
-            // readers first (a version 3 superblock, flushed on its own).
-            self.write_superblock()?;
-        }
+        self.ensure_current_format()?;
         let rec = record::encode(
             RecordKind::Checkpoint,
             note,
@@ -178,6 +174,18 @@ impl<D: BlockDevice> BlockStore<D> {
         let mut block = alloc::vec![0u8; D::BLOCK_SIZE];
         sb.encode(&mut block);
         (sb, block)
+    }
+
+    /// Before the first record this version writes on a volume an older one
+    /// wrote: flush a superblock of this version on its own. An older reader
+    /// takes a record it cannot decode (an XXH3 payload checksum, a note over
+    /// 2 KiB) for a torn write and would recover to the commit before it,
+    /// losing an acknowledged one; it refuses a volume of a newer version instead.
+    pub(crate) fn ensure_current_format(&mut self) -> Result<(), Error> {
+        if self.sb_version < crate::FORMAT_VERSION {
+            self.write_superblock()?;
+        }
+        Ok(())
     }
 
     /// `sb` is durable now.

@@ -16,7 +16,7 @@
 //! checksum or does not continue the chain, or touch threads, clocks, files
 //! or syscalls.
 //!
-//! # On-disk format (version 3)
+//! # On-disk format (version 4)
 //!
 //! All integers little-endian. Block size `B` is `D::BLOCK_SIZE` (4096 by
 //! default; any power of two in 512..=65536), recorded at format.
@@ -32,7 +32,7 @@
 //! | offset | size | field |
 //! |---:|---:|---|
 //! | 0 | 8 | magic `LFSBSUP1` |
-//! | 8 | 4 | format version (3) |
+//! | 8 | 4 | format version (4) |
 //! | 12 | 4 | block size in bytes |
 //! | 16 | 8 | write number `n` (this copy lives in block `n mod 2`) |
 //! | 24 | 8 | block count of the volume |
@@ -47,10 +47,11 @@
 //!
 //! Version 1 superblocks (no index record field, checksum at 136) and version
 //! 2 ones (this layout; checkpoint notes of at most 2 KiB) are still read; every
-//! superblock written is version 3. Version 3 raised [`MAX_NOTE_LEN`] to 8 KiB
-//! (room for an ML-DSA-44 signature): before a store writes a longer note on an
-//! older volume it writes a version 3 superblock, which older readers refuse
-//! rather than take the longer record for a torn one.
+//! superblock written is version 4. Version 3 raised [`MAX_NOTE_LEN`] to 8 KiB
+//! (room for an ML-DSA-44 signature); version 4 checksums payloads with XXH3-128
+//! (record byte 11). Before a store writes its first record on an older volume it
+//! writes a superblock of the current version, which older readers refuse rather
+//! than take a record they cannot decode for a torn one.
 //!
 //! The valid copy (magic, checksum, `n mod 2` matches its block) with the
 //! higher write number wins.
@@ -63,7 +64,7 @@
 //! | 8 | 1 | kind: 1 tile, 2 checkpoint, 3 snapshot, 4 index |
 //! | 9 | 1 | tile family: 0 hash tile, 1 entry bundle (0 for a checkpoint) |
 //! | 10 | 1 | hash-tile level 0..=63 (0 otherwise) |
-//! | 11 | 1 | reserved, 0 |
+//! | 11 | 1 | payload checksum: 0 SHA-256 (versions 1–3), 1 XXH3-128 (version 4) |
 //! | 12 | 2 | tile width 1..=256 (0 for a checkpoint) |
 //! | 14 | 2 | reserved, 0 |
 //! | 16 | 8 | tile index `N` (0 for a checkpoint) |
@@ -72,7 +73,7 @@
 //! | 32 | 8 | sequence number: previous record's + 1 (first is 1) |
 //! | 40 | 16 | volume id |
 //! | 56 | 32 | prev: header checksum of the previous record (genesis for the first) |
-//! | 88 | 32 | SHA-256 of the payload |
+//! | 88 | 32 | payload checksum: SHA-256, or XXH3-128 (little-endian) and 16 zero bytes |
 //! | 120 | 32 | header checksum: SHA-256 of bytes 0..120 |
 //! | 152 | len | payload: the tile/bundle bytes, the signed checkpoint note, a snapshot, or an index |
 //!
@@ -188,8 +189,9 @@ pub use snapshot::SnapshotReader;
 pub use store::{BlockStore, Limits, Stats};
 pub use superblock::SUPERBLOCK_LEN;
 
-/// Version written into every superblock; `open` refuses any other.
-pub const FORMAT_VERSION: u32 = 3;
+/// Version written into every superblock; `open` reads versions 1 to this one
+/// and refuses newer ones.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// First block of the data area (blocks 0 and 1 are the superblocks).
 pub const DATA_START: u64 = 2;

@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 
 use ledgerfs_tiles::{TileKind, TilePath, FULL_TILE_BYTES, MAX_ENTRY_LEN, TILE_WIDTH};
 
-use crate::codec::{blocks_for, get_array, get_u16, get_u32, get_u64, put_u16, put_u32, put_u64, sum, Sum};
+use crate::codec::{blocks_for, get_array, get_u16, get_u32, get_u64, put_u16, put_u32, put_u64, sum, PayloadSum, Sum};
 
 /// Magic at offset 0 of every record.
 const REC_MAGIC: [u8; 8] = *b"LFSBREC1";
@@ -38,11 +38,6 @@ pub const MAX_BUNDLE_LEN: usize = TILE_WIDTH as usize * (2 + MAX_ENTRY_LEN);
 /// line adds about 3.3 KB (a 2,420-byte signature in base64). The checkpoint record
 /// is then at most three 4 KiB blocks.
 pub const MAX_NOTE_LEN: usize = 8192;
-
-/// Largest checkpoint note of format version 2 (one 4 KiB block). Its readers take a
-/// longer checkpoint record for a torn write, so a store writes one only once the
-/// volume's superblock is version 3 (which those readers refuse).
-pub(crate) const V2_MAX_NOTE_LEN: usize = 2048;
 
 /// Largest snapshot payload: a `ledgerfs-snapshot` container of the sequencer's state
 /// (about 32 bytes per transfer: 1 GiB is far above any appliance's limits).
@@ -126,7 +121,9 @@ pub(crate) struct Header {
     pub volume_id: [u8; 16],
     /// Header checksum of the previous record (genesis for the first).
     pub prev: Sum,
-    /// SHA-256 of the payload.
+    /// How the payload is checksummed.
+    pub payload_kind: PayloadSum,
+    /// The payload's checksum.
     pub payload_sum: Sum,
 }
 
@@ -164,6 +161,7 @@ impl Header {
             RecordKind::Snapshot => b[8] = KIND_SNAPSHOT,
             RecordKind::Index => b[8] = KIND_INDEX,
         }
+        b[11] = self.payload_kind.code();
         put_u32(b, 24, self.len);
         put_u64(b, 32, self.seq);
         b[40..56].copy_from_slice(&self.volume_id);
@@ -185,7 +183,7 @@ impl Header {
         if s != b[HEADER_SUM_AT..] {
             return None;
         }
-        if b[11] != 0 || b[14..16] != [0, 0] || b[28..32] != [0; 4] {
+        if b[14..16] != [0, 0] || b[28..32] != [0; 4] {
             return None;
         }
         let width = get_u16(b, 12);
@@ -210,7 +208,9 @@ impl Header {
     }
 
     fn finish(b: &[u8], kind: RecordKind, s: Sum) -> Option<(Header, Sum)> {
+        let payload_kind = PayloadSum::from_code(b[11])?;
         let h = Header {
+            payload_kind,
             kind,
             len: get_u32(b, 24),
             seq: get_u64(b, 32),
@@ -218,7 +218,7 @@ impl Header {
             prev: get_array(b, 56),
             payload_sum: get_array(b, 88),
         };
-        if h.len as usize > kind.max_payload() || h.seq == 0 {
+        if h.len as usize > kind.max_payload() || h.seq == 0 || !payload_kind.well_formed(&h.payload_sum) {
             return None;
         }
         Some((h, s))
@@ -252,7 +252,8 @@ pub(crate) fn encode(
         seq: pos.last_seq + 1,
         volume_id: *volume_id,
         prev: pos.last_sum,
-        payload_sum: sum(payload),
+        payload_kind: PayloadSum::CURRENT,
+        payload_sum: PayloadSum::CURRENT.of(payload),
     };
     let mut bytes = vec![0u8; header.blocks(block_size) as usize * block_size];
     let s = header.encode(&mut bytes);
@@ -264,5 +265,5 @@ pub(crate) fn encode(
 /// if it is there in full and matches the header's payload checksum.
 pub(crate) fn payload<'a>(header: &Header, record: &'a [u8]) -> Option<&'a [u8]> {
     let p = record.get(RECORD_HEADER_LEN..RECORD_HEADER_LEN + header.len as usize)?;
-    (sum(p) == header.payload_sum).then_some(p)
+    (header.payload_kind.of(p) == header.payload_sum).then_some(p)
 }

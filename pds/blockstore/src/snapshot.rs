@@ -23,11 +23,9 @@
 
 use alloc::vec::Vec;
 
-use sha2::{Digest, Sha256};
-
 use ledgerfs_tiles::{TileKind, TilePath};
 
-use crate::codec::{blocks_for, get_u16, get_u32, get_u64, put_u16, put_u32, put_u64};
+use crate::codec::{blocks_for, get_u16, get_u32, get_u64, put_u16, put_u32, put_u64, PayloadHasher, PayloadSum};
 use crate::device::BlockDevice;
 use crate::error::Error;
 use crate::index::Loc;
@@ -55,7 +53,7 @@ pub(crate) struct SnapshotWrite {
     tail: Vec<u8>,
     /// Next block the tail goes to.
     next_block: u64,
-    hasher: Sha256,
+    hasher: PayloadHasher,
 }
 
 impl<D: BlockDevice> BlockStore<D> {
@@ -70,6 +68,7 @@ impl<D: BlockDevice> BlockStore<D> {
         if self.note.is_none() {
             return order("a snapshot needs a committed checkpoint");
         }
+        self.ensure_current_format()?;
         if len as usize > MAX_SNAPSHOT_LEN || len > u64::from(u32::MAX) {
             return Err(Error::RecordTooLarge {
                 len: len as usize,
@@ -92,7 +91,7 @@ impl<D: BlockDevice> BlockStore<D> {
             first: alloc::vec![0u8; bs],
             tail: Vec::with_capacity(2 * bs),
             next_block: start + 1,
-            hasher: Sha256::new(),
+            hasher: PayloadHasher::new(PayloadSum::CURRENT),
         });
         Ok(())
     }
@@ -168,7 +167,8 @@ impl<D: BlockDevice> BlockStore<D> {
             seq: self.staged.last_seq + 1,
             volume_id: self.volume.volume_id,
             prev: self.staged.last_sum,
-            payload_sum: core::mem::take(&mut w.hasher).finalize().into(),
+            payload_kind: PayloadSum::CURRENT,
+            payload_sum: core::mem::replace(&mut w.hasher, PayloadHasher::new(PayloadSum::CURRENT)).finish(),
         };
         let snapshot_sum = header.encode(&mut w.first);
         let blocks = header.blocks(bs);
@@ -258,7 +258,7 @@ impl<D: BlockDevice> BlockStore<D> {
             loc,
             offset: 0,
             want: header.payload_sum,
-            hasher: Sha256::new(),
+            hasher: PayloadHasher::new(header.payload_kind),
         }))
     }
 }
@@ -304,7 +304,7 @@ pub struct SnapshotReader {
     loc: Loc,
     offset: u64,
     want: [u8; 32],
-    hasher: Sha256,
+    hasher: PayloadHasher,
 }
 
 impl SnapshotReader {
@@ -341,7 +341,8 @@ impl SnapshotReader {
         self.hasher.update(&bytes);
         self.offset += n;
         if self.offset == self.len() {
-            let got: [u8; 32] = core::mem::take(&mut self.hasher).finalize().into();
+            let done = core::mem::replace(&mut self.hasher, PayloadHasher::new(PayloadSum::CURRENT));
+            let got = done.finish();
             if got != self.want {
                 return Err(Error::Corrupt {
                     block: self.loc.block,

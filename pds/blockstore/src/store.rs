@@ -85,8 +85,8 @@ pub struct BlockStore<D: BlockDevice> {
     pub(crate) volume: Volume,
     /// Write number of the newest superblock known durable.
     pub(crate) sb_seq: u64,
-    /// Format version of that superblock: below 3, checkpoint notes over
-    /// [`V2_MAX_NOTE_LEN`](crate::record::V2_MAX_NOTE_LEN) wait for a version 3 one.
+    /// Format version of that superblock: below [`crate::FORMAT_VERSION`], the
+    /// next record written waits for a superblock of the current version.
     pub(crate) sb_version: u32,
     /// The committed chain ends beyond what that superblock says.
     pub(crate) sb_dirty: bool,

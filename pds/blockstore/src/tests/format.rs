@@ -228,6 +228,92 @@ fn with_version(dev: &mut SimDevice, b: u64, version: u32) {
     });
 }
 
+/// Rewrites a volume as format version 3 wrote it: every record's payload checksum
+/// SHA-256 (the chain re-linked, since each header checksum changes) and both
+/// superblocks version 3.
+fn as_version_3(dev: &mut SimDevice) {
+    use crate::codec::PayloadSum;
+    use crate::record::{Header, RECORD_HEADER_LEN};
+    let bs = 4096;
+    let (mut renamed, mut at, mut prev) = (std::collections::HashMap::new(), DATA_START, None);
+    while let Some((h, old_sum)) = Header::decode(&dev.block(at)) {
+        if prev.is_some_and(|(old_prev, _)| h.prev != old_prev) {
+            break; // the chain ends here
+        }
+        let record: Vec<u8> = (0..h.blocks(bs)).flat_map(|b| dev.block(at + b)).collect();
+        let payload = &record[RECORD_HEADER_LEN..RECORD_HEADER_LEN + h.len as usize];
+        assert_eq!(h.payload_kind, PayloadSum::Xxh3, "this version's records");
+        let old = Header {
+            payload_kind: PayloadSum::Sha256,
+            payload_sum: PayloadSum::Sha256.of(payload),
+            prev: prev.map_or(h.prev, |(_, new_prev)| new_prev),
+            ..h
+        };
+        let mut first = dev.block(at);
+        let new_sum = old.encode(&mut first);
+        dev.poke(at, |b| b.copy_from_slice(&first));
+        renamed.insert(old_sum, new_sum);
+        prev = Some((old_sum, new_sum));
+        at += h.blocks(bs);
+    }
+    for b in 0..2 {
+        let mut sb = sb_at(dev, b).unwrap();
+        if let Some(new) = renamed.get(&sb.tip.last_sum) {
+            sb.tip.last_sum = *new;
+        }
+        dev.poke(b, |block| sb.encode(block));
+        with_version(dev, b, 3);
+    }
+}
+
+#[test]
+fn a_version_3_volume_opens_and_is_upgraded_before_its_first_record() {
+    let mut store = BlockStore::format(SimDevice::new(512), VID).unwrap();
+    let mut log = ledgerfs_tiles::TileLog::new();
+    commit_entries(&mut store, &mut log, 1, 300).unwrap();
+    let (_, s1, r1) = commit_entries(&mut store, &mut log, 2, 20).unwrap();
+    let snapshot: Vec<u8> = (0..50_000u32).map(|i| (i * 7) as u8).collect();
+    store.begin_snapshot(snapshot.len() as u64).unwrap();
+    store.write_snapshot(&snapshot).unwrap();
+    store.finish_snapshot().unwrap();
+    let mut dev = store.into_device();
+    as_version_3(&mut dev);
+    {
+        // A version 3 record's SHA-256 is still checked: a flipped payload byte
+        // of the first record (a tile) is caught when it is read.
+        let Some((
+            crate::record::Header {
+                kind: crate::record::RecordKind::Tile(first),
+                ..
+            },
+            _,
+        )) = crate::record::Header::decode(&dev.block(DATA_START))
+        else {
+            panic!("the first record is a tile");
+        };
+        let mut d = SimDevice::from_flat(&dev.to_flat(), 512);
+        d.poke(DATA_START, |b| b[200] ^= 1);
+        let damaged = BlockStore::open(d).unwrap();
+        assert!(matches!(damaged.read(&first), Err(Error::Corrupt { .. })));
+    }
+
+    let mut store = BlockStore::open(dev).unwrap();
+    assert_eq!(store.sb_version, 3);
+    assert_eq!(checkpoint_of(&store), (s1, r1));
+    let mut log = assert_verifies(&store, &[]);
+    let mut r = store.snapshot_reader().unwrap().unwrap();
+    assert_eq!(r.next(&store, 1 << 20).unwrap(), snapshot, "its SHA-256 checks");
+    // The next commit first makes the volume version 4 (which version 3 images
+    // refuse), then writes records with XXH3 checksums after the SHA-256 ones.
+    let seq = store.stats().superblock_seq;
+    let (_, s2, r2) = commit_entries(&mut store, &mut log, 3, 40).unwrap();
+    assert_eq!(store.sb_version, crate::FORMAT_VERSION);
+    assert!(store.stats().superblock_seq > seq);
+    let store = BlockStore::open(store.into_device()).unwrap();
+    assert_eq!(checkpoint_of(&store), (s2, r2));
+    assert_verifies(&store, &[(s1, r1)]);
+}
+
 #[test]
 fn a_version_2_volume_is_upgraded_before_its_first_long_checkpoint() {
     let mut store = BlockStore::format(SimDevice::new(256), VID).unwrap();
@@ -242,19 +328,19 @@ fn a_version_2_volume_is_upgraded_before_its_first_long_checkpoint() {
     assert_eq!(store.sb_version, 2);
     // The first commit after open names nothing new, so it writes no superblock,
     // and a version 2 reader would take its long note (an ML-DSA-44 signature line)
-    // for a torn record. The store first makes the newest superblock version 3,
-    // which version 2 readers refuse instead of losing the commit.
+    // for a torn record. The store first makes the newest superblock the current
+    // version, which version 2 readers refuse instead of losing the commit.
     let long = std::vec![b'l'; 3800];
     let seq = store.stats().superblock_seq;
     store.swap_checkpoint(&long).unwrap();
-    assert_eq!(store.sb_version, 3);
+    assert_eq!(store.sb_version, crate::FORMAT_VERSION);
     assert_eq!(store.stats().superblock_seq, seq + 1);
     let dev = store.into_device();
     let newest = [sb_at(&dev, 0).unwrap(), sb_at(&dev, 1).unwrap()]
         .into_iter()
         .max_by_key(|s| s.seq)
         .unwrap();
-    assert_eq!((newest.seq, newest.version), (seq + 1, 3));
+    assert_eq!((newest.seq, newest.version), (seq + 1, crate::FORMAT_VERSION));
     let store = BlockStore::open(dev).unwrap();
     assert_eq!(store.checkpoint().unwrap().unwrap(), long);
 }
@@ -263,6 +349,6 @@ fn a_version_2_volume_is_upgraded_before_its_first_long_checkpoint() {
 fn superblocks_of_an_unknown_version_are_refused() {
     let store = BlockStore::format(SimDevice::new(64), VID).unwrap();
     let mut dev = store.into_device();
-    with_version(&mut dev, 1, 4);
+    with_version(&mut dev, 1, crate::FORMAT_VERSION + 1);
     assert_eq!(BlockStore::open(dev).unwrap_err().code(), "geometry");
 }
